@@ -1,0 +1,315 @@
+"""The backend-neutral contract shared by simnuma and realnuma.
+
+Constants carry their C names (``<linux/mempolicy.h>``, ``<sys/mman.h>``); the
+protocols are the interface that conformance cases are written against.  This is
+the only module of simnuma that realnuma imports.
+"""
+
+from __future__ import annotations
+
+import errno
+from array import array
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
+
+# move_pages(2) / mbind(2) flags (linux/mempolicy.h)
+MPOL_MF_STRICT = 1 << 0
+MPOL_MF_MOVE = 1 << 1
+MPOL_MF_MOVE_ALL = 1 << 2
+
+# get_mempolicy(2) flags
+MPOL_F_NODE = 1 << 0
+MPOL_F_ADDR = 1 << 1
+MPOL_F_MEMS_ALLOWED = 1 << 2
+
+# set_mempolicy(2) mode flags
+MPOL_F_NUMA_BALANCING = 1 << 13
+MPOL_F_RELATIVE_NODES = 1 << 14
+MPOL_F_STATIC_NODES = 1 << 15
+
+# memory policy modes
+MPOL_DEFAULT = 0
+MPOL_PREFERRED = 1
+MPOL_BIND = 2
+MPOL_INTERLEAVE = 3
+MPOL_LOCAL = 4
+MPOL_PREFERRED_MANY = 5
+MPOL_WEIGHTED_INTERLEAVE = 6
+
+MODE_NAMES = {
+    MPOL_DEFAULT: "MPOL_DEFAULT",
+    MPOL_PREFERRED: "MPOL_PREFERRED",
+    MPOL_BIND: "MPOL_BIND",
+    MPOL_INTERLEAVE: "MPOL_INTERLEAVE",
+    MPOL_LOCAL: "MPOL_LOCAL",
+    MPOL_PREFERRED_MANY: "MPOL_PREFERRED_MANY",
+    MPOL_WEIGHTED_INTERLEAVE: "MPOL_WEIGHTED_INTERLEAVE",
+}
+
+# mmap/mprotect protections (sys/mman.h)
+PROT_NONE = 0
+PROT_READ = 1
+PROT_WRITE = 2
+PROT_EXEC = 4
+
+# The syscalls every backend answers through ``Process.syscall``.
+SYSCALL_NAMES = ("move_pages", "migrate_pages", "get_mempolicy", "set_mempolicy", "mbind")
+
+
+class MovePagesResult(NamedTuple):
+    """move_pages(2) RETURN VALUE and the *status* array exactly as written.
+
+    ``status`` holds node ids or negative errno values; entries the kernel left
+    unwritten keep the caller's pre-initialised value (see ``UNWRITTEN``).
+    """
+
+    ret: int
+    status: list[int]
+
+
+# The value move_pages() wrappers pre-fill *status* with, so an entry the kernel
+# never wrote (4.17+: a failing batch and everything after it) stays visible.
+UNWRITTEN = -(1 << 30)
+
+
+def format_status(value: int) -> str:
+    """Render one status entry for people: ``1``, ``-EFAULT``, ``unwritten``."""
+    if value == UNWRITTEN:
+        return "unwritten"
+    if value >= 0:
+        return str(value)
+    name = errno.errorcode.get(-value)
+    return f"-{name}" if name else str(value)
+
+
+def format_statuses(status: Sequence[int]) -> str:
+    """Render a whole status array: ``[0, -EFAULT, unwritten]``."""
+    return "[" + ", ".join(format_status(v) for v in status) + "]"
+
+
+def errno_name(err: int) -> str:
+    """``errno.EPERM`` -> ``'EPERM'``; 0 -> ``'0'``."""
+    return errno.errorcode.get(err, str(err)) if err else "0"
+
+
+@runtime_checkable
+class Process(Protocol):
+    """A process of either backend: set-up operations plus the NUMA syscalls."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def mmap(
+        self,
+        length: int,
+        *,
+        shared: bool = False,
+        file: object | None = None,
+        huge: str | None = None,
+        prot: int = PROT_READ | PROT_WRITE,
+    ) -> int: ...
+
+    def munmap(self, addr: int, length: int) -> None: ...
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None: ...
+
+    def touch(self, addr: int, length: int) -> None: ...
+
+    def read(self, addr: int, length: int) -> None: ...
+
+    def write_bytes(self, addr: int, data: bytes) -> None: ...
+
+    def read_bytes(self, addr: int, length: int) -> bytes: ...
+
+    def mlock(self, addr: int, length: int) -> None: ...
+
+    def fork(self) -> Process: ...
+
+    def exit(self) -> None: ...
+
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None: ...
+
+    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None: ...
+
+    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None: ...
+
+    def mbind(
+        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+    ) -> None: ...
+
+    def move_pages(
+        self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
+    ) -> MovePagesResult: ...
+
+    def migrate_pages(
+        self,
+        pid: int,
+        old_nodes: Sequence[int],
+        new_nodes: Sequence[int],
+        maxnode: int | None = None,
+    ) -> int: ...
+
+    def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]: ...
+
+    def syscall(self, name: str, *args: int) -> tuple[int, int]: ...
+
+
+@runtime_checkable
+class Kernel(Protocol):
+    """A kernel of either backend: topology facts and process creation."""
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def release(self) -> str: ...
+
+    def node_ids(self) -> list[int]: ...
+
+    def memory_node_ids(self) -> list[int]: ...
+
+    def spawn(self, *, uid: int = 0, cpuset_mems: Sequence[int] | None = None) -> Process: ...
+
+    def close(self) -> None: ...
+
+
+# --- arrays in the calling process's memory ---------------------------------------
+# The raw ABI takes addresses in the caller's own memory.  These helpers put the
+# arguments there with the Process protocol alone, so both backends share them and
+# a bad array faults inside the kernel, as it would in C.
+
+BITS_PER_LONG = 64
+
+
+def nodemask_words(nodes: Sequence[int], maxnode: int) -> list[int]:
+    """The unsigned-long array a nodemask of ``maxnode`` bits occupies."""
+    words = [0] * max(1, (maxnode + BITS_PER_LONG - 1) // BITS_PER_LONG)
+    for n in nodes:
+        words[n // BITS_PER_LONG] |= 1 << (n % BITS_PER_LONG)
+    return words
+
+
+def nodemask_nodes(words: Sequence[int], nbits: int | None = None) -> list[int]:
+    """Node ids set in an unsigned-long array (the first ``nbits`` bits)."""
+    nodes = []
+    for w, word in enumerate(words):
+        for b in range(BITS_PER_LONG):
+            if word >> b & 1:
+                n = w * BITS_PER_LONG + b
+                if nbits is None or n < nbits:
+                    nodes.append(n)
+    return nodes
+
+
+def default_maxnode(*masks: Sequence[int]) -> int:
+    """Like libnuma: whole longs covering the highest node, plus the one the kernel drops."""
+    highest = max((n for mask in masks for n in mask), default=0)
+    return (highest // BITS_PER_LONG + 1) * BITS_PER_LONG + 1
+
+
+def pack_ulongs(values: Sequence[int]) -> bytes:
+    """C ``unsigned long[]`` (x86-64, little-endian); values wrap modulo 2**64."""
+    return array("Q", [v & 0xFFFF_FFFF_FFFF_FFFF for v in values]).tobytes()
+
+
+def pack_ints(values: Sequence[int]) -> bytes:
+    """C ``int[]``; values wrap modulo 2**32 as a C cast would."""
+    return array("i", [((v + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000 for v in values]).tobytes()
+
+
+def unpack_ints(data: bytes) -> list[int]:
+    return array("i", data[: len(data) // 4 * 4]).tolist()
+
+
+def unpack_ulongs(data: bytes) -> list[int]:
+    return array("Q", data[: len(data) // 8 * 8]).tolist()
+
+
+class RawResult(NamedTuple):
+    """A raw call's outcome: return value, errno (0 unless ret == -1), output array."""
+
+    ret: int
+    err: int
+    out: list[int]
+
+
+class Scratch:
+    """A private mapping in ``proc`` holding a call's arrays; unmapped on exit."""
+
+    def __init__(self, proc: Process, *parts: bytes, page_size: int = 4096) -> None:
+        self.proc = proc
+        self.offsets: list[int] = []
+        size = 0
+        for part in parts:
+            self.offsets.append(size)
+            size += (len(part) + 15) // 16 * 16
+        self.length = max(page_size, (size + page_size - 1) // page_size * page_size)
+        self.addr = proc.mmap(self.length)
+        blob = bytearray(size)
+        for offset, part in zip(self.offsets, parts, strict=True):
+            blob[offset : offset + len(part)] = part
+        if blob:
+            proc.write_bytes(self.addr, bytes(blob))
+
+    def at(self, index: int) -> int:
+        return self.addr + self.offsets[index]
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.munmap(self.addr, self.length)
+
+
+def move_pages_raw(
+    proc: Process,
+    pid: int,
+    pages: Sequence[int],
+    nodes: Sequence[int] | None,
+    flags: int,
+    *,
+    status_init: int = UNWRITTEN,
+) -> RawResult:
+    """move_pages(2) with the arrays in ``proc``'s memory; ``out`` is *status*."""
+    count = len(pages)
+    status = pack_ints([status_init] * count)
+    with Scratch(proc, pack_ulongs(pages), pack_ints(nodes or []), status) as s:
+        nodes_addr = s.at(1) if nodes is not None else 0
+        ret, err = proc.syscall("move_pages", pid, count, s.at(0), nodes_addr, s.at(2), flags)
+        out = unpack_ints(proc.read_bytes(s.at(2), 4 * count)) if count else []
+    return RawResult(ret, err, out)
+
+
+def migrate_pages_raw(
+    proc: Process, pid: int, old_nodes: Sequence[int], new_nodes: Sequence[int], maxnode: int
+) -> RawResult:
+    """migrate_pages(2) with both node masks in ``proc``'s memory."""
+    old = pack_ulongs(nodemask_words(old_nodes, maxnode))
+    new = pack_ulongs(nodemask_words(new_nodes, maxnode))
+    with Scratch(proc, old, new) as s:
+        ret, err = proc.syscall("migrate_pages", pid, maxnode, s.at(0), s.at(1))
+    return RawResult(ret, err, [])
+
+
+def get_mempolicy_raw(proc: Process, flags: int, addr: int, maxnode: int) -> RawResult:
+    """get_mempolicy(2); ``out`` is [mode, *nodes in the returned mask]."""
+    words = max(1, (maxnode + BITS_PER_LONG - 1) // BITS_PER_LONG)
+    with Scratch(proc, bytes(8), bytes(8 * words)) as s:
+        ret, err = proc.syscall("get_mempolicy", s.at(0), s.at(1), maxnode, addr, flags)
+        mode = unpack_ints(proc.read_bytes(s.at(0), 4))[0]
+        mask = unpack_ulongs(proc.read_bytes(s.at(1), 8 * words))
+    return RawResult(ret, err, [mode, *nodemask_nodes(mask, maxnode - 1)])
+
+
+def set_mempolicy_raw(proc: Process, mode: int, nodes: Sequence[int], maxnode: int) -> RawResult:
+    with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
+        ret, err = proc.syscall("set_mempolicy", mode, s.at(0), maxnode)
+    return RawResult(ret, err, [])
+
+
+def mbind_raw(
+    proc: Process, addr: int, length: int, mode: int, nodes: Sequence[int], maxnode: int, flags: int
+) -> RawResult:
+    with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
+        ret, err = proc.syscall("mbind", addr, length, mode, s.at(0), maxnode, flags)
+    return RawResult(ret, err, [])

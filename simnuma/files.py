@@ -1,0 +1,50 @@
+"""Files with a page cache, on filesystems that do or do not migrate and write back.
+
+Page migration asks the file's address_space: a ``migrate_folio`` operation moves
+a dirty page directly; without one the kernel falls back to writing the page out
+(``->writepage``), and without that a dirty page cannot move at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simnuma.frames import Frame
+
+
+@dataclass(frozen=True)
+class Filesystem:
+    """The migration-relevant operations a filesystem provides."""
+
+    name: str
+    migrate_folio: bool = True  # a_ops->migrate_folio (migratepage before 5.x)
+    writepage: bool = True  # a_ops->writepage: dirty pages can be written back
+    writepage_fails: bool = False  # the device returns an I/O error on write
+
+
+TMPFS = Filesystem("tmpfs")
+FILESYSTEMS = {
+    "tmpfs": TMPFS,
+    "ext4": Filesystem("ext4"),
+    # a filesystem without a migrate function: dirty pages are written out first
+    "nomigrate": Filesystem("nomigrate", migrate_folio=False),
+    # ... and one that cannot write back either: dirty pages never move
+    "nomigrate-nowriteback": Filesystem(
+        "nomigrate-nowriteback", migrate_folio=False, writepage=False
+    ),
+    # ... and one whose writeback fails with an I/O error
+    "nomigrate-ioerror": Filesystem("nomigrate-ioerror", migrate_folio=False, writepage_fails=True),
+}
+
+
+@dataclass(eq=False)
+class SimFile:
+    """A file (memfd/tmpfs-like unless told otherwise) and its page cache."""
+
+    name: str
+    size: int
+    fs: Filesystem = TMPFS
+    pages: dict[int, Frame] = field(default_factory=dict)  # page index -> page-cache frame
+
+    def __repr__(self) -> str:
+        return f"SimFile({self.name!r}, size={self.size}, fs={self.fs.name})"

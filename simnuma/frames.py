@@ -1,0 +1,123 @@
+"""Page frames (folios) and the per-node frame accounting.
+
+A frame that migrates stays the same Python object: migration changes ``nid``
+and moves the node accounting, so every page table that maps it follows along
+and its contents are kept by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simnuma.files import SimFile
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+HPAGE_ORDER = 9  # 2 MiB folios (THP and hugetlb on x86-64)
+HPAGE_NR = 1 << HPAGE_ORDER
+HPAGE_SIZE = PAGE_SIZE << HPAGE_ORDER
+
+# Frame.flags bits
+DIRTY = 1 << 0
+WRITEBACK = 1 << 1
+ISOLATED = 1 << 2  # off the LRU: isolated by compaction or another migration
+THP = 1 << 3
+HUGETLB = 1 << 4
+ANON = 1 << 5
+ZERO = 1 << 6
+
+
+class Frame:
+    """One folio: ``1 << order`` base pages on node ``nid``.
+
+    ``mapcount`` counts mappings (a PTE for a small page, one per address space
+    for a huge folio); ``pins`` counts extra references (vmsplice, O_DIRECT, RDMA).
+    """
+
+    __slots__ = ("nid", "mapcount", "flags", "data", "pins", "mapping", "index", "order")
+
+    def __init__(
+        self,
+        nid: int,
+        flags: int,
+        order: int = 0,
+        mapping: SimFile | None = None,
+        index: int = 0,
+    ) -> None:
+        self.nid = nid
+        self.mapcount = 0
+        self.flags = flags
+        self.data: bytearray | None = None  # None: all zeroes
+        self.pins = 0
+        self.mapping = mapping
+        self.index = index
+        self.order = order
+
+    @property
+    def nr_pages(self) -> int:
+        return 1 << self.order
+
+    def __repr__(self) -> str:
+        return f"Frame(nid={self.nid}, order={self.order}, mapcount={self.mapcount}, flags={self.flags:#x})"
+
+
+# The shared zero page: mapped by read faults on private anonymous memory.  It is
+# not node memory the simulator accounts for.
+ZERO_PAGE = Frame(nid=0, flags=ZERO)
+
+
+@dataclass
+class Node:
+    """A NUMA node: its memory in pages (0 = memoryless) and whether it has CPUs."""
+
+    nid: int
+    capacity: int
+    has_cpus: bool
+    used: int = 0
+    distances: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def has_memory(self) -> bool:
+        return self.capacity > 0
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.used
+
+
+class OutOfNodeMemory(Exception):
+    """No node the allocation may use has room (the kernel would OOM-kill or SIGBUS)."""
+
+
+class NodeMemory:
+    """Frame allocation and freeing on nodes, with exact per-node counts."""
+
+    def __init__(self, nodes: dict[int, Node]) -> None:
+        self.nodes = nodes
+
+    def alloc(self, candidates: list[int], flags: int, order: int = 0) -> Frame:
+        """Allocate from the first candidate node with room (a zonelist walk)."""
+        need = 1 << order
+        for nid in candidates:
+            node = self.nodes[nid]
+            if node.free >= need:
+                node.used += need
+                return Frame(nid, flags, order)
+        raise OutOfNodeMemory(f"no room for {need} page(s) on nodes {candidates}")
+
+    def try_move(self, frame: Frame, nid: int) -> bool:
+        """Account ``frame`` to node ``nid`` (__GFP_THISNODE: no fallback)."""
+        need = frame.nr_pages
+        target = self.nodes[nid]
+        if target.free < need:
+            return False
+        target.used += need
+        self.nodes[frame.nid].used -= need
+        frame.nid = nid
+        return True
+
+    def free(self, frame: Frame) -> None:
+        self.nodes[frame.nid].used -= frame.nr_pages
+        frame.nid = -1

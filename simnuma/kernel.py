@@ -1,0 +1,352 @@
+"""The simulated kernel: nodes, the task table, and the world-building API.
+
+World-building sets *state* (a pinned page, writeback in progress, a full node,
+a capability dropped); every syscall result is computed from that state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simnuma.checks import check_bytes, check_int
+from simnuma.creds import ALL_CAPS, SUID_DUMP_DISABLE, Credentials
+from simnuma.files import FILESYSTEMS, Filesystem, SimFile
+from simnuma.frames import (
+    DIRTY,
+    HPAGE_NR,
+    ISOLATED,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    WRITEBACK,
+    ZERO,
+    Frame,
+    Node,
+    NodeMemory,
+)
+from simnuma.process import SimProcess
+from simnuma.profiles import Profile, Release, resolve_profile
+from simnuma.topology import Topology
+
+KTHREADD_PID = 2
+FIRST_USER_PID = 1000
+
+
+class SimKernel:
+    """An in-memory Linux kernel with NUMA nodes, at one release (``profile``)."""
+
+    def __init__(
+        self,
+        nodes: int | None = None,
+        *,
+        topology: Topology | None = None,
+        profile: str | None = None,
+        max_numnodes: int = 1024,
+    ) -> None:
+        if nodes is not None and topology is not None:
+            raise ValueError("give nodes or topology, not both")
+        if topology is None:
+            topology = Topology.uniform(2 if nodes is None else nodes)
+        if not isinstance(topology, Topology):
+            raise TypeError(f"topology must be Topology, not {type(topology).__name__}")
+        check_int("max_numnodes", max_numnodes, minimum=1)
+        if max(topology.nodes) >= max_numnodes:
+            raise ValueError(f"node {max(topology.nodes)} is beyond max_numnodes={max_numnodes}")
+        self.profile: Profile = resolve_profile(profile)
+        self.topology = topology
+        self.max_numnodes = max_numnodes
+        self.nodes: dict[int, Node] = {}
+        for nid, spec in sorted(topology.nodes.items()):
+            node = Node(nid, spec.memory // PAGE_SIZE, spec.cpus)
+            node.distances = {other: topology.distance(nid, other) for other in topology.nodes}
+            self.nodes[nid] = node
+        self.memory = NodeMemory(self.nodes)
+        self.suid_dumpable = SUID_DUMP_DISABLE
+        self.reserved: dict[int, int] = {}
+        self.files: list[SimFile] = []
+        self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
+        self.tasks: dict[int, SimProcess] = {}
+        self._next_pid = FIRST_USER_PID
+        kthreadd = SimProcess(
+            self, KTHREADD_PID, Credentials.for_user(0), self.memory_nodes(), kthread=True
+        )
+        self.tasks[KTHREADD_PID] = kthreadd
+
+    # --- facts ----------------------------------------------------------------------
+    @property
+    def page_size(self) -> int:
+        return PAGE_SIZE
+
+    @property
+    def release(self) -> str:
+        return self.profile.release_name
+
+    @property
+    def release_tuple(self) -> Release:
+        return self.profile.release
+
+    @property
+    def has_thp(self) -> bool:
+        return self.profile.release >= (2, 6, 38)
+
+    def node_ids(self) -> list[int]:
+        return sorted(self.nodes)
+
+    def memory_nodes(self) -> frozenset[int]:
+        """node_states[N_MEMORY]."""
+        return frozenset(n for n, node in self.nodes.items() if node.has_memory)
+
+    def memory_node_ids(self) -> list[int]:
+        return sorted(self.memory_nodes())
+
+    def cpu_nodes(self) -> list[int]:
+        return sorted(n for n, node in self.nodes.items() if node.has_cpus)
+
+    def validate_mems(self, name: str, mems: frozenset[int]) -> None:
+        """cpuset.mems must be a non-empty subset of the nodes with memory."""
+        if not mems:
+            raise ValueError(f"{name} must name at least one node")
+        bad = sorted(mems - self.memory_nodes())
+        if bad:
+            raise ValueError(f"{name}: nodes {bad} have no memory (a cpuset may not hold them)")
+
+    # --- tasks ----------------------------------------------------------------------
+    def _new_pid(self) -> int:
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    def spawn(self, *, uid: int = 0, cpuset_mems: Sequence[int] | None = None) -> SimProcess:
+        """A new process of ``uid`` (root has every capability) in a cpuset."""
+        check_int("uid", uid, minimum=0)
+        mems = self.memory_nodes() if cpuset_mems is None else frozenset(cpuset_mems)
+        if cpuset_mems is not None:
+            for i, n in enumerate(cpuset_mems):
+                check_int(f"cpuset_mems[{i}]", n, minimum=0)
+        self.validate_mems("cpuset_mems", mems)
+        proc = SimProcess(self, self._new_pid(), Credentials.for_user(uid), mems)
+        self.tasks[proc.pid] = proc
+        return proc
+
+    def spawn_kernel_thread(self) -> SimProcess:
+        """A kernel thread: a task with no mm (move_pages/migrate_pages give EINVAL)."""
+        proc = SimProcess(
+            self, self._new_pid(), Credentials.for_user(0), self.memory_nodes(), kthread=True
+        )
+        self.tasks[proc.pid] = proc
+        return proc
+
+    def task(self, pid: int) -> SimProcess | None:
+        return self.tasks.get(pid)
+
+    def fork(self, parent: SimProcess) -> SimProcess:
+        mm = parent._mm()
+        child = SimProcess(self, self._new_pid(), parent.creds.copy(), parent.cpuset)
+        child.policy, child.il_next, child.cpu_node = parent.policy, parent.il_next, parent.cpu_node
+        child.dumpable = parent.dumpable
+        assert child.mm is not None
+        child_mm = child.mm
+        for vma in mm.vmas:
+            copy = type(vma)(**vma.__dict__)
+            copy.locked = False  # mlock is not inherited (mlock(2))
+            child_mm.add_vma(copy)
+        seen: set[int] = set()
+        for vpn, frame in mm.pt.items():
+            child_mm.pt[vpn] = frame
+            if frame.flags & ZERO:
+                continue
+            if frame.order:
+                if id(frame) in seen:
+                    continue
+                seen.add(id(frame))
+            frame.mapcount += 1
+        child_mm._next = mm._next
+        self.tasks[child.pid] = child
+        return child
+
+    def exit(self, proc: SimProcess) -> None:
+        if not proc.alive:
+            return
+        if proc.mm is not None:
+            proc.mm.remove_range(0, 1 << 48)
+        proc.alive = False
+        self.tasks.pop(proc.pid, None)
+
+    def close(self) -> None:
+        """Every process exits (the Kernel protocol's clean-up)."""
+        for proc in list(self.tasks.values()):
+            if proc.mm is not None:
+                self.exit(proc)
+
+    def __enter__(self) -> SimKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- world building: files ---------------------------------------------------------
+    def create_file(self, size: int, *, fs: str | Filesystem = "tmpfs", name: str = "") -> SimFile:
+        """A file on ``fs`` (a name from files.FILESYSTEMS, or a Filesystem)."""
+        check_int("size", size, minimum=1)
+        if isinstance(fs, str):
+            if fs not in FILESYSTEMS:
+                raise ValueError(f"fs must be one of {sorted(FILESYSTEMS)}, not {fs!r}")
+            fs = FILESYSTEMS[fs]
+        if not isinstance(fs, Filesystem):
+            raise TypeError(f"fs must be str or Filesystem, not {type(fs).__name__}")
+        f = SimFile(name or f"file{len(self.files)}", size, fs)
+        self.files.append(f)
+        return f
+
+    def write_file(self, f: SimFile, offset: int, data: bytes) -> None:
+        """write(2) to a file: page-cache pages, dirty, mapped by no process."""
+        if not isinstance(f, SimFile):
+            raise TypeError(f"f must be SimFile, not {type(f).__name__}")
+        check_int("offset", offset, minimum=0)
+        data = check_bytes("data", data)
+        if offset + len(data) > f.size:
+            raise ValueError(f"write of {len(data)} bytes at {offset} runs past the file size {f.size}")
+        pos = 0
+        while pos < len(data):
+            index, off = divmod(offset + pos, PAGE_SIZE)
+            frame = f.pages.get(index)
+            if frame is None:
+                frame = self.memory.alloc(self.memory_node_ids(), 0)
+                frame.mapping, frame.index = f, index
+                f.pages[index] = frame
+            n = min(PAGE_SIZE - off, len(data) - pos)
+            if frame.data is None:
+                frame.data = bytearray(PAGE_SIZE)
+            frame.data[off : off + n] = data[pos : pos + n]
+            frame.flags |= DIRTY
+            pos += n
+
+    def file_page_node(self, f: SimFile, index: int) -> int | None:
+        """The node of the page-cache page at ``index``, None when not cached."""
+        frame = f.pages.get(index)
+        return None if frame is None else frame.nid
+
+    # --- world building: page state -------------------------------------------------------
+    def _mapped_frame(self, proc: SimProcess, addr: int) -> Frame:
+        check_int("addr", addr, minimum=0)
+        frame = proc._mm().pt.get(addr >> PAGE_SHIFT)
+        if frame is None or frame.flags & ZERO:
+            raise ValueError(f"addr {addr:#x}: no page is mapped there in pid {proc.pid}")
+        return frame
+
+    def pin(self, proc: SimProcess, addr: int) -> None:
+        """Take an extra reference on the page at ``addr`` (vmsplice, O_DIRECT, RDMA)."""
+        frame = self._mapped_frame(proc, addr)
+        frame.pins += 1
+        self.pinned[id(frame)] = frame
+
+    def unpin(self, proc: SimProcess, addr: int) -> None:
+        frame = self._mapped_frame(proc, addr)
+        if frame.pins == 0:
+            raise ValueError(f"addr {addr:#x}: the page is not pinned")
+        frame.pins -= 1
+        if frame.pins == 0:
+            del self.pinned[id(frame)]
+            proc._mm().maybe_free(frame)
+
+    def start_writeback(self, proc: SimProcess, addr: int) -> None:
+        """Put the page at ``addr`` under writeback (I/O in flight)."""
+        frame = self._mapped_frame(proc, addr)
+        if frame.mapping is None:
+            raise ValueError(f"addr {addr:#x}: anonymous pages are not written back (no swap)")
+        frame.flags |= WRITEBACK
+
+    def isolate(self, proc: SimProcess, addr: int) -> None:
+        """Take the page off the LRU, as compaction or a concurrent migration would."""
+        self._mapped_frame(proc, addr).flags |= ISOLATED
+
+    def putback(self, proc: SimProcess, addr: int) -> None:
+        self._mapped_frame(proc, addr).flags &= ~ISOLATED
+
+    def set_dumpable(self, proc: SimProcess, value: int) -> None:
+        """prctl(PR_SET_DUMPABLE)."""
+        check_int("value", value)
+        if value not in (0, 1):
+            raise ValueError(f"value must be 0 or 1, not {value}")
+        proc.dumpable = value
+
+    def set_capability(self, proc: SimProcess, cap: str, present: bool) -> None:
+        """Add or drop ``cap`` from the effective and permitted sets."""
+        if cap not in ALL_CAPS:
+            raise ValueError(f"cap must be one of {sorted(ALL_CAPS)}, not {cap!r}")
+        creds = proc.creds
+        if present:
+            creds.permitted = creds.permitted | {cap}
+            creds.effective = creds.effective | {cap}
+        else:
+            creds.permitted = creds.permitted - {cap}
+            creds.effective = creds.effective - {cap}
+
+    def run_on(self, proc: SimProcess, nid: int) -> None:
+        """Run ``proc`` on a CPU of node ``nid`` (its local node for MPOL_DEFAULT)."""
+        check_int("nid", nid)
+        if nid not in self.cpu_nodes():
+            raise ValueError(f"nid {nid} has no CPUs")
+        proc.cpu_node = nid
+
+    def fill_node(self, nid: int, free_pages: int = 0) -> None:
+        """Let another user take node memory until ``free_pages`` are left (memhog)."""
+        check_int("nid", nid)
+        check_int("free_pages", free_pages, minimum=0)
+        node = self.nodes.get(nid)
+        if node is None or not node.has_memory:
+            raise ValueError(f"nid {nid} is not a node with memory")
+        take = node.free - free_pages
+        if take < 0:
+            raise ValueError(f"node {nid} has only {node.free} free pages")
+        node.used += take
+        self.reserved[nid] = self.reserved.get(nid, 0) + take
+
+    def drain_node(self, nid: int) -> None:
+        """Give back what fill_node() took."""
+        self.nodes[nid].used -= self.reserved.pop(nid, 0)
+
+    def swap_out(self, proc: SimProcess, addr: int) -> None:
+        raise NotImplementedError("swap (a swap entry in the page table) is not modelled")
+
+    # --- consistency --------------------------------------------------------------------
+    def frames(self) -> dict[int, Frame]:
+        """Every live frame, by identity: mapped, cached or pinned."""
+        found: dict[int, Frame] = {}
+        for proc in self.tasks.values():
+            if proc.mm is not None:
+                for frame in proc.mm.pt.values():
+                    if not frame.flags & ZERO:
+                        found[id(frame)] = frame
+        for f in self.files:
+            for frame in f.pages.values():
+                found[id(frame)] = frame
+        found.update(self.pinned)
+        return found
+
+    def check_consistency(self) -> None:
+        """Every frame on exactly one node with memory; node counts and mapcounts right."""
+        used = dict.fromkeys(self.nodes, 0)
+        for nid, taken in self.reserved.items():
+            used[nid] += taken
+        mapcounts: dict[int, int] = {}
+        for proc in self.tasks.values():
+            if proc.mm is None:
+                continue
+            seen_huge: set[int] = set()
+            for frame in proc.mm.pt.values():
+                if frame.flags & ZERO:
+                    continue
+                if frame.order:
+                    if id(frame) in seen_huge:
+                        continue
+                    seen_huge.add(id(frame))
+                mapcounts[id(frame)] = mapcounts.get(id(frame), 0) + 1
+        for key, frame in self.frames().items():
+            if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:
+                raise AssertionError(f"{frame} is on no node with memory")
+            if mapcounts.get(key, 0) != frame.mapcount:
+                raise AssertionError(f"{frame}: mapcount {frame.mapcount}, {mapcounts.get(key, 0)} mappings")
+            used[frame.nid] += frame.nr_pages
+        for nid, node in self.nodes.items():
+            if node.used != used[nid]:
+                raise AssertionError(f"node {nid}: used={node.used}, frames say {used[nid]}")

@@ -1,0 +1,82 @@
+"""Memory policies and where a new page goes (mbind(2), set_mempolicy(2) DESCRIPTION).
+
+The candidate list is the node order the page allocator walks: the policy's
+nodes first (ordered by distance from the faulting CPU's node), then, for
+policies that may fall back, every other allowed node by distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simnuma.abi import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_INTERLEAVE,
+    MPOL_LOCAL,
+    MPOL_PREFERRED,
+    MPOL_PREFERRED_MANY,
+    MPOL_WEIGHTED_INTERLEAVE,
+)
+from simnuma.frames import PAGE_SHIFT
+
+if TYPE_CHECKING:
+    from simnuma.kernel import SimKernel
+
+
+@dataclass(frozen=True)
+class Mempolicy:
+    """A policy as stored by the kernel: mode, node mask (may be empty), mode flags."""
+
+    mode: int
+    nodes: frozenset[int] = frozenset()
+    flags: int = 0
+
+
+DEFAULT_POLICY = Mempolicy(MPOL_DEFAULT)
+
+
+def by_distance(kernel: SimKernel, origin: int, nids: set[int] | frozenset[int]) -> list[int]:
+    """``nids`` nearest first from ``origin`` (ties by node id), as the zonelist orders them."""
+    node = kernel.nodes[origin]
+    return sorted(nids, key=lambda n: (node.distances.get(n, 255), n))
+
+
+def candidate_nodes(
+    kernel: SimKernel,
+    policy: Mempolicy,
+    local: int,
+    allowed: frozenset[int],
+    interleave_index: int,
+) -> list[int]:
+    """Nodes a new page may come from, in order.
+
+    ``local`` is the node of the CPU the task runs on, ``allowed`` its cpuset's
+    mems; ``interleave_index`` selects the interleave node (the page offset for
+    a VMA policy, a running counter for a task policy).
+    """
+    fallback = by_distance(kernel, local, allowed)
+    mode = policy.mode
+    if mode in (MPOL_DEFAULT, MPOL_LOCAL) or (mode == MPOL_PREFERRED and not policy.nodes):
+        return fallback
+    nodes = sorted(policy.nodes & allowed) or sorted(policy.nodes)
+    if mode == MPOL_PREFERRED:
+        return [nodes[0], *(n for n in by_distance(kernel, nodes[0], allowed) if n != nodes[0])]
+    if mode == MPOL_PREFERRED_MANY:
+        first = by_distance(kernel, local, set(nodes))
+        return [*first, *(n for n in fallback if n not in first)]
+    if mode == MPOL_BIND:
+        # BIND never falls back outside its nodes: allocation fails instead.
+        return by_distance(kernel, local, set(nodes))
+    if mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
+        # Every node weighs 1 unless weights are set in sysfs (not modelled): the
+        # weighted form then interleaves exactly like MPOL_INTERLEAVE.
+        target = nodes[interleave_index % len(nodes)]
+        return [target, *(n for n in by_distance(kernel, target, allowed) if n != target)]
+    raise NotImplementedError(f"memory policy mode {mode} is not modelled")
+
+
+def vma_interleave_index(vma_start: int, vma_pgoff: int, addr: int) -> int:
+    """interleave_nid(): the page's offset in its object selects the node."""
+    return vma_pgoff + ((addr - vma_start) >> PAGE_SHIFT)

@@ -1,0 +1,208 @@
+"""The page-migration core: isolate, migrate a batch, node-to-node migration.
+
+``migrate_frames`` is the kernel's migrate_pages() (MIGRATE_SYNC, MR_SYSCALL):
+each folio is tried up to 10 times; the outcome per folio is its new node or
+the error of its last attempt, and the return value counts the folios that did
+not move (or is -ENOMEM when a target page could not be allocated).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simnuma.frames import (
+    DIRTY,
+    HPAGE_NR,
+    ISOLATED,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    THP,
+    WRITEBACK,
+    ZERO,
+    Frame,
+)
+from simnuma.mm import VMA, AddressSpace
+from simnuma.profiles import Quirk
+
+if TYPE_CHECKING:
+    from simnuma.kernel import SimKernel
+
+
+@dataclass
+class Migration:
+    """migrate_pages() outcome: ``rc`` (folios not moved, or -ENOMEM) and per-folio results."""
+
+    rc: int
+    results: list[int | None]  # node id, -errno, or None when never attempted
+
+
+def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
+    """One folio through all passes: its new node, or the error of its last attempt."""
+    node = kernel.nodes[target]
+    if node.free < frame.nr_pages:
+        if frame.order and frame.flags & THP:
+            raise NotImplementedError(
+                "a THP that does not fit on its target node is split and retried by the "
+                "kernel; that split is not modelled"
+            )
+        return -errno.ENOMEM  # alloc_migration_target(__GFP_THISNODE) failed
+    mapping = frame.mapping
+    if mapping is not None and frame.flags & DIRTY and not mapping.fs.migrate_folio:
+        # fallback_migrate_folio(): a dirty page must be written out first
+        if not mapping.fs.writepage:
+            return -errno.EINVAL  # writeout(): no ->writepage, permanent failure
+        if mapping.fs.writepage_fails:
+            return -errno.EIO  # ->writepage failed
+        frame.flags &= ~DIRTY  # written out; later passes find it clean
+    if frame.flags & WRITEBACK:
+        # MIGRATE_SYNC waits for writeback to end (folio_wait_writeback)
+        frame.flags &= ~WRITEBACK
+    if frame.pins:
+        # the reference count never matches the expected one: -EAGAIN every pass
+        return -errno.EAGAIN
+    kernel.memory.try_move(frame, target)
+    return target
+
+
+def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -> Migration:
+    """migrate_pages(): move each isolated folio to its target; put every folio back."""
+    results: list[int | None] = [None] * len(frames)
+    failed = 0
+    rc = 0
+    for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
+        if rc:
+            frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
+            continue
+        if not frame.pins and not frame.flags & (DIRTY | WRITEBACK) and frame.nr_pages == 1:
+            # the common case, inline: a clean or anonymous small page, nothing holding it
+            if kernel.memory.try_move(frame, target):
+                results[i] = target
+                frame.flags &= ~ISOLATED
+                continue
+        outcome = migrate_one(kernel, frame, target)
+        frame.flags &= ~ISOLATED
+        if outcome == -errno.ENOMEM:
+            rc = -errno.ENOMEM
+            continue
+        results[i] = outcome
+        if outcome < 0:
+            failed += 1
+    return Migration(rc or failed, results)
+
+
+def split_thp(kernel: SimKernel, frame: Frame) -> list[Frame]:
+    """split_huge_page(): replace a THP by 512 small pages in every page table."""
+    assert frame.order and frame.flags & THP
+    subs = []
+    for i in range(HPAGE_NR):
+        sub = Frame(frame.nid, frame.flags & ~THP, 0, frame.mapping, frame.index + i)
+        sub.mapcount = frame.mapcount
+        sub.flags |= frame.flags & ISOLATED
+        if frame.data is not None:
+            sub.data = bytearray(frame.data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE])
+        subs.append(sub)
+    for proc in kernel.tasks.values():
+        pt = proc.mm.pt if proc.mm is not None else {}
+        for vpn in [v for v, f in pt.items() if f is frame]:
+            pt[vpn] = subs[vpn % HPAGE_NR]
+    return subs
+
+
+def vma_migratable(kernel: SimKernel, vma: VMA) -> bool:
+    """vma_migratable(): device mappings never; hugetlb only once it could migrate."""
+    if vma.io:
+        return False
+    return not (vma.huge == "hugetlb" and kernel.profile.has(Quirk.HUGETLB_NOT_MIGRATABLE))
+
+
+def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[Frame]:
+    """Each folio mapped in ``vma`` once, in address order (the zero page excluded)."""
+    pt = mm.pt
+    first, last = vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT
+    if len(pt) < last - first:
+        vpns = sorted(v for v in pt if first <= v < last)
+    else:
+        vpns = [v for v in range(first, last) if v in pt]
+    previous = None
+    for vpn in vpns:
+        frame = pt[vpn]
+        if frame is previous or frame.flags & ZERO:
+            continue
+        previous = frame
+        yield frame
+
+
+def queue_pages(
+    kernel: SimKernel, mm: AddressSpace, start: int, end: int, wanted: set[int], invert: bool,
+    move_all: bool,
+) -> tuple[list[Frame], int]:
+    """queue_pages_range(): isolate the folios in [start, end) whose node is in
+    ``wanted`` (not in it, with ``invert``); returns them and how many could not
+    be isolated.  Shared folios are left alone without MPOL_MF_MOVE_ALL."""
+    queued: list[Frame] = []
+    unqueued = 0
+    for vma in mm.vmas_in(start, end):
+        if not vma_migratable(kernel, vma):
+            continue
+        folios = list(_mapped_folios(mm, vma))
+        while folios:
+            frame = folios.pop(0)
+            if (frame.nid in wanted) == invert:
+                continue
+            if frame.mapcount > 1 and not move_all:
+                continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
+            if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
+                folios[:0] = split_thp(kernel, frame)  # before 4.14 THPs migrate as 512 pages
+                continue
+            if frame.flags & ISOLATED:
+                unqueued += 1
+                continue
+            frame.flags |= ISOLATED
+            queued.append(frame)
+    return queued, unqueued
+
+
+def node_remap(node: int, old: list[int], new: list[int]) -> int:
+    """bitmap_bitremap(): the n-th node of ``old`` goes to the (n mod |new|)-th of ``new``."""
+    if node not in old or not new:
+        return node
+    return new[old.index(node) % len(new)]
+
+
+def do_migrate_pages(
+    kernel: SimKernel, mm: AddressSpace, old: frozenset[int], new: frozenset[int], *, move_all: bool
+) -> int:
+    """Move every page on ``old`` to ``new`` keeping the relative node layout.
+
+    Returns the count of pages not moved, or -ENOMEM.  "[0-7] -> [3,4,5] moves
+    only 0,1,2,6,7": with masks of unequal weight a node of ``new`` is never a source.
+    """
+    old_list, new_list = sorted(old), sorted(new)
+    todo = set(old_list)
+    busy = 0
+    while todo:
+        source = dest = -1
+        for s in sorted(todo):
+            if len(old_list) != len(new_list) and s in new:
+                continue
+            d = node_remap(s, old_list, new_list)
+            if s == d:
+                continue
+            source, dest = s, d
+            if dest not in todo:
+                break  # not creating a cycle
+        if source == -1:
+            break
+        todo.discard(source)
+        queued, unqueued = queue_pages(kernel, mm, 0, 1 << 48, {source}, False, move_all)
+        migration = migrate_frames(kernel, queued, [dest] * len(queued))
+        if migration.rc < 0:
+            return migration.rc
+        busy += migration.rc
+        if kernel.profile.has(Quirk.MIGRATE_PAGES_COUNTS_UNQUEUED):
+            busy += unqueued
+    return min(busy, 0x7FFF_FFFF)
+

@@ -1,0 +1,343 @@
+"""Address spaces: VMAs, a sparse page table, page faults, user-memory access.
+
+The page table maps virtual page numbers to frames; nothing is allocated until a
+fault, so mapping a terabyte costs one VMA.  A huge folio appears under each of
+its 512 page numbers and counts as one mapping of its address space.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from simnuma.abi import PROT_READ, PROT_WRITE
+from simnuma.files import SimFile
+from simnuma.frames import (
+    ANON,
+    DIRTY,
+    HPAGE_NR,
+    HPAGE_ORDER,
+    HPAGE_SIZE,
+    HUGETLB,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    THP,
+    ZERO,
+    ZERO_PAGE,
+    Frame,
+    NodeMemory,
+)
+from simnuma.mempolicy import Mempolicy
+
+if TYPE_CHECKING:
+    pass
+
+MMAP_BASE = 0x7F00_0000_0000
+MMAP_LIMIT = 0x7FFF_FFFF_F000  # TASK_SIZE on x86-64 (47-bit)
+
+
+@dataclass
+class VMA:
+    """A mapping [start, end) and what backs it."""
+
+    start: int
+    end: int
+    prot: int
+    shared: bool
+    file: SimFile | None  # the file, or the shmem object of a shared anonymous mapping
+    pgoff: int  # page offset into the file (anon: start >> PAGE_SHIFT)
+    huge: str | None  # None, "thp" or "hugetlb"
+    anon_shared: bool = False  # MAP_SHARED|MAP_ANONYMOUS (shmem underneath)
+    locked: bool = False  # VM_LOCKED (mlock)
+    io: bool = False  # VM_IO|VM_PFNMAP: device memory, never migratable
+    policy: Mempolicy | None = None  # mbind(2) policy
+
+    @property
+    def anonymous(self) -> bool:
+        return self.file is None
+
+    def file_index(self, vpn: int) -> int:
+        return self.pgoff + vpn - (self.start >> PAGE_SHIFT)
+
+
+class Segfault(OSError):
+    """An access the process itself makes outside its mappings (SIGSEGV)."""
+
+    def __init__(self, addr: int, why: str) -> None:
+        super().__init__(errno.EFAULT, f"address {addr:#x}: {why}")
+
+
+AllocFn = Callable[[VMA, int, int, int], Frame]  # (vma, addr, flags, order) -> frame
+
+
+class AddressSpace:
+    """One mm_struct."""
+
+    def __init__(self, memory: NodeMemory, alloc: AllocFn) -> None:
+        self.memory = memory
+        self.alloc = alloc  # the owning task's policy-aware allocator
+        self.vmas: list[VMA] = []
+        self._starts: list[int] = []
+        self.pt: dict[int, Frame] = {}
+        self._next = MMAP_BASE
+        self.users = 1  # processes (threads) sharing this mm
+
+    # --- VMA bookkeeping ---------------------------------------------------------
+    def _reindex(self) -> None:
+        self.vmas.sort(key=lambda v: v.start)
+        self._starts = [v.start for v in self.vmas]
+
+    def vma_lookup(self, addr: int) -> VMA | None:
+        """The VMA containing ``addr`` (vma_lookup())."""
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.vmas[i].end:
+            return self.vmas[i]
+        return None
+
+    def find_vma(self, addr: int) -> VMA | None:
+        """The first VMA ending above ``addr`` (find_vma(): may start above it)."""
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self.vmas[i].end:
+            return self.vmas[i]
+        return self.vmas[i + 1] if i + 1 < len(self.vmas) else None
+
+    def vmas_in(self, start: int, end: int) -> Iterator[VMA]:
+        for vma in list(self.vmas):
+            if vma.end > start and vma.start < end:
+                yield vma
+
+    def pick_address(self, length: int, align: int) -> int:
+        addr = (self._next + align - 1) & ~(align - 1)
+        if addr + length > MMAP_LIMIT:
+            raise ValueError(f"length {length:#x} does not fit in the address space")
+        self._next = addr + length + PAGE_SIZE  # leave a hole so mappings never merge
+        return addr
+
+    def add_vma(self, vma: VMA) -> None:
+        self.vmas.append(vma)
+        self._reindex()
+
+    def split(self, addr: int) -> None:
+        """Split the VMA containing ``addr`` so that a VMA starts at ``addr``."""
+        vma = self.vma_lookup(addr)
+        if vma is None or vma.start == addr:
+            return
+        if vma.huge == "hugetlb" and addr % HPAGE_SIZE:
+            raise ValueError(f"address {addr:#x} splits a hugetlb mapping off a 2 MiB boundary")
+        upper = replace(vma, start=addr, pgoff=vma.file_index(addr >> PAGE_SHIFT))
+        if vma.anonymous and not vma.anon_shared:
+            upper.pgoff = addr >> PAGE_SHIFT
+        vma.end = addr
+        self.vmas.append(upper)
+        self._reindex()
+
+    def remove_range(self, start: int, end: int) -> None:
+        self.split(start)
+        self.split(end)
+        for vma in list(self.vmas_in(start, end)):
+            self.unmap_pages(vma.start, vma.end)
+            self.vmas.remove(vma)
+        self._reindex()
+
+    # --- page table ----------------------------------------------------------------
+    def map_frame(self, vpn: int, frame: Frame) -> None:
+        """Install ``frame`` at ``vpn`` (the whole folio for a huge frame)."""
+        if frame.order:
+            base = vpn & ~(HPAGE_NR - 1)
+            for v in range(base, base + HPAGE_NR):
+                self.pt[v] = frame
+        else:
+            self.pt[vpn] = frame
+        if not frame.flags & ZERO:
+            frame.mapcount += 1
+
+    def unmap_pages(self, start: int, end: int) -> None:
+        """Drop the mappings of [start, end); free frames nothing else holds."""
+        pt = self.pt
+        vpn = start >> PAGE_SHIFT
+        last = end >> PAGE_SHIFT
+        if len(pt) < last - vpn:
+            vpns = sorted(v for v in pt if vpn <= v < last)
+        else:
+            vpns = [v for v in range(vpn, last) if v in pt]
+        for v in vpns:
+            frame = pt.get(v)
+            if frame is None:
+                continue
+            if frame.order:
+                base = v & ~(HPAGE_NR - 1)
+                if base < vpn or base + HPAGE_NR > last:
+                    raise NotImplementedError(
+                        "unmapping part of a huge page (PMD split on partial munmap) is not modelled"
+                    )
+                for sub in range(base, base + HPAGE_NR):
+                    del pt[sub]
+            else:
+                del pt[v]
+            self.release(frame)
+
+    def release(self, frame: Frame) -> None:
+        """One mapping of ``frame`` went away."""
+        if frame.flags & ZERO:
+            return
+        frame.mapcount -= 1
+        self.maybe_free(frame)
+
+    def maybe_free(self, frame: Frame) -> None:
+        in_cache = frame.mapping is not None and frame.mapping.pages.get(frame.index) is frame
+        if frame.mapcount == 0 and frame.pins == 0 and not in_cache:
+            self.memory.free(frame)
+
+    # --- faults ----------------------------------------------------------------------
+    def fault(self, vma: VMA, addr: int, write: bool) -> Frame:
+        """Resolve a user access at ``addr`` inside ``vma``; returns the mapped frame."""
+        vpn = addr >> PAGE_SHIFT
+        frame = self.pt.get(vpn)
+        if frame is not None and not write:
+            return frame
+        if vma.huge == "hugetlb":
+            return frame or self._fault_hugetlb(vma, vpn)
+        if not vma.anonymous or vma.anon_shared:
+            return self._fault_file(vma, vpn, write, frame)
+        return self._fault_anon(vma, addr, vpn, write, frame)
+
+    def _fault_hugetlb(self, vma: VMA, vpn: int) -> Frame:
+        base = vpn & ~(HPAGE_NR - 1)
+        if vma.file is not None:
+            index = vma.file_index(base)
+            cached = vma.file.pages.get(index)
+            if cached is None:
+                cached = self.alloc(vma, base << PAGE_SHIFT, HUGETLB, HPAGE_ORDER)
+                cached.mapping, cached.index = vma.file, index
+                vma.file.pages[index] = cached
+            self.map_frame(vpn, cached)
+            return cached
+        frame = self.alloc(vma, base << PAGE_SHIFT, HUGETLB | ANON, HPAGE_ORDER)
+        self.map_frame(vpn, frame)
+        return frame
+
+    def _fault_file(self, vma: VMA, vpn: int, write: bool, mapped: Frame | None) -> Frame:
+        assert vma.file is not None
+        if mapped is not None and (vma.shared or mapped.flags & ANON):
+            if write:
+                mapped.flags |= DIRTY
+            return mapped  # already writable: a shared page, or a private COW copy
+        index = vma.file_index(vpn)
+        cached = vma.file.pages.get(index)
+        if cached is None:
+            # read from "disk" (or a shmem hole) into a new page-cache page
+            cached = self.alloc(vma, vpn << PAGE_SHIFT, 0, 0)
+            cached.mapping, cached.index = vma.file, index
+            vma.file.pages[index] = cached
+        if not vma.shared and write:
+            # MAP_PRIVATE write: copy-on-write from the page cache
+            if mapped is not None:
+                del self.pt[vpn]
+                self.release(mapped)
+            copy = self.alloc(vma, vpn << PAGE_SHIFT, ANON | DIRTY, 0)
+            copy.data = bytearray(cached.data) if cached.data is not None else None
+            self.map_frame(vpn, copy)
+            return copy
+        if mapped is None:
+            self.map_frame(vpn, cached)
+        if write:
+            cached.flags |= DIRTY
+        return cached
+
+    def _fault_anon(
+        self, vma: VMA, addr: int, vpn: int, write: bool, mapped: Frame | None
+    ) -> Frame:
+        if not write:
+            # read fault on untouched private anonymous memory: the shared zero page
+            self.pt[vpn] = ZERO_PAGE
+            return ZERO_PAGE
+        if mapped is not None and not mapped.flags & ZERO:
+            if mapped.mapcount == 1 and mapped.pins == 0:
+                mapped.flags |= DIRTY
+                return mapped  # exclusively ours: write in place
+            if mapped.order:
+                raise NotImplementedError(
+                    "copy-on-write of a transparent huge page shared by fork is not modelled"
+                )
+            copy = self.alloc(vma, addr, ANON | DIRTY, 0)
+            copy.data = bytearray(mapped.data) if mapped.data is not None else None
+            self.pt[vpn] = copy
+            copy.mapcount = 1
+            self.release(mapped)
+            return copy
+        if vma.huge == "thp" and self._thp_fits(vma, vpn):
+            base = vpn & ~(HPAGE_NR - 1)
+            frame = self.alloc(vma, base << PAGE_SHIFT, ANON | DIRTY | THP, HPAGE_ORDER)
+            self.map_frame(vpn, frame)
+            return frame
+        frame = self.alloc(vma, addr, ANON | DIRTY, 0)
+        if mapped is not None:  # replacing the zero page
+            del self.pt[vpn]
+        self.map_frame(vpn, frame)
+        return frame
+
+    def _thp_fits(self, vma: VMA, vpn: int) -> bool:
+        base = vpn & ~(HPAGE_NR - 1)
+        start = base << PAGE_SHIFT
+        if start < vma.start or start + HPAGE_SIZE > vma.end:
+            return False
+        return all(v not in self.pt for v in range(base, base + HPAGE_NR))
+
+    # --- user memory -----------------------------------------------------------------
+    def _walk(self, addr: int, length: int, write: bool) -> Iterator[tuple[Frame, int, int]]:
+        """Yield (frame, offset in frame, byte count) page by page; stop at a fault."""
+        need = PROT_WRITE if write else PROT_READ
+        end = addr + length
+        while addr < end:
+            vma = self.vma_lookup(addr)
+            if vma is None or not vma.prot & need:
+                return
+            frame = self.fault(vma, addr, write)
+            vpn = addr >> PAGE_SHIFT
+            sub = (vpn & (HPAGE_NR - 1)) if frame.order else 0
+            offset = (sub << PAGE_SHIFT) + (addr & (PAGE_SIZE - 1))
+            count = min(end - addr, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
+            yield frame, offset, count
+            addr += count
+
+    def copy_from_user(self, addr: int, length: int) -> bytes:
+        """The readable prefix of [addr, addr+length) (shorter = a fault cut it)."""
+        if addr < 0 or addr + length > MMAP_LIMIT + PAGE_SIZE:
+            return b""
+        parts = []
+        for frame, offset, count in self._walk(addr, length, write=False):
+            if frame.data is None:
+                parts.append(bytes(count))
+            else:
+                parts.append(bytes(frame.data[offset : offset + count]))
+        return b"".join(parts)
+
+    def copy_to_user(self, addr: int, data: bytes) -> int:
+        """Write ``data``; return how many bytes landed before a fault."""
+        if addr < 0 or addr + len(data) > MMAP_LIMIT + PAGE_SIZE:
+            return 0
+        done = 0
+        for frame, offset, count in self._walk(addr, len(data), write=True):
+            if frame.data is None:
+                frame.data = bytearray(frame.nr_pages << PAGE_SHIFT)
+            frame.data[offset : offset + count] = data[done : done + count]
+            done += count
+        return done
+
+    def access_range(self, addr: int, length: int, write: bool) -> None:
+        """Fault in every page of the range as the process itself would (touch/read)."""
+        end = addr + length
+        addr &= ~(PAGE_SIZE - 1)
+        need = PROT_WRITE if write else PROT_READ
+        while addr < end:
+            vma = self.vma_lookup(addr)
+            if vma is None:
+                raise Segfault(addr, "not mapped")
+            if not vma.prot & need:
+                raise Segfault(addr, "protection forbids the access")
+            frame = self.fault(vma, addr, write)
+            step = HPAGE_SIZE - (addr & (HPAGE_SIZE - 1)) if frame.order else PAGE_SIZE
+            addr += step

@@ -1,0 +1,296 @@
+"""Simulated processes: the Process protocol on top of the simulated kernel."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from simnuma import abi
+from simnuma.abi import PROT_READ, PROT_WRITE, MovePagesResult
+from simnuma.checks import check_bytes, check_int, check_ints, check_nodes
+from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
+from simnuma.files import SimFile
+from simnuma.frames import HPAGE_SIZE, PAGE_SIZE, Frame
+from simnuma.mempolicy import DEFAULT_POLICY, Mempolicy, candidate_nodes, vma_interleave_index
+from simnuma.mm import VMA, AddressSpace, Segfault
+
+if TYPE_CHECKING:
+    from simnuma.kernel import SimKernel
+
+PROT_ALL = abi.PROT_READ | abi.PROT_WRITE | abi.PROT_EXEC
+
+
+def _raise(err: int, what: str) -> None:
+    if err:
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+class SimProcess:
+    """A task of the simulated kernel (a kernel thread when ``mm`` is None)."""
+
+    def __init__(
+        self,
+        kernel: SimKernel,
+        pid: int,
+        creds: Credentials,
+        cpuset: frozenset[int],
+        *,
+        kthread: bool = False,
+    ) -> None:
+        self.kernel = kernel
+        self._pid = pid
+        self.creds = creds
+        self.cpuset = cpuset
+        self.dumpable = SUID_DUMP_USER
+        self.policy: Mempolicy = DEFAULT_POLICY
+        self.il_next = 0
+        self.cpu_node = kernel.cpu_nodes()[0]
+        self.alive = True
+        self.mm: AddressSpace | None = None if kthread else AddressSpace(kernel.memory, self._alloc)
+
+    # --- identity ------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def __repr__(self) -> str:
+        return f"SimProcess(pid={self._pid}, uid={self.creds.uid}, cpuset={sorted(self.cpuset)})"
+
+    def _mm(self) -> AddressSpace:
+        if not self.alive:
+            raise RuntimeError(f"process {self._pid} has exited")
+        if self.mm is None:
+            raise RuntimeError(f"pid {self._pid} is a kernel thread: it has no user memory")
+        return self.mm
+
+    # --- allocation: where a fault's page comes from --------------------------------
+    def _alloc(self, vma: VMA, addr: int, flags: int, order: int) -> Frame:
+        policy = vma.policy or self.policy
+        if vma.policy is not None:
+            index = vma_interleave_index(vma.start, vma.pgoff, addr)
+        else:
+            index = self.il_next
+            self.il_next += 1
+        nodes = candidate_nodes(self.kernel, policy, self.cpu_node, self.cpuset, index)
+        return self.kernel.memory.alloc(
+            [n for n in nodes if self.kernel.nodes[n].has_memory], flags, order
+        )
+
+    # --- memory set-up (the process acting on itself) --------------------------------
+    def mmap(
+        self,
+        length: int,
+        *,
+        shared: bool = False,
+        file: object | None = None,
+        huge: str | None = None,
+        prot: int = PROT_READ | PROT_WRITE,
+        offset: int = 0,
+    ) -> int:
+        """mmap(2) anonymous (private or shared), a file, or 2 MiB huge pages."""
+        mm = self._mm()
+        check_int("length", length, minimum=1)
+        check_int("prot", prot)
+        check_int("offset", offset, minimum=0)
+        if prot & ~PROT_ALL:
+            raise ValueError(f"prot has unknown bits {prot & ~PROT_ALL:#x}")
+        if offset % PAGE_SIZE:
+            raise ValueError(f"offset {offset} is not a multiple of the page size")
+        if file is not None and not isinstance(file, SimFile):
+            raise TypeError(f"file must be a SimFile from SimKernel.create_file, not {type(file).__name__}")
+        if huge not in (None, "thp", "hugetlb"):
+            raise ValueError(f"huge must be None, 'thp' or 'hugetlb', not {huge!r}")
+        if huge == "thp" and not self.kernel.has_thp:
+            raise ValueError("huge='thp': transparent huge pages first appeared in 2.6.38")
+        if huge and file is not None:
+            raise ValueError("huge pages of a file (hugetlbfs/shmem THP) are not supported: use file=None")
+        unit = HPAGE_SIZE if huge else PAGE_SIZE
+        length = (length + unit - 1) // unit * unit
+        addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE)
+        anon_shared = shared and file is None
+        if anon_shared:
+            file = SimFile(f"/dev/zero (deleted) pid {self._pid}", length)
+        assert file is None or isinstance(file, SimFile)
+        pgoff = offset // PAGE_SIZE if file is not None else addr // PAGE_SIZE
+        mm.add_vma(VMA(addr, addr + length, prot, shared, file, pgoff, huge, anon_shared=anon_shared))
+        return addr
+
+    def _range(self, addr: int, length: int) -> tuple[int, int]:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=1)
+        if addr % PAGE_SIZE:
+            raise ValueError(f"addr {addr:#x} is not page aligned")
+        return addr, addr + (length + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+
+    def munmap(self, addr: int, length: int) -> None:
+        mm = self._mm()
+        start, end = self._range(addr, length)
+        mm.remove_range(start, end)
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        mm = self._mm()
+        start, end = self._range(addr, length)
+        check_int("prot", prot)
+        covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
+        if covered != end - start:
+            raise ValueError(f"mprotect: [{start:#x}, {end:#x}) is not entirely mapped")
+        mm.split(start)
+        mm.split(end)
+        for vma in mm.vmas_in(start, end):
+            vma.prot = prot
+
+    def touch(self, addr: int, length: int) -> None:
+        """Write-fault every page of the range (allocates per the memory policy)."""
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=1)
+        self._mm().access_range(addr, length, write=True)
+
+    def read(self, addr: int, length: int) -> None:
+        """Read-fault every page (untouched private anonymous memory maps the zero page)."""
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=1)
+        self._mm().access_range(addr, length, write=False)
+
+    def write_bytes(self, addr: int, data: bytes) -> None:
+        check_int("addr", addr, minimum=0)
+        data = check_bytes("data", data)
+        done = self._mm().copy_to_user(addr, data)
+        if done != len(data):
+            raise Segfault(addr + done, "write outside a writable mapping")
+
+    def read_bytes(self, addr: int, length: int) -> bytes:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=0)
+        data = self._mm().copy_from_user(addr, length)
+        if len(data) != length:
+            raise Segfault(addr + len(data), "read outside a readable mapping")
+        return data
+
+    def mlock(self, addr: int, length: int) -> None:
+        """mlock(2): VM_LOCKED and every page populated (write-faulted if writable private)."""
+        mm = self._mm()
+        start, end = self._range(addr, length)
+        if sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end)) != end - start:
+            raise ValueError(f"mlock: [{start:#x}, {end:#x}) is not entirely mapped")
+        mm.split(start)
+        mm.split(end)
+        for vma in mm.vmas_in(start, end):
+            vma.locked = True
+            write = bool(vma.prot & PROT_WRITE) and not vma.shared
+            mm.access_range(vma.start, vma.end - vma.start, write=write)
+
+    def fork(self) -> SimProcess:
+        return self.kernel.fork(self)
+
+    def exit(self) -> None:
+        self.kernel.exit(self)
+
+    # --- credentials and cpuset --------------------------------------------------------
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        for name, v in (("ruid", ruid), ("euid", euid), ("suid", suid)):
+            check_int(name, v, minimum=-1)
+        old_euid = self.creds.euid
+        _raise(setresuid(self.creds, ruid, euid, suid), "setresuid")
+        if self.creds.euid != old_euid:
+            # commit_creds(): a changed euid makes the task non-dumpable (suid_dumpable=0)
+            self.dumpable = self.kernel.suid_dumpable
+
+    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None:
+        """Move to a cpuset whose cpuset.mems is ``mems`` (cpuset(7)).
+
+        With ``memory_migrate`` (cgroup v2 always; v1 cpuset.memory_migrate=1) the
+        pages on the old mems move to the new ones, as cpuset_migrate_mm() does.
+        """
+        self._mm()
+        new = frozenset(check_nodes("mems", mems))
+        self.kernel.validate_mems("mems", new)
+        old = self.cpuset
+        if self.policy != DEFAULT_POLICY:
+            raise NotImplementedError(
+                "rebinding a task mempolicy to a new cpuset (mpol_rebind_task) is not modelled"
+            )
+        self.cpuset = new
+        if memory_migrate and old != new:
+            from simnuma.migrate import do_migrate_pages
+
+            do_migrate_pages(self.kernel, self._mm(), old, new, move_all=True)
+
+    # --- the NUMA syscalls ---------------------------------------------------------------
+    def syscall(self, name: str, *args: int) -> tuple[int, int]:
+        """The raw ABI: (return value, errno); pointers are addresses in this process."""
+        from simnuma.syscalls import dispatch
+
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
+        for i, a in enumerate(args):
+            check_int(f"args[{i}]", a)
+        if not self.alive:
+            raise RuntimeError(f"process {self._pid} has exited")
+        return dispatch(self.kernel, self, name, args)
+
+    def move_pages(
+        self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
+    ) -> MovePagesResult:
+        """move_pages(2); OSError(errno) when it returns -1."""
+        check_int("pid", pid)
+        page_list = check_ints("pages", pages)
+        node_list = None if nodes is None else check_ints("nodes", nodes)
+        check_int("flags", flags)
+        if node_list is not None and len(node_list) != len(page_list):
+            raise ValueError(f"nodes has {len(node_list)} entries, pages has {len(page_list)}")
+        ret, err, status = abi.move_pages_raw(self, pid, page_list, node_list, flags)
+        if ret == -1:
+            _raise(err, "move_pages")
+        return MovePagesResult(ret, status)
+
+    def migrate_pages(
+        self,
+        pid: int,
+        old_nodes: Sequence[int],
+        new_nodes: Sequence[int],
+        maxnode: int | None = None,
+    ) -> int:
+        check_int("pid", pid)
+        old = check_nodes("old_nodes", old_nodes)
+        new = check_nodes("new_nodes", new_nodes)
+        if maxnode is None:
+            maxnode = abi.default_maxnode(old, new)
+        check_int("maxnode", maxnode)
+        ret, err, _ = abi.migrate_pages_raw(self, pid, old, new, maxnode)
+        if ret == -1:
+            _raise(err, "migrate_pages")
+        return ret
+
+    def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]:
+        check_int("flags", flags)
+        check_int("addr", addr, minimum=0)
+        maxnode = self.kernel.max_numnodes + 1
+        ret, err, out = abi.get_mempolicy_raw(self, flags, addr, maxnode)
+        if ret == -1:
+            _raise(err, "get_mempolicy")
+        return out[0], out[1:]
+
+    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None:
+        check_int("mode", mode)
+        node_list = check_nodes("nodes", nodes)
+        ret, err, _ = abi.set_mempolicy_raw(self, mode, node_list, abi.default_maxnode(node_list))
+        if ret == -1:
+            _raise(err, "set_mempolicy")
+
+    def mbind(
+        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+    ) -> None:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=0)
+        check_int("mode", mode)
+        node_list = check_nodes("nodes", nodes)
+        check_int("flags", flags)
+        maxnode = abi.default_maxnode(node_list)
+        ret, err, _ = abi.mbind_raw(self, addr, length, mode, node_list, maxnode, flags)
+        if ret == -1:
+            _raise(err, "mbind")
+
+
+

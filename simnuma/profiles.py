@@ -1,0 +1,290 @@
+"""Kernel-release profiles: named quirks, each citing the release/commit that made it.
+
+A *quirk* is a behaviour that holds for a half-open range of releases
+``[since, until)``.  A *profile* is a release; the behaviours it shows are the
+quirks whose range contains it.  The named profiles are the release intervals on
+which the set of quirks is constant, derived from the quirks themselves, so a
+new quirk can never leave a profile half-described.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+
+Release = tuple[int, ...]
+
+FIRST_RELEASE: Release = (2, 6, 18)  # move_pages(2) appeared (742755a1d8ce)
+NEWEST_RELEASE: Release = (7, 2)
+
+
+def parse_release(text: str) -> Release:
+    """``'6.1'`` / ``'2.6.18'`` / ``'6.12.38+deb13-amd64'`` -> ``(6, 1)`` ..."""
+    if not isinstance(text, str):
+        raise TypeError(f"release must be str, not {type(text).__name__}")
+    m = re.match(r"^(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    if not m:
+        raise ValueError(f"release {text!r} is not a kernel version such as '6.1'")
+    major, minor, patch = int(m[1]), int(m[2]), m[3]
+    # 2.6.x and older: the third number names the release; later it is a stable update.
+    if (major, minor) <= (2, 6) and patch is not None:
+        return (major, minor, int(patch))
+    return (major, minor)
+
+
+def format_release(release: Release) -> str:
+    return ".".join(str(n) for n in release)
+
+
+@dataclass(frozen=True)
+class QuirkInfo:
+    since: Release
+    until: Release | None
+    commit: str
+    summary: str
+
+
+def _q(since: str, until: str | None, commit: str, summary: str) -> QuirkInfo:
+    return QuirkInfo(parse_release(since), parse_release(until) if until else None, commit, summary)
+
+
+class Quirk(Enum):
+    """Kernel behaviours that changed across releases.  ``[R]`` = release recalled, not re-read."""
+
+    # --- move_pages(2) front end -------------------------------------------------
+    MOVE_PAGES_WHOLE_ARRAY = _q(
+        "2.6.18",
+        "2.6.29",
+        "3140a2273009",
+        "whole pages[]/nodes[] array read and validated before any migration; "
+        "E2BIG for nr_pages >= ULONG_MAX/sizeof(page_to_node)-1; vmalloc'd control array",
+    )
+    MOVE_PAGES_CHUNKED = _q(
+        "2.6.29",
+        "4.17",
+        "3140a2273009",
+        "array handled in chunks of PAGE_SIZE/sizeof(page_to_node)-1 (169) entries: "
+        "each chunk validated, then migrated, then its statuses stored",
+    )
+    MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED = _q(
+        "2.6.18",
+        "2.6.28",
+        "e78bbfa82624",
+        "errno ENOENT when no page needed moving (mm: stop returning -ENOENT from "
+        "sys_move_pages() if nothing got migrated)",
+    )
+    MOVE_PAGES_POSITIVE_FROM_MIGRATE = _q(
+        "2.6.18",
+        "2.6.29",
+        "742755a1d8ce",
+        "the count of pages migrate_pages() failed is returned as is, statuses written",
+    )
+    NODE_RANGE_UNCHECKED = _q(
+        "2.6.18",
+        "2.6.33",
+        "6f5a55f1a6c5",
+        "target node not bounds-checked before node_state() (CVE-2010-0415) [R]",
+    )
+    HOLE_BELOW_VMA_ENOENT = _q(
+        "2.6.18",
+        "2.6.37",
+        "Gleb Natapov 2010-10",
+        "address in a hole below a VMA looked up in the next VMA: -ENOENT, not -EFAULT [R]",
+    )
+    ZERO_PAGE_ENOENT = _q(
+        "2.6.18",
+        "4.3",
+        "d899844e9c98",
+        "the zero page reported as -ENOENT (PageReserved), not -EFAULT",
+    )
+    UNPOPULATED_ANON_EFAULT = _q(
+        "4.3",
+        "6.12",
+        "d899844e9c98..7dff875c9436",
+        "FOLL_DUMP side effect: never-populated anonymous memory gives -EFAULT; "
+        "6.12's folio_walk conversion restored -ENOENT",
+    )
+    MM_BEFORE_PERMISSION = _q(
+        "2.6.16",
+        "3.4",
+        "3268c63eded4",
+        "get_task_mm() (EINVAL for a kernel thread) came before the permission check "
+        "(mm: fix move/migrate_pages() race on task struct) [R]",
+    )
+    MOVE_PAGES_UID_RULE = _q(
+        "2.6.18",
+        "4.13",
+        "197e7e521384",
+        "another process's pages: caller uid/euid must match target uid/suid, or "
+        "CAP_SYS_NICE (replaced by ptrace_may_access(PTRACE_MODE_READ_REALCREDS))",
+    )
+    THP_SPLIT_ON_MOVE = _q(
+        "2.6.38",
+        "4.14",
+        "e8db67eb0ded",
+        "a transparent huge page is split (FOLL_SPLIT) and only the named 4 KiB page moves [R]",
+    )
+    HUGETLB_NOT_MIGRATABLE = _q(
+        "2.6.18",
+        "3.12",
+        "e632a938d914",
+        "hugetlb VMAs fail vma_migratable(): status -EFAULT [R]",
+    )
+    HUGETLB_TAIL_EACCES = _q(
+        "3.12",
+        "6.10",
+        "e632a938d914",
+        "a hugetlb tail-page address keeps err=-EACCES (only the head is isolated) [R]",
+    )
+    PER_PAGE_MIGRATION_STATUS = _q(
+        "2.6.18",
+        "4.17",
+        "a49bd4d71637",
+        "migration outcome stored per page (node, -EAGAIN, -EBUSY, -EIO, -EINVAL); "
+        "4.17 reports failures as a positive return instead",
+    )
+    MOVE_PAGES_POSITIVE_SWALLOWED = _q(
+        "2.6.29",
+        "4.17",
+        "3140a2273009",
+        "pages migrate_pages() could not move do not reach the return value (0)",
+    )
+    ALREADY_ON_TARGET_UNWRITTEN = _q(
+        "4.17",
+        "5.5",
+        "e0153fc2c760",
+        "an entry already on its target node is written only when its batch migrates",
+    )
+    COUNT_UNATTEMPTED = _q(
+        "5.6",
+        None,
+        "5984fabb6e82",
+        "positive return also counts the entries never attempted after a failing batch",
+    )
+    COUNT_FAILED_ENTRY_TWICE = _q(
+        "5.6",
+        "6.0",
+        "Huang Ying 2022 (migrate: fix syscall move_pages() return value for failure)",
+        "after a per-page error the flushed batch's failure count includes entry i twice [R]",
+    )
+    # --- migrate_pages(2) ----------------------------------------------------------
+    MIGRATE_PAGES_UID_RULE = _q(
+        "2.6.16",
+        "4.15",
+        "313674661925",
+        "uid/euid match or CAP_SYS_NICE instead of ptrace_may_access(READ_REALCREDS)",
+    )
+    MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY = _q(
+        "2.6.16",
+        "4.16",
+        "Yisheng Xie (mm/mempolicy: add nodes_empty check in SYSC_migrate_pages) [R]",
+        "new_nodes must be a subset of N_MEMORY (else EINVAL); an empty new_nodes or one "
+        "outside the caller's cpuset is accepted",
+    )
+    MIGRATE_PAGES_COUNTS_UNQUEUED = _q(
+        "6.7",
+        None,
+        "1cb5d11a370f",
+        "pages that could not be isolated are counted in the return value",
+    )
+    # --- memory policy modes ---------------------------------------------------------
+    MPOL_LOCAL_MODE = _q("3.8", None, "479e2802d09f", "MPOL_LOCAL is a mode of its own")
+    MPOL_F_NUMA_BALANCING_FLAG = _q(
+        "5.12", None, "bda420b98505", "MPOL_F_NUMA_BALANCING mode flag (MPOL_BIND only)"
+    )
+    MPOL_PREFERRED_MANY_MODE = _q("5.15", None, "b27abaccf8e8", "MPOL_PREFERRED_MANY exists")
+    MPOL_WEIGHTED_INTERLEAVE_MODE = _q(
+        "6.9", None, "fa3bea4e1f82", "MPOL_WEIGHTED_INTERLEAVE exists"
+    )
+
+    @property
+    def info(self) -> QuirkInfo:
+        value: QuirkInfo = self.value
+        return value
+
+    def holds_in(self, release: Release) -> bool:
+        info = self.info
+        return info.since <= release and (info.until is None or release < info.until)
+
+
+def _boundaries() -> list[Release]:
+    points = {FIRST_RELEASE}
+    for quirk in Quirk:
+        for point in (quirk.info.since, quirk.info.until):
+            if point is not None and point > FIRST_RELEASE:
+                points.add(point)
+    return sorted(points)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One kernel release as the simulator reproduces it."""
+
+    name: str  # the interval it belongs to, e.g. "4.3–4.12"
+    release: Release
+
+    def has(self, quirk: Quirk) -> bool:
+        return quirk.holds_in(self.release)
+
+    @property
+    def quirks(self) -> frozenset[Quirk]:
+        return frozenset(q for q in Quirk if self.has(q))
+
+    @property
+    def release_name(self) -> str:
+        return format_release(self.release)
+
+
+def _previous(release: Release) -> Release:
+    """The last release before ``release`` (for naming intervals)."""
+    if len(release) == 3:
+        return (*release[:2], release[2] - 1)
+    major, minor = release
+    if minor > 0:
+        return (major, minor - 1)
+    last_minor = {3: 19, 4: 20, 5: 19, 6: 19, 7: 9}.get(major - 1, 19)
+    if major - 1 == 2:
+        return (2, 6, 39)
+    return (major - 1, last_minor)
+
+
+@cache
+def named_profiles() -> tuple[Profile, ...]:
+    """Every interval of releases on which the quirk set is constant, oldest first."""
+    points = _boundaries()
+    profiles = []
+    for i, start in enumerate(points):
+        if i + 1 < len(points):
+            end = _previous(points[i + 1])
+            name = (
+                format_release(start)
+                if end == start
+                else f"{format_release(start)}–{format_release(end)}"
+            )
+        else:
+            name = f"{format_release(start)}+"
+        profiles.append(Profile(name, start))
+    return tuple(profiles)
+
+
+def resolve_profile(spec: str | None = None) -> Profile:
+    """``None`` -> the newest; ``'6.1'`` -> the profile that holds 6.1, at release 6.1;
+    a profile name (``'4.3–4.12'``, ``'6.12+'``) -> that profile at its first release."""
+    if spec is None:
+        return Profile(named_profiles()[-1].name, NEWEST_RELEASE)
+    if not isinstance(spec, str):
+        raise TypeError(f"profile must be str, not {type(spec).__name__}")
+    text = spec.strip().replace("-", "–")
+    for profile in named_profiles():
+        if text == profile.name:
+            return profile
+    start = text.split("–")[0].rstrip("+")
+    release = parse_release(start)
+    if release < FIRST_RELEASE:
+        raise ValueError(
+            f"profile {spec!r}: move_pages(2) first appeared in 2.6.18; no earlier profile"
+        )
+    containing = [p for p in named_profiles() if p.release <= release]
+    return Profile(containing[-1].name, release)

@@ -1,0 +1,306 @@
+"""get_mempolicy(2), set_mempolicy(2) and mbind(2), in the kernel's check order."""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from simnuma.abi import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_F_ADDR,
+    MPOL_F_MEMS_ALLOWED,
+    MPOL_F_NODE,
+    MPOL_F_NUMA_BALANCING,
+    MPOL_F_RELATIVE_NODES,
+    MPOL_F_STATIC_NODES,
+    MPOL_INTERLEAVE,
+    MPOL_LOCAL,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    MPOL_PREFERRED,
+    MPOL_PREFERRED_MANY,
+    MPOL_WEIGHTED_INTERLEAVE,
+)
+from simnuma.abi import nodemask_words, pack_ints, pack_ulongs
+from simnuma.creds import CAP_SYS_NICE
+from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO
+from simnuma.mempolicy import Mempolicy, candidate_nodes, vma_interleave_index
+from simnuma.migrate import migrate_frames, queue_pages
+from simnuma.mm import AddressSpace
+from simnuma.profiles import Quirk
+from simnuma.syscalls.common import get_nodes
+from simnuma.uaccess import as_s32, as_u32, as_u64
+
+if TYPE_CHECKING:
+    from simnuma.kernel import SimKernel
+    from simnuma.process import SimProcess
+
+MPOL_MODE_FLAGS = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING
+MPOL_MF_VALID = MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL
+
+
+def mpol_max(kernel: SimKernel) -> int:
+    """MPOL_MAX of the release: the modes added later are named quirks."""
+    profile = kernel.profile
+    if profile.has(Quirk.MPOL_WEIGHTED_INTERLEAVE_MODE):
+        return MPOL_WEIGHTED_INTERLEAVE + 1
+    if profile.has(Quirk.MPOL_PREFERRED_MANY_MODE):
+        return MPOL_PREFERRED_MANY + 1
+    if profile.has(Quirk.MPOL_LOCAL_MODE):
+        return MPOL_LOCAL + 1
+    return MPOL_INTERLEAVE + 1
+
+
+def sanitize_mpol_flags(kernel: SimKernel, mode: int) -> tuple[int, int] | int:
+    """Split mode flags off the mode: (mode, flags) or -EINVAL."""
+    known_flags = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES
+    if kernel.profile.has(Quirk.MPOL_F_NUMA_BALANCING_FLAG):
+        known_flags |= MPOL_F_NUMA_BALANCING
+    flags = mode & known_flags
+    mode &= ~known_flags
+    # EINVAL: mode is invalid
+    if not 0 <= mode < mpol_max(kernel):
+        return -errno.EINVAL
+    # EINVAL: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES together
+    if flags & MPOL_F_STATIC_NODES and flags & MPOL_F_RELATIVE_NODES:
+        return -errno.EINVAL
+    # EINVAL: MPOL_F_NUMA_BALANCING with a mode other than MPOL_BIND
+    if flags & MPOL_F_NUMA_BALANCING and mode not in (MPOL_BIND, MPOL_PREFERRED_MANY):
+        return -errno.EINVAL
+    return mode, flags
+
+
+def relative_nodemask(nodes: frozenset[int], allowed: frozenset[int]) -> frozenset[int]:
+    """mpol_relative_nodemask(): node n means the (n mod |allowed|)-th allowed node."""
+    ordered = sorted(allowed)
+    return frozenset(ordered[n % len(ordered)] for n in nodes) if ordered else frozenset()
+
+
+def mpol_new(
+    kernel: SimKernel, current: SimProcess, mode: int, flags: int, nodes: frozenset[int]
+) -> Mempolicy | None | int:
+    """mpol_new() + mpol_set_nodemask(): the policy to install (None = default) or -EINVAL."""
+    if mode == MPOL_DEFAULT:
+        # EINVAL: MPOL_DEFAULT with a non-empty nodemask
+        return -errno.EINVAL if nodes else None
+    if mode == MPOL_PREFERRED and not nodes:
+        # EINVAL: local preference cannot be static or relative
+        if flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
+            return -errno.EINVAL
+        mode = MPOL_LOCAL if kernel.profile.has(Quirk.MPOL_LOCAL_MODE) else MPOL_PREFERRED
+        return Mempolicy(mode, frozenset(), flags)
+    if mode == MPOL_LOCAL:
+        # EINVAL: MPOL_LOCAL takes no nodes
+        if nodes or flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
+            return -errno.EINVAL
+        return Mempolicy(MPOL_LOCAL, frozenset(), flags)
+    # EINVAL: the other modes need a non-empty nodemask
+    if not nodes:
+        return -errno.EINVAL
+    allowed = current.cpuset & kernel.memory_nodes()
+    if flags & MPOL_F_RELATIVE_NODES:
+        effective = relative_nodemask(nodes, allowed)
+    else:
+        effective = nodes & allowed
+    # EINVAL: none of the nodes is allowed by the cpuset (or has memory)
+    if not effective:
+        return -errno.EINVAL
+    if mode == MPOL_PREFERRED:
+        effective = frozenset({min(effective)})
+    return Mempolicy(mode, effective, flags)
+
+
+# --- get_mempolicy(2) ---------------------------------------------------------------------
+def sys_get_mempolicy(
+    kernel: SimKernel, current: SimProcess, policy: int, nmask: int, maxnode: int, addr: int, flags: int
+) -> int:
+    policy, nmask, maxnode, addr, flags = map(as_u64, (policy, nmask, maxnode, addr, flags))
+    mm = current.mm
+    assert mm is not None
+    nr_node_ids = max(kernel.nodes) + 1
+    # EINVAL: nmask given with maxnode smaller than the number of node ids
+    if nmask and maxnode < nr_node_ids:
+        return -errno.EINVAL
+    # EINVAL: unknown flags
+    if flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED):
+        return -errno.EINVAL
+    if flags & MPOL_F_MEMS_ALLOWED:
+        # EINVAL: MPOL_F_MEMS_ALLOWED with MPOL_F_NODE or MPOL_F_ADDR
+        if flags & (MPOL_F_NODE | MPOL_F_ADDR):
+            return -errno.EINVAL
+        # the *caller's* cpuset, whatever pid a later move_pages() names
+        return _copy_out(mm, policy, 0, nmask, maxnode, current.cpuset, nr_node_ids)
+    pol: Mempolicy | None = current.policy
+    if flags & MPOL_F_ADDR:
+        vma = mm.vma_lookup(addr)
+        # EFAULT: MPOL_F_ADDR and no mapping at addr (addr NULL included)
+        if vma is None:
+            return -errno.EFAULT
+        pol = vma.policy  # no fallback to the task policy: MPOL_DEFAULT then
+    elif addr:
+        # EINVAL: addr given without MPOL_F_ADDR
+        return -errno.EINVAL
+    if pol is None:
+        pol = Mempolicy(MPOL_DEFAULT)
+    if flags & MPOL_F_NODE:
+        if flags & MPOL_F_ADDR:
+            # lookup_node(): get_user_pages_fast() read-faults the page in
+            node = _lookup_node(mm, addr)
+            if node < 0:
+                return node
+            value = node
+        elif pol is current.policy and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
+            nodes = sorted(pol.nodes)
+            value = nodes[current.il_next % len(nodes)]
+        else:
+            # EINVAL: MPOL_F_NODE alone needs an interleave task policy
+            return -errno.EINVAL
+    else:
+        value = pol.mode | (pol.flags & MPOL_MODE_FLAGS)
+    return _copy_out(mm, policy, value, nmask, maxnode, pol.nodes, nr_node_ids)
+
+
+def _lookup_node(mm: AddressSpace, addr: int) -> int:
+    page = addr & ~(PAGE_SIZE - 1)
+    vma = mm.vma_lookup(page)
+    if vma is None or not vma.prot & 1:
+        return -errno.EFAULT
+    frame = mm.fault(vma, page, write=False)
+    return 0 if frame.flags & ZERO else frame.nid
+
+
+def _copy_out(
+    mm: AddressSpace,
+    policy: int,
+    value: int,
+    nmask: int,
+    maxnode: int,
+    nodes: frozenset[int],
+    nr_node_ids: int,
+) -> int:
+    # EFAULT: policy not writable
+    if policy and mm.copy_to_user(policy, pack_ints([value])) != 4:
+        return -errno.EFAULT
+    if not nmask:
+        return 0
+    copy = ((maxnode - 1 + 63) // 64) * 8
+    nbytes = ((nr_node_ids + 63) // 64) * 8
+    if copy > nbytes:
+        # EINVAL: a mask of more than a page
+        if copy > PAGE_SIZE:
+            return -errno.EINVAL
+        if mm.copy_to_user(nmask + nbytes, bytes(copy - nbytes)) != copy - nbytes:
+            return -errno.EFAULT
+        copy = nbytes
+    data = pack_ulongs(nodemask_words(sorted(nodes), copy * 8))[:copy]
+    # EFAULT: nmask not writable
+    return 0 if mm.copy_to_user(nmask, data) == len(data) else -errno.EFAULT
+
+
+# --- set_mempolicy(2) -----------------------------------------------------------------------
+def sys_set_mempolicy(kernel: SimKernel, current: SimProcess, mode: int, nmask: int, maxnode: int) -> int:
+    mode, nmask, maxnode = as_s32(mode), as_u64(nmask), as_u64(maxnode)
+    split = sanitize_mpol_flags(kernel, mode)
+    if isinstance(split, int):
+        return split
+    lmode, mode_flags = split
+    # EINVAL/EFAULT: the nodemask
+    nodes = get_nodes(kernel, current, nmask, maxnode)
+    if isinstance(nodes, int):
+        return nodes
+    new = mpol_new(kernel, current, lmode, mode_flags, nodes)
+    if isinstance(new, int):
+        return new
+    current.policy = new or Mempolicy(MPOL_DEFAULT)
+    current.il_next = 0
+    return 0
+
+
+# --- mbind(2) --------------------------------------------------------------------------------
+def sys_mbind(
+    kernel: SimKernel,
+    current: SimProcess,
+    start: int,
+    length: int,
+    mode: int,
+    nmask: int,
+    maxnode: int,
+    flags: int,
+) -> int:
+    start, length, nmask, maxnode = as_u64(start), as_u64(length), as_u64(nmask), as_u64(maxnode)
+    mode, flags = as_s32(as_u64(mode)), as_u32(flags)
+    mm = current.mm
+    assert mm is not None
+    split = sanitize_mpol_flags(kernel, mode)
+    if isinstance(split, int):
+        return split
+    lmode, mode_flags = split
+    # EINVAL/EFAULT: the nodemask
+    nodes = get_nodes(kernel, current, nmask, maxnode)
+    if isinstance(nodes, int):
+        return nodes
+    # EINVAL: unknown flags
+    if flags & ~MPOL_MF_VALID:
+        return -errno.EINVAL
+    # EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE
+    if flags & MPOL_MF_MOVE_ALL and not current.creds.capable(CAP_SYS_NICE):
+        return -errno.EPERM
+    # EINVAL: start not page aligned
+    if start & (PAGE_SIZE - 1):
+        return -errno.EINVAL
+    if lmode == MPOL_DEFAULT:
+        flags &= ~MPOL_MF_STRICT
+    end = start + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+    # EINVAL: the range wraps
+    if end < start or end > (1 << 64):
+        return -errno.EINVAL
+    if end == start:
+        return 0
+    new = mpol_new(kernel, current, lmode, mode_flags, nodes)
+    if isinstance(new, int):
+        return new
+    # EFAULT: the range has unmapped holes (any hole for a non-default policy)
+    covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
+    if covered == 0 or (new is not None and covered != end - start):
+        return -errno.EFAULT
+    mm.split(start)
+    mm.split(end)
+    for vma in mm.vmas_in(start, end):
+        vma.policy = new
+    if not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL | MPOL_MF_STRICT) or new is None:
+        return 0
+    wanted = set(new.nodes) if new.mode != MPOL_LOCAL else {current.cpu_node}
+    misplaced, unqueued = queue_pages(
+        kernel, mm, start, end, wanted, True, bool(flags & MPOL_MF_MOVE_ALL)
+    )
+    failed = unqueued
+    if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        targets = []
+        for frame in misplaced:
+            addr = _first_address(mm, frame, start, end)
+            vma = mm.vma_lookup(addr)
+            assert vma is not None
+            index = vma_interleave_index(vma.start, vma.pgoff, addr)
+            order = candidate_nodes(kernel, new, current.cpu_node, current.cpuset, index)
+            targets.append(next((n for n in order if kernel.nodes[n].has_memory), order[0]))
+        migration = migrate_frames(kernel, misplaced, targets)
+        if migration.rc < 0:
+            return migration.rc
+        failed += migration.rc
+    else:
+        failed += len(misplaced)
+        for frame in misplaced:
+            frame.flags &= ~ISOLATED  # put back: STRICT alone only checks placement
+    # EIO: MPOL_MF_STRICT and some page in the range is (still) misplaced
+    if failed and flags & MPOL_MF_STRICT:
+        return -errno.EIO
+    return 0
+
+
+def _first_address(mm: AddressSpace, frame: object, start: int, end: int) -> int:
+    for vpn in range(start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+        if mm.pt.get(vpn) is frame:
+            return vpn << PAGE_SHIFT
+    return start
