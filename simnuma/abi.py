@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 from array import array
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # move_pages(2) / mbind(2) flags (linux/mempolicy.h)
 MPOL_MF_STRICT = 1 << 0
@@ -168,9 +168,60 @@ class Kernel(Protocol):
 
     def memory_node_ids(self) -> list[int]: ...
 
+    @property
+    def features(self) -> frozenset[str]:
+        """The world-building operations (``WORLD_FEATURES``) this backend can perform."""
+        ...
+
     def spawn(self, *, uid: int = 0, cpuset_mems: Sequence[int] | None = None) -> Process: ...
 
     def close(self) -> None: ...
+
+
+# World-building a backend may or may not be able to do, by feature name.
+WORLD_FEATURES = {
+    "pin": "take an extra page reference (vmsplice/O_DIRECT)",
+    "isolate": "take a page off the LRU as compaction would",
+    "writeback": "put a file page under writeback",
+    "filesystems": "files on filesystems without a migrate function or writeback",
+    "fill_node": "use up a node's free memory",
+    "kernel_thread": "a kernel thread's pid",
+    "dumpable": "prctl(PR_SET_DUMPABLE)",
+    "capabilities": "add or drop single capabilities",
+    "cpuset": "put a process in a cpuset",
+    "thp": "transparent huge pages on demand",
+    "hugetlb": "hugetlb pages on demand",
+    "run_on": "run a process on a CPU of a chosen node",
+}
+
+
+@runtime_checkable
+class World(Protocol):
+    """World-building: sets state, never results.  Check ``Kernel.features`` first."""
+
+    def pin(self, proc: Any, addr: int) -> None: ...
+
+    def unpin(self, proc: Any, addr: int) -> None: ...
+
+    def isolate(self, proc: Any, addr: int) -> None: ...
+
+    def start_writeback(self, proc: Any, addr: int) -> None: ...
+
+    def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> Any: ...
+
+    def write_file(self, f: Any, offset: int, data: bytes) -> None: ...
+
+    def file_page_node(self, f: Any, index: int) -> int | None: ...
+
+    def fill_node(self, nid: int, free_pages: int = 0) -> None: ...
+
+    def spawn_kernel_thread(self) -> Process: ...
+
+    def set_dumpable(self, proc: Any, value: int) -> None: ...
+
+    def set_capability(self, proc: Any, cap: str, present: bool) -> None: ...
+
+    def run_on(self, proc: Any, nid: int) -> None: ...
 
 
 # --- arrays in the calling process's memory ---------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from simnuma.abi import WORLD_FEATURES
 from simnuma.checks import check_bytes, check_int
 from simnuma.creds import ALL_CAPS, SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
@@ -87,6 +88,14 @@ class SimKernel:
     @property
     def has_thp(self) -> bool:
         return self.profile.release >= (2, 6, 38)
+
+    @property
+    def features(self) -> frozenset[str]:
+        """Every world-building operation: the simulator models them all."""
+        features = set(WORLD_FEATURES)
+        if not self.has_thp:
+            features.discard("thp")
+        return frozenset(features)
 
     def node_ids(self) -> list[int]:
         return sorted(self.nodes)

@@ -56,13 +56,15 @@ def sys_move_pages(
     if isinstance(found, int):
         return found
     mm, task_nodes = found
+    user = current.mm  # the arrays live in the caller's memory
+    assert user is not None
     if profile.has(Quirk.MOVE_PAGES_WHOLE_ARRAY):
-        return _whole_array(kernel, mm, task_nodes, nr_pages, pages, nodes, status, move_all)
+        return _whole_array(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
     if nodes == 0:
-        return do_pages_stat(kernel, mm, nr_pages, pages, status)
+        return do_pages_stat(kernel, mm, user, nr_pages, pages, status)
     if profile.has(Quirk.MOVE_PAGES_CHUNKED):
-        return _chunked(kernel, mm, task_nodes, nr_pages, pages, nodes, status, move_all)
-    return _batched(kernel, mm, task_nodes, nr_pages, pages, nodes, status, move_all)
+        return _chunked(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
+    return _batched(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
 
 
 def find_mm_struct(
@@ -168,17 +170,19 @@ def _check_node(
     return 0
 
 
-def _put_each(mm: AddressSpace, status: int, values: list[int]) -> bool:
+def _put_each(user: AddressSpace, status: int, values: list[int]) -> bool:
     """put_user() per entry, going on past a fault; False if any entry faulted."""
-    if put_ints(mm, status, values):
+    if put_ints(user, status, values):
         return True
     for i, v in enumerate(values):
-        put_ints(mm, status + 4 * i, [v])
+        put_ints(user, status + 4 * i, [v])
     return False
 
 
 # --- query mode (nodes == NULL), 2.6.29+ -----------------------------------------------
-def do_pages_stat(kernel: SimKernel, mm: AddressSpace, nr_pages: int, pages: int, status: int) -> int:
+def do_pages_stat(
+    kernel: SimKernel, mm: AddressSpace, user: AddressSpace, nr_pages: int, pages: int, status: int
+) -> int:
     """Chunks of 16: copy the pointers, look each up, copy the statuses out; a chunk
     that faults ends the call with EFAULT, earlier chunks already written."""
     group = DO_PAGES_STAT_CHUNK_NR * 256
@@ -187,9 +191,9 @@ def do_pages_stat(kernel: SimKernel, mm: AddressSpace, nr_pages: int, pages: int
     while done < nr_pages:
         n = min(group, nr_pages - done)
         src, dst = pages + 8 * done, status + 4 * done
-        if n > DO_PAGES_STAT_CHUNK_NR and readable(mm, src, 8 * n) and writable(mm, dst, 4 * n):
+        if n > DO_PAGES_STAT_CHUNK_NR and readable(user, src, 8 * n) and writable(user, dst, 4 * n):
             # no fault anywhere in this run of chunks: handle it in one go
-            addrs = UserArray(mm, src, n, "Q").get_range(0, n) or []
+            addrs = UserArray(user, src, n, "Q").get_range(0, n) or []
             out = []
             for a in addrs:
                 frame = pt_get(a >> PAGE_SHIFT)
@@ -197,14 +201,14 @@ def do_pages_stat(kernel: SimKernel, mm: AddressSpace, nr_pages: int, pages: int
                     out.append(frame.nid)
                 else:
                     out.append(stat_one(kernel, mm, a))
-            put_ints(mm, dst, out)
+            put_ints(user, dst, out)
             done += n
             continue
         n = min(DO_PAGES_STAT_CHUNK_NR, nr_pages - done)
-        chunk = UserArray(mm, src, n, "Q").get_range(0, n) if src + 8 * n <= U64 else None
+        chunk = UserArray(user, src, n, "Q").get_range(0, n) if src + 8 * n <= U64 else None
         if chunk is None:
             break
-        if not put_ints(mm, dst, [stat_one(kernel, mm, a) for a in chunk]):
+        if not put_ints(user, dst, [stat_one(kernel, mm, a) for a in chunk]):
             break
         done += n
     # ERRORS EFAULT: a chunk of pages[] or status[] could not be accessed
@@ -215,6 +219,7 @@ def do_pages_stat(kernel: SimKernel, mm: AddressSpace, nr_pages: int, pages: int
 def _whole_array(
     kernel: SimKernel,
     mm: AddressSpace,
+    user: AddressSpace,
     task_nodes: frozenset[int],
     nr_pages: int,
     pages: int,
@@ -231,8 +236,8 @@ def _whole_array(
     if (nr_pages + 1) * PAGE_TO_NODE_SIZE > min(VMALLOC_SPACE, free_bytes):
         return -errno.ENOMEM
     memory_nodes = kernel.memory_nodes()
-    addr_of = UserArray(mm, pages, nr_pages, "Q")
-    node_of = UserArray(mm, nodes, nr_pages, "i") if nodes else None
+    addr_of = UserArray(user, pages, nr_pages, "Q")
+    node_of = UserArray(user, nodes, nr_pages, "i") if nodes else None
     addrs, targets = [], []
     for i in range(nr_pages):
         addr = addr_of.get(i)
@@ -254,7 +259,7 @@ def _whole_array(
         err = 0
     else:
         out, err = _move_and_report(kernel, mm, addrs, targets, move_all)
-    if err >= 0 and not _put_each(mm, status, out):
+    if err >= 0 and not _put_each(user, status, out):
         # ERRORS EFAULT: status[] could not be written
         err = -errno.EFAULT
     return err
@@ -294,6 +299,7 @@ def _move_and_report(
 def _chunked(
     kernel: SimKernel,
     mm: AddressSpace,
+    user: AddressSpace,
     task_nodes: frozenset[int],
     nr_pages: int,
     pages: int,
@@ -303,8 +309,8 @@ def _chunked(
 ) -> int:
     """do_pages_move() of 3140a2273009: validate, migrate, report 169 entries at a time."""
     memory_nodes = kernel.memory_nodes()
-    addr_of = UserArray(mm, pages, nr_pages, "Q")
-    node_of = UserArray(mm, nodes, nr_pages, "i")
+    addr_of = UserArray(user, pages, nr_pages, "Q")
+    node_of = UserArray(user, nodes, nr_pages, "i")
     for chunk_start in range(0, nr_pages, CHUNK_NR_PAGES):
         chunk_end = min(nr_pages, chunk_start + CHUNK_NR_PAGES)
         addrs, targets = [], []
@@ -326,7 +332,7 @@ def _chunked(
             return rc
         # ERRORS EFAULT: status[] could not be written
         for j, value in enumerate(out):
-            if not put_ints(mm, status + 4 * (chunk_start + j), [value]):
+            if not put_ints(user, status + 4 * (chunk_start + j), [value]):
                 return -errno.EFAULT
     # pages that migrate_pages() could not move do not reach the return value
     return 0
@@ -336,6 +342,7 @@ def _chunked(
 def _batched(
     kernel: SimKernel,
     mm: AddressSpace,
+    user: AddressSpace,
     task_nodes: frozenset[int],
     nr_pages: int,
     pages: int,
@@ -348,8 +355,8 @@ def _batched(
     already_unwritten = profile.has(Quirk.ALREADY_ON_TARGET_UNWRITTEN)
     memory_nodes = kernel.memory_nodes()
     ok_nodes = memory_nodes & task_nodes
-    addr_of = UserArray(mm, pages, nr_pages, "Q")
-    node_of = UserArray(mm, nodes, nr_pages, "i")
+    addr_of = UserArray(user, pages, nr_pages, "Q")
+    node_of = UserArray(user, nodes, nr_pages, "i")
     pt_get = mm.pt.get
     batch: list[Frame] = []
     current_node = -1
@@ -362,7 +369,7 @@ def _batched(
             if already_unwritten and not final and current_node >= 0 and i > start:
                 # 4.17–5.4 stored the run's node even when nothing in it was queued,
                 # except at out_flush, which returned early on an empty list
-                stored = put_ints(mm, status + 4 * start, [current_node] * (i - start))
+                stored = put_ints(user, status + 4 * start, [current_node] * (i - start))
                 return 0 if stored else -errno.EFAULT
             return 0
         migration = migrate_frames(kernel, batch, [current_node] * len(batch))
@@ -373,7 +380,7 @@ def _batched(
             if err > 0 and profile.has(Quirk.COUNT_UNATTEMPTED):
                 err += nr_pages - i
             return err
-        ok = put_ints(mm, status + 4 * start, [current_node] * (i - start))
+        ok = put_ints(user, status + 4 * start, [current_node] * (i - start))
         return 0 if ok else -errno.EFAULT
 
     err = 0
@@ -418,7 +425,7 @@ def _batched(
             i += 1  # 4.17–5.4: treated as queued; written only if its batch flushes
             continue
         # STATUS: the error, or the node the page already is on
-        if not put_ints(mm, status + 4 * i, [found]):
+        if not put_ints(user, status + 4 * i, [found]):
             err = -errno.EFAULT
             break
         err = flush(i)

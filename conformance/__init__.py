@@ -1,0 +1,1 @@
+"""The NUMA page-migration conformance suite: clauses, cases, backends, runner."""

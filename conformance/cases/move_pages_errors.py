@@ -1,0 +1,345 @@
+"""move_pages(2) RETURN VALUE and ERRORS: one case per clause, LTP-style.
+
+Needs: 2 memory nodes to move anything; a memoryless node for ENODEV; root and
+another uid for the permission cases; the world-building features named.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from conformance.env import Env, Needs, expect, expect_errno, expect_status
+from conformance.registry import case
+from simnuma.abi import (
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    PROT_READ,
+    UNWRITTEN,
+    Process,
+    move_pages_raw,
+    pack_ulongs,
+)
+
+TWO = Needs(memory_nodes=2)
+PIN = Needs(memory_nodes=2, features=frozenset({"pin"}))
+USER = 1000
+
+
+def _away(env: Env, p: Process, addr: int) -> int:
+    """A memory node other than the one ``addr`` is on."""
+    here = env.where(p, [addr])[0]
+    return next(n for n in env.memory_nodes if n != here)
+
+
+def _gone_pid(env: Env) -> int:
+    """The pid of a process that has exited."""
+    q = env.spawn()
+    pid = q.pid
+    q.exit()
+    return pid
+
+
+def _pinned_and_free(env: Env) -> tuple[Process, list[int], int]:
+    """Three pages on one node, the middle one pinned, and a target node."""
+    p = env.spawn()
+    pages = env.pages(p, 3)
+    expect(len(set(env.where(p, pages))), 1, "pages start on one node")
+    env.world.pin(p, pages[1])
+    return p, pages, _away(env, p, pages[0])
+
+
+# ---------------------------------------------------------------- RETURN VALUE
+@case("move_pages.result.zero", needs=TWO)
+def returns_zero(env: Env) -> None:
+    """A move that succeeds returns 0; so does a query of count 0."""
+    p = env.spawn()
+    expect(p.move_pages(0, [], None, 0).ret, 0, "query, count 0")
+    (a,) = env.pages(p, 1)
+    expect(p.move_pages(0, [a], [_away(env, p, a)], MPOL_MF_MOVE).ret, 0, "one page moved")
+
+
+@case("move_pages.result.positive", needs=PIN)
+def positive_count(env: Env) -> None:
+    """A pinned page cannot be migrated: move_pages returns 1."""
+    p, pages, t = _pinned_and_free(env)
+    expect(p.move_pages(0, [pages[1]], [t], MPOL_MF_MOVE).ret, 1, "return value")
+
+
+@case("move_pages.result.positive.old", needs=PIN)
+def positive_count_old(env: Env) -> None:
+    """2.6.18–2.6.28: migrate_pages()' failure count is returned, statuses written."""
+    p, pages, t = _pinned_and_free(env)
+    r = p.move_pages(0, pages, [t, t, t], MPOL_MF_MOVE)
+    expect(r.ret, 1, "return value")
+    expect_status(r, [t, -errno.EAGAIN, t])
+
+
+@case("move_pages.result.positive_swallowed", needs=PIN)
+def positive_swallowed(env: Env) -> None:
+    """2.6.29–4.16: the pinned page shows only in its status; the call returns 0."""
+    p, pages, t = _pinned_and_free(env)
+    r = p.move_pages(0, pages, [t, t, t], MPOL_MF_MOVE)
+    expect(r.ret, 0, "return value")
+    expect_status(r, [t, -errno.EAGAIN, t])
+
+
+def _failing_batch_then_other_node(env: Env) -> tuple[int, list[int]]:
+    p, pages, t = _pinned_and_free(env)
+    other = next(n for n in env.memory_nodes if n != t)
+    r = p.move_pages(0, [pages[1], pages[0]], [t, other], MPOL_MF_MOVE)
+    return r.ret, r.status
+
+
+@case("move_pages.result.unattempted", needs=PIN)
+def counts_unattempted(env: Env) -> None:
+    """The failing batch (1) plus the never-attempted entry after it (1): returns 2."""
+    ret, status = _failing_batch_then_other_node(env)
+    expect((ret, status), (2, [UNWRITTEN, UNWRITTEN]), "return value, status")
+
+
+@case("move_pages.result.batch_only", needs=PIN)
+def counts_batch_only(env: Env) -> None:
+    """4.17–5.5: only the failing batch is counted: returns 1."""
+    ret, status = _failing_batch_then_other_node(env)
+    expect((ret, status), (1, [UNWRITTEN, UNWRITTEN]), "return value, status")
+
+
+def _failing_batch_then_bad_entry(env: Env) -> tuple[int, list[int]]:
+    p, pages, t = _pinned_and_free(env)
+    hole = p.mmap(env.page_size)
+    p.munmap(hole, env.page_size)
+    r = p.move_pages(0, [pages[1], hole], [t, t], MPOL_MF_MOVE)
+    return r.ret, r.status
+
+
+@case("move_pages.result.counts_entry_twice", needs=PIN)
+def counts_entry_twice(env: Env) -> None:
+    """5.6–5.19: entry 1's -EFAULT flushes the failing batch; entry 1 is counted again: 2."""
+    ret, status = _failing_batch_then_bad_entry(env)
+    expect((ret, status), (2, [UNWRITTEN, -errno.EFAULT]), "return value, status")
+
+
+@case("move_pages.result.counts_entry_once", needs=PIN)
+def counts_entry_once(env: Env) -> None:
+    """6.0+: the same call returns 1."""
+    ret, status = _failing_batch_then_bad_entry(env)
+    expect((ret, status), (1, [UNWRITTEN, -errno.EFAULT]), "return value, status")
+
+
+@case("move_pages.result.nothing_to_move")
+def nothing_to_move(env: Env) -> None:
+    """Every page already on its target node: returns 0 (LTP move_pages09)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here = env.where(p, [a])[0]
+    expect(p.move_pages(0, [a], [here], MPOL_MF_MOVE).ret, 0, "return value")
+
+
+# ---------------------------------------------------------------- ERRORS
+@case("move_pages.errno.E2BIG")
+def too_many_pages(env: Env) -> None:
+    """nr_pages = ULONG_MAX/24 - 1: E2BIG before any array is read (LTP move_pages08)."""
+    p = env.spawn()
+    expect(p.syscall("move_pages", 0, 2**64 // 24 - 1, 0, 0, 0, MPOL_MF_MOVE), (-1, errno.E2BIG), "ret, errno")
+
+
+@case("move_pages.errno.EACCES", needs=Needs(memory_nodes=2, features=frozenset({"cpuset"})))
+def node_outside_cpuset(env: Env) -> None:
+    """A process in a cpuset of one node asks for the other: EACCES."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn(cpuset_mems=[n0])
+    (a,) = env.pages(p, 1)
+    expect_errno(lambda: p.move_pages(0, [a], [n1], MPOL_MF_MOVE), errno.EACCES, "move to n1")
+
+
+@case("move_pages.errno.EACCES.target_cpuset", needs=Needs(memory_nodes=2, features=frozenset({"cpuset"})))
+def target_cpuset_decides(env: Env) -> None:
+    """The target's cpuset is checked, not the caller's (the 'current cpuset' FIXME)."""
+    n0, n1 = env.memory_nodes[:2]
+    caller = env.spawn(cpuset_mems=[n0])
+    target = env.spawn(cpuset_mems=[n0, n1])
+    (a,) = env.pages(target, 1)
+    dest = _away(env, target, a)
+    r = caller.move_pages(target.pid, [a], [dest], MPOL_MF_MOVE)
+    expect_status(r, [dest], "caller's cpuset excludes the node, the target's allows it")
+    confined = env.spawn(cpuset_mems=[n0])
+    (b,) = env.pages(confined, 1)
+    free = env.spawn(cpuset_mems=[n0, n1])
+    expect_errno(
+        lambda: free.move_pages(confined.pid, [b], [n1], MPOL_MF_MOVE), errno.EACCES, "target confined"
+    )
+
+
+@case("move_pages.errno.EFAULT")
+def pages_array_unreadable(env: Env) -> None:
+    """pages points at unmapped memory: EFAULT, in move and query mode."""
+    p = env.spawn()
+    arrays = p.mmap(env.page_size)
+    node, status = arrays, arrays + 64
+    p.write_bytes(node, bytes(4))
+    expect(p.syscall("move_pages", 0, 1, 8, node, status, MPOL_MF_MOVE), (-1, errno.EFAULT), "move")
+    expect(p.syscall("move_pages", 0, 1, 8, 0, status, 0), (-1, errno.EFAULT), "query")
+
+
+@case("move_pages.errno.EFAULT.status")
+def status_array_readonly(env: Env) -> None:
+    """status in a read-only mapping: EFAULT."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    arrays = p.mmap(env.page_size)
+    p.write_bytes(arrays, pack_ulongs([a]))
+    readonly = p.mmap(env.page_size, prot=PROT_READ)
+    expect(p.syscall("move_pages", 0, 1, arrays, 0, readonly, 0), (-1, errno.EFAULT), "query")
+
+
+@case("move_pages.errno.EINVAL.flags")
+def bad_flags(env: Env) -> None:
+    """flags = MPOL_MF_STRICT: EINVAL (LTP move_pages10)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    expect_errno(lambda: p.move_pages(0, [a], [env.memory_nodes[0]], MPOL_MF_STRICT), errno.EINVAL, "flags")
+
+
+@case("move_pages.errno.EINVAL.kernel_thread", needs=Needs(features=frozenset({"kernel_thread"})))
+def kernel_thread(env: Env) -> None:
+    """Root asks to move pages of a kernel thread: EINVAL."""
+    p = env.spawn()
+    kthread = env.world.spawn_kernel_thread()
+    expect_errno(lambda: p.move_pages(kthread.pid, [0], None, 0), errno.EINVAL, "query a kthread")
+
+
+@case("move_pages.errno.ENODEV", needs=Needs(memoryless_node=True))
+def memoryless_node(env: Env) -> None:
+    """An online node without memory: ENODEV."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    node = env.memoryless_nodes[0]
+    expect_errno(lambda: p.move_pages(0, [a], [node], MPOL_MF_MOVE), errno.ENODEV, f"node {node}")
+
+
+@case("move_pages.errno.ENODEV.out_of_range")
+def node_out_of_range(env: Env) -> None:
+    """Node -1 and node 1<<20: ENODEV (LTP move_pages06)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    for node in (-1, 1 << 20):
+        expect_errno(lambda n=node: p.move_pages(0, [a], [n], MPOL_MF_MOVE), errno.ENODEV, f"node {node}")
+
+
+@case("move_pages.errno.ENOENT")
+def enoent_nothing_queued(env: Env) -> None:
+    """Before 2.6.28 a call where no page needed moving failed with ENOENT."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here = env.where(p, [a])[0]
+    expect_errno(lambda: p.move_pages(0, [a], [here], MPOL_MF_MOVE), errno.ENOENT, "already there")
+
+
+@case("move_pages.errno.ENOMEM", needs=Needs(memory_nodes=2, features=frozenset({"fill_node"})))
+def target_node_full(env: Env) -> None:
+    """The target node has no free page: ENOMEM."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    target = _away(env, p, a)
+    env.world.fill_node(target, 0)
+    expect_errno(lambda: p.move_pages(0, [a], [target], MPOL_MF_MOVE), errno.ENOMEM, "full node")
+
+
+@case("move_pages.errno.EPERM.move_all")
+def move_all_unprivileged(env: Env) -> None:
+    """uid 1000 with MPOL_MF_MOVE_ALL: EPERM (LTP move_pages11)."""
+    p = env.spawn(uid=USER)
+    (a,) = env.pages(p, 1)
+    expect_errno(lambda: p.move_pages(0, [a], [env.memory_nodes[0]], MPOL_MF_MOVE_ALL), errno.EPERM, "MOVE_ALL")
+
+
+@case("move_pages.errno.EPERM.move_all_before_ESRCH")
+def move_all_before_pid(env: Env) -> None:
+    """uid 1000, MPOL_MF_MOVE_ALL and an unused pid: EPERM, not ESRCH."""
+    p = env.spawn(uid=USER)
+    pid = _gone_pid(env)
+    expect_errno(lambda: p.move_pages(pid, [0], [0], MPOL_MF_MOVE_ALL), errno.EPERM, "MOVE_ALL, no pid")
+
+
+@case("move_pages.errno.EPERM.other_user")
+def other_users_process(env: Env) -> None:
+    """uid 1000 asks to move pages of a root process: EPERM."""
+    root = env.spawn()
+    (a,) = env.pages(root, 1)
+    user = env.spawn(uid=USER)
+    expect_errno(lambda: user.move_pages(root.pid, [a], None, 0), errno.EPERM, "query root's page")
+
+
+CAPS = Needs(memory_nodes=2, features=frozenset({"capabilities"}))
+
+
+def _user_with_cap_sys_nice(env: Env) -> tuple[Process, Process, int]:
+    root = env.spawn()
+    (a,) = env.pages(root, 1)
+    user = env.spawn(uid=USER)
+    env.world.set_capability(user, "CAP_SYS_NICE", True)
+    return user, root, a
+
+
+@case("move_pages.errno.EPERM.cap_sys_nice", needs=CAPS)
+def cap_sys_nice_suffices(env: Env) -> None:
+    """Before 4.13 CAP_SYS_NICE lets uid 1000 move a root process's page."""
+    user, root, a = _user_with_cap_sys_nice(env)
+    dest = _away(env, root, a)
+    expect_status(user.move_pages(root.pid, [a], [dest], MPOL_MF_MOVE), [dest])
+
+
+@case("move_pages.errno.EPERM.ptrace_rule", needs=CAPS)
+def cap_sys_nice_not_enough(env: Env) -> None:
+    """Since 4.13 the same call needs ptrace access: EPERM."""
+    user, root, a = _user_with_cap_sys_nice(env)
+    dest = _away(env, root, a)
+    expect_errno(lambda: user.move_pages(root.pid, [a], [dest], MPOL_MF_MOVE), errno.EPERM, "move")
+
+
+@case("move_pages.errno.EPERM.nondumpable", needs=Needs(features=frozenset({"dumpable"})))
+def nondumpable_target(env: Env) -> None:
+    """Same uid, but the target did prctl(PR_SET_DUMPABLE, 0): EPERM."""
+    target = env.spawn(uid=USER)
+    (a,) = env.pages(target, 1)
+    caller = env.spawn(uid=USER)
+    expect(len(caller.move_pages(target.pid, [a], None, 0).status), 1, "dumpable target: allowed")
+    env.world.set_dumpable(target, 0)
+    expect_errno(lambda: caller.move_pages(target.pid, [a], None, 0), errno.EPERM, "non-dumpable")
+
+
+@case("move_pages.errno.ESRCH")
+def no_such_process(env: Env) -> None:
+    """A pid that has exited: ESRCH (LTP move_pages07)."""
+    p = env.spawn()
+    pid = _gone_pid(env)
+    expect_errno(lambda: p.move_pages(pid, [0], None, 0), errno.ESRCH, "query")
+
+
+def _move_then_memoryless(env: Env) -> tuple[int, int, list[int], int]:
+    p = env.spawn()
+    a, b = env.pages(p, 2)
+    t = _away(env, p, a)
+    r = move_pages_raw(p, 0, [a, b], [t, env.memoryless_nodes[0]], MPOL_MF_MOVE)
+    return r.ret, r.err, r.out, t
+
+
+MIXED = Needs(memory_nodes=2, memoryless_node=True)
+
+
+@case("move_pages.errno.partial_status", needs=MIXED)
+def status_before_error(env: Env) -> None:
+    """Entry 0 moves and is written, entry 1 names a memoryless node: ENODEV, entry 1 unwritten."""
+    ret, err, status, t = _move_then_memoryless(env)
+    expect((ret, err, status), (-1, errno.ENODEV, [t, UNWRITTEN]), "ret, errno, status")
+
+
+@case("move_pages.errno.no_partial_status", needs=MIXED)
+def no_status_before_error(env: Env) -> None:
+    """Before 4.17 the array was validated first: ENODEV and nothing written."""
+    ret, err, status, _ = _move_then_memoryless(env)
+    expect((ret, err, status), (-1, errno.ENODEV, [UNWRITTEN, UNWRITTEN]), "ret, errno, status")
+
+
+

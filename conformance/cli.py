@@ -1,0 +1,54 @@
+"""numa-conformance: the conformance table, clause × backend."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from conformance.backends import Backend, parse_backends
+from conformance.registry import all_cases
+from conformance.runner import Outcome, failed, render, run, summary_line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="numa-conformance",
+        description="Run the NUMA page-migration conformance suite and print clause × backend.",
+    )
+    parser.add_argument(
+        "--backend",
+        action="append",
+        metavar="SPEC",
+        help="sim | sim:profile=6.1,nodes=4,memoryless=1 | sim:profile=all (repeatable; default: sim)",
+    )
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    parser.add_argument("--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX")
+    parser.add_argument("--quiet", action="store_true", help="print only problems and the summary")
+    args = parser.parse_args(argv)
+    try:
+        backends: list[Backend] = [b for spec in args.backend or ["sim"] for b in parse_backends(spec)]
+    except ValueError as exc:
+        parser.error(str(exc))
+    cases = all_cases()
+    if args.clause:
+        cases = [c for c in cases if any(c.clause.id.startswith(p) for p in args.clause)]
+        if not cases:
+            parser.error(f"no clause starts with {args.clause}")
+    results = run(cases, backends)
+    labels = [b.label for b in backends]
+    if args.quiet:
+        for r in results:
+            if r.outcome in (Outcome.FAIL, Outcome.ERROR):
+                print(f"{r.outcome.value}: {r.case.id} on {r.backend}: {r.detail}")
+    else:
+        print(render(results, labels), end="")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(render(results, labels, markdown=True))
+    print(summary_line(results))
+    return 1 if failed(results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

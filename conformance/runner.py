@@ -1,0 +1,113 @@
+"""Run cases on backends and render the clause × backend table."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from conformance.backends import Backend
+from conformance.clauses import CLAUSES
+from conformance.env import CaseFailed, Env, Skip
+from conformance.registry import Case
+
+
+class Outcome(Enum):
+    PASS = "pass"
+    FAIL = "FAIL"
+    ERROR = "ERROR"  # set-up broke: not a verdict on the clause
+    SKIP = "skip"
+    NA = "n/a"  # the clause does not hold in this release
+
+
+@dataclass(frozen=True)
+class Result:
+    case: Case
+    backend: str
+    outcome: Outcome
+    detail: str = ""
+
+
+def run_case(case: Case, backend: Backend) -> Result:
+    if not case.clause.holds_in(backend.release):
+        return Result(case, backend.label, Outcome.NA, f"holds in {case.clause.releases}")
+    try:
+        kernel = backend.open(case.needs)
+    except Skip as skip:
+        return Result(case, backend.label, Outcome.SKIP, str(skip))
+    try:
+        case.fn(Env(kernel, backend.release, case.needs))
+    except Skip as skip:
+        return Result(case, backend.label, Outcome.SKIP, str(skip))
+    except CaseFailed as failed:
+        return Result(case, backend.label, Outcome.FAIL, str(failed))
+    except Exception as exc:  # set-up broke: report it, never as a pass
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        detail = f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"
+        return Result(case, backend.label, Outcome.ERROR, detail)
+    finally:
+        kernel.close()
+    return Result(case, backend.label, Outcome.PASS)
+
+
+def run(cases: Sequence[Case], backends: Sequence[Backend]) -> list[Result]:
+    return [run_case(case, backend) for backend in backends for case in cases]
+
+
+_RANK = {Outcome.FAIL: 0, Outcome.ERROR: 1, Outcome.PASS: 2, Outcome.SKIP: 3, Outcome.NA: 4}
+
+
+def clause_cells(results: Sequence[Result]) -> dict[tuple[str, str], Result]:
+    """The worst result per (clause, backend): one FAIL makes the cell FAIL."""
+    cells: dict[tuple[str, str], Result] = {}
+    for r in results:
+        key = (r.case.clause.id, r.backend)
+        if key not in cells or _RANK[r.outcome] < _RANK[cells[key].outcome]:
+            cells[key] = r
+    return cells
+
+
+def failed(results: Sequence[Result]) -> bool:
+    return any(r.outcome in (Outcome.FAIL, Outcome.ERROR) for r in results)
+
+
+def render(results: Sequence[Result], backends: Sequence[str], *, markdown: bool = False) -> str:
+    """The clause × backend table, then every FAIL/ERROR/skip with its reason."""
+    cells = clause_cells(results)
+    clause_ids = [c for c in CLAUSES if any((c, b) in cells for b in backends)]
+    notes: list[str] = []
+
+    def cell(cid: str, backend: str) -> str:
+        r = cells.get((cid, backend))
+        if r is None:
+            return ""
+        if r.outcome in (Outcome.FAIL, Outcome.ERROR, Outcome.SKIP):
+            notes.append(f"{cid} on {backend}: {r.outcome.value}: {r.case.name}: {r.detail}")
+            return f"{r.outcome.value} [{len(notes)}]"
+        return r.outcome.value
+
+    header = ["clause", *backends]
+    rows = [[cid, *(cell(cid, b) for b in backends)] for cid in clause_ids]
+    counts = {o: sum(1 for r in results if r.outcome is o) for o in Outcome}
+    summary = ", ".join(f"{n} {o.value}" for o, n in counts.items() if n)
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["", f"Cases: {summary}."]
+        lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
+        return "\n".join(lines) + "\n"
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += ["", f"cases: {summary}"]
+    lines += [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(results: Sequence[Result]) -> str:
+    """The runner's closing line: 'N passed, N failed, N skipped'."""
+    passed = sum(1 for r in results if r.outcome is Outcome.PASS)
+    bad = sum(1 for r in results if r.outcome in (Outcome.FAIL, Outcome.ERROR))
+    skipped = sum(1 for r in results if r.outcome is Outcome.SKIP)
+    return f"conformance: {passed} passed, {bad} failed, {skipped} skipped"
