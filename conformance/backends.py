@@ -87,7 +87,9 @@ def parse_backends(spec: str) -> list[Backend]:
         memory = _count(options, "nodes", 3, spec, 1)
         memoryless = _count(options, "memoryless", 1, spec, 0)
         if options:
-            raise ValueError(f"backend {spec!r}: unknown options {sorted(options)} (profile, nodes, memoryless)")
+            raise ValueError(
+                f"backend {spec!r}: unknown options {sorted(options)} (profile, nodes, memoryless)"
+            )
         if profile == "all":
             return [SimBackend(p.name, memory, memoryless) for p in named_profiles()]
         resolve_profile(profile)  # a bad profile is reported now, not per case

@@ -20,14 +20,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--backend",
         action="append",
         metavar="SPEC",
-        help="sim | sim:profile=6.1,nodes=4,memoryless=1 | sim:profile=all (repeatable; default: sim)",
+        help="sim | sim:profile=6.1,nodes=4,memoryless=1 | sim:profile=all (repeatable)",
     )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
-    parser.add_argument("--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX")
+    parser.add_argument(
+        "--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only problems and the summary")
     args = parser.parse_args(argv)
     try:
-        backends: list[Backend] = [b for spec in args.backend or ["sim"] for b in parse_backends(spec)]
+        backends: list[Backend] = [
+            b for spec in args.backend or ["sim"] for b in parse_backends(spec)
+        ]
     except ValueError as exc:
         parser.error(str(exc))
     cases = all_cases()

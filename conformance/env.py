@@ -105,7 +105,9 @@ def expect(actual: object, expected: object, what: str) -> None:
         fail(f"{what}: expected {expected!r}, got {actual!r}")
 
 
-def expect_status(result: MovePagesResult | RawResult, status: Sequence[int], what: str = "status") -> None:
+def expect_status(
+    result: MovePagesResult | RawResult, status: Sequence[int], what: str = "status"
+) -> None:
     actual = result.status if isinstance(result, MovePagesResult) else result.out
     if list(actual) != list(status):
         fail(f"{what}: expected {format_statuses(status)}, got {format_statuses(actual)}")
@@ -124,7 +126,21 @@ def expect_errno(call: Callable[[], object], err: int, what: str) -> None:
 
 def expect_raw(result: RawResult, ret: int, err: int, what: str) -> None:
     if (result.ret, result.err) != (ret, err):
-        fail(f"{what}: expected ret={ret} errno={errno_name(err)}, got ret={result.ret} errno={errno_name(result.err)}")
+        fail(
+            f"{what}: expected ret={ret} errno={errno_name(err)}, "
+            f"got ret={result.ret} errno={errno_name(result.err)}"
+        )
 
 
-__all__ = ["CaseFailed", "Env", "Needs", "Skip", "errno", "expect", "expect_errno", "expect_raw", "expect_status", "fail"]
+__all__ = [
+    "CaseFailed",
+    "Env",
+    "Needs",
+    "Skip",
+    "errno",
+    "expect",
+    "expect_errno",
+    "expect_raw",
+    "expect_status",
+    "fail",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from conformance.backends import Backend
 from conformance.clauses import CLAUSES
@@ -13,7 +13,7 @@ from conformance.env import CaseFailed, Env, Skip
 from conformance.registry import Case
 
 
-class Outcome(Enum):
+class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "FAIL"
     ERROR = "ERROR"  # set-up broke: not a verdict on the clause
@@ -98,7 +98,10 @@ def render(results: Sequence[Result], backends: Sequence[str], *, markdown: bool
         lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
         return "\n".join(lines) + "\n"
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines += ["", f"cases: {summary}"]
     lines += [f"[{i}] {n}" for i, n in enumerate(notes, 1)]

@@ -14,7 +14,17 @@ CAP_SETUID = "CAP_SETUID"
 CAP_SYS_NICE = "CAP_SYS_NICE"
 CAP_SYS_PTRACE = "CAP_SYS_PTRACE"
 ALL_CAPS = frozenset(
-    {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", CAP_SETUID, "CAP_SETGID", CAP_SYS_NICE, CAP_SYS_PTRACE, "CAP_SYS_ADMIN", "CAP_IPC_LOCK"}
+    {
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_KILL",
+        CAP_SETUID,
+        "CAP_SETGID",
+        CAP_SYS_NICE,
+        CAP_SYS_PTRACE,
+        "CAP_SYS_ADMIN",
+        "CAP_IPC_LOCK",
+    }
 )
 
 # /proc/sys/fs/suid_dumpable default: a process whose credentials changed is not dumpable.
@@ -52,8 +62,11 @@ def setresuid(creds: Credentials, ruid: int, euid: int, suid: int) -> int:
     -1 keeps an id.  Capabilities follow the root-uid transitions of
     capabilities(7) "Effect of user ID changes on capabilities".
     """
-    new = [creds.uid if ruid == -1 else ruid, creds.euid if euid == -1 else euid,
-           creds.suid if suid == -1 else suid]
+    new = [
+        creds.uid if ruid == -1 else ruid,
+        creds.euid if euid == -1 else euid,
+        creds.suid if suid == -1 else suid,
+    ]
     current = {creds.uid, creds.euid, creds.suid}
     if not creds.capable(CAP_SETUID) and any(n not in current for n in new):
         return errno.EPERM
@@ -92,6 +105,4 @@ def ptrace_may_access_read_realcreds(
     if target_dumpable != SUID_DUMP_USER and not has_ptrace:
         return False
     # cap_ptrace_access_check(): the target's permitted set must be within the caller's
-    if not target.permitted <= caller.permitted and not has_ptrace:
-        return False
-    return True
+    return target.permitted <= caller.permitted or has_ptrace

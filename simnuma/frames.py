@@ -36,7 +36,7 @@ class Frame:
     for a huge folio); ``pins`` counts extra references (vmsplice, O_DIRECT, RDMA).
     """
 
-    __slots__ = ("nid", "mapcount", "flags", "data", "pins", "mapping", "index", "order")
+    __slots__ = ("data", "flags", "index", "mapcount", "mapping", "nid", "order", "pins")
 
     def __init__(
         self,
@@ -60,7 +60,10 @@ class Frame:
         return 1 << self.order
 
     def __repr__(self) -> str:
-        return f"Frame(nid={self.nid}, order={self.order}, mapcount={self.mapcount}, flags={self.flags:#x})"
+        return (
+            f"Frame(nid={self.nid}, order={self.order}, "
+            f"mapcount={self.mapcount}, flags={self.flags:#x})"
+        )
 
 
 # The shared zero page: mapped by read faults on private anonymous memory.  It is

@@ -14,7 +14,6 @@ from simnuma.creds import ALL_CAPS, SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
     DIRTY,
-    HPAGE_NR,
     ISOLATED,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -213,7 +212,9 @@ class SimKernel:
         check_int("offset", offset, minimum=0)
         data = check_bytes("data", data)
         if offset + len(data) > f.size:
-            raise ValueError(f"write of {len(data)} bytes at {offset} runs past the file size {f.size}")
+            raise ValueError(
+                f"write of {len(data)} bytes at {offset} runs past the file size {f.size}"
+            )
         pos = 0
         while pos < len(data):
             index, off = divmod(offset + pos, PAGE_SIZE)
@@ -354,7 +355,9 @@ class SimKernel:
             if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:
                 raise AssertionError(f"{frame} is on no node with memory")
             if mapcounts.get(key, 0) != frame.mapcount:
-                raise AssertionError(f"{frame}: mapcount {frame.mapcount}, {mapcounts.get(key, 0)} mappings")
+                raise AssertionError(
+                    f"{frame}: mapcount {frame.mapcount}, {mapcounts.get(key, 0)} mappings"
+                )
             used[frame.nid] += frame.nr_pages
         for nid, node in self.nodes.items():
             if node.used != used[nid]:

@@ -76,12 +76,12 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
             continue
-        if not frame.pins and not frame.flags & (DIRTY | WRITEBACK) and frame.nr_pages == 1:
-            # the common case, inline: a clean or anonymous small page, nothing holding it
-            if kernel.memory.try_move(frame, target):
-                results[i] = target
-                frame.flags &= ~ISOLATED
-                continue
+        # the common case, inline: a clean or anonymous small page, nothing holding it
+        simple = not frame.pins and not frame.flags & (DIRTY | WRITEBACK) and frame.nr_pages == 1
+        if simple and kernel.memory.try_move(frame, target):
+            results[i] = target
+            frame.flags &= ~ISOLATED
+            continue
         outcome = migrate_one(kernel, frame, target)
         frame.flags &= ~ISOLATED
         if outcome == -errno.ENOMEM:
@@ -136,7 +136,12 @@ def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[Frame]:
 
 
 def queue_pages(
-    kernel: SimKernel, mm: AddressSpace, start: int, end: int, wanted: set[int], invert: bool,
+    kernel: SimKernel,
+    mm: AddressSpace,
+    start: int,
+    end: int,
+    wanted: set[int],
+    invert: bool,
     move_all: bool,
 ) -> tuple[list[Frame], int]:
     """queue_pages_range(): isolate the folios in [start, end) whose node is in
@@ -205,4 +210,3 @@ def do_migrate_pages(
         if kernel.profile.has(Quirk.MIGRATE_PAGES_COUNTS_UNQUEUED):
             busy += unqueued
     return min(busy, 0x7FFF_FFFF)
-

@@ -171,7 +171,7 @@ class AddressSpace:
                 base = v & ~(HPAGE_NR - 1)
                 if base < vpn or base + HPAGE_NR > last:
                     raise NotImplementedError(
-                        "unmapping part of a huge page (PMD split on partial munmap) is not modelled"
+                        "unmapping part of a huge page (a PMD split) is not modelled"
                     )
                 for sub in range(base, base + HPAGE_NR):
                     del pt[sub]

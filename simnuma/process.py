@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -99,13 +98,17 @@ class SimProcess:
         if offset % PAGE_SIZE:
             raise ValueError(f"offset {offset} is not a multiple of the page size")
         if file is not None and not isinstance(file, SimFile):
-            raise TypeError(f"file must be a SimFile from SimKernel.create_file, not {type(file).__name__}")
+            raise TypeError(
+                f"file must be a SimFile from SimKernel.create_file, not {type(file).__name__}"
+            )
         if huge not in (None, "thp", "hugetlb"):
             raise ValueError(f"huge must be None, 'thp' or 'hugetlb', not {huge!r}")
         if huge == "thp" and not self.kernel.has_thp:
             raise ValueError("huge='thp': transparent huge pages first appeared in 2.6.38")
         if huge and file is not None:
-            raise ValueError("huge pages of a file (hugetlbfs/shmem THP) are not supported: use file=None")
+            raise ValueError(
+                "huge pages of a file (hugetlbfs/shmem THP) are not supported: use file=None"
+            )
         unit = HPAGE_SIZE if huge else PAGE_SIZE
         length = (length + unit - 1) // unit * unit
         addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE)
@@ -114,7 +117,9 @@ class SimProcess:
             file = SimFile(f"/dev/zero (deleted) pid {self._pid}", length)
         assert file is None or isinstance(file, SimFile)
         pgoff = offset // PAGE_SIZE if file is not None else addr // PAGE_SIZE
-        mm.add_vma(VMA(addr, addr + length, prot, shared, file, pgoff, huge, anon_shared=anon_shared))
+        mm.add_vma(
+            VMA(addr, addr + length, prot, shared, file, pgoff, huge, anon_shared=anon_shared)
+        )
         return addr
 
     def _range(self, addr: int, length: int) -> tuple[int, int]:
@@ -172,7 +177,10 @@ class SimProcess:
         """mlock(2): VM_LOCKED and every page populated (write-faulted if writable private)."""
         mm = self._mm()
         start, end = self._range(addr, length)
-        if sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end)) != end - start:
+        if (
+            sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
+            != end - start
+        ):
             raise ValueError(f"mlock: [{start:#x}, {end:#x}) is not entirely mapped")
         mm.split(start)
         mm.split(end)
@@ -291,6 +299,3 @@ class SimProcess:
         ret, err, _ = abi.mbind_raw(self, addr, length, mode, node_list, maxnode, flags)
         if ret == -1:
             _raise(err, "mbind")
-
-
-

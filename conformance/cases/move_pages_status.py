@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 
-from conformance.env import Env, Needs, expect, expect_errno, expect_status
+from conformance.env import Env, Needs, expect, expect_errno, expect_status, fail
 from conformance.registry import case
 from simnuma.abi import (
     MPOL_BIND,
@@ -41,7 +41,7 @@ def query_then_move(env: Env) -> None:
 
 @case("move_pages.status.EACCES", needs=TWO)
 def map_shared_with_child(env: Env) -> None:
-    """A MAP_SHARED page touched by parent and child: -EACCES without MOVE_ALL (LTP move_pages05)."""
+    """MAP_SHARED page touched by parent and child: -EACCES without MOVE_ALL (move_pages05)."""
     n0, n1 = env.memory_nodes[:2]
     p = env.spawn()
     (a,) = env.pages(p, 1, shared=True)
@@ -50,13 +50,15 @@ def map_shared_with_child(env: Env) -> None:
     where = env.where(p, [a])[0]
     target = n1 if where == n0 else n0
     expect(env.status_of(p, a, target, MPOL_MF_MOVE), -errno.EACCES, "status")
-    expect_status(p.move_pages(0, [a], [target], MPOL_MF_MOVE_ALL), [target], "with MPOL_MF_MOVE_ALL")
+    expect_status(
+        p.move_pages(0, [a], [target], MPOL_MF_MOVE_ALL), [target], "with MPOL_MF_MOVE_ALL"
+    )
     expect(env.where(child, [a]), [target], "the child sees the page moved")
 
 
 @case("move_pages.status.EACCES.cow", needs=TWO)
 def cow_shared_with_child(env: Env) -> None:
-    """A private page not yet written after fork is mapped twice: -EACCES; after a write, it moves."""
+    """A private page not yet written after fork is mapped twice: -EACCES; written, it moves."""
     n0, n1 = env.memory_nodes[:2]
     p = env.spawn()
     (a,) = env.pages(p, 1)
@@ -168,15 +170,18 @@ def unpopulated_shared(env: Env) -> None:
 FILESYSTEMS = Needs(memory_nodes=2, features=frozenset({"filesystems"}))
 
 
-@case("move_pages.status.ENOENT.page_cache_unmapped", needs=Needs(features=frozenset({"filesystems"})))
+@case(
+    "move_pages.status.ENOENT.page_cache_unmapped", needs=Needs(features=frozenset({"filesystems"}))
+)
 def page_cache_not_mapped(env: Env) -> None:
-    """A file page written with write(2) sits in the page cache, but this mapping never faulted it."""
+    """A file page written with write(2) is in the page cache; this mapping never faulted it."""
     p = env.spawn()
     f = env.world.create_file(env.page_size)
     env.world.write_file(f, 0, b"cached")
     a = p.mmap(env.page_size, file=f, shared=True)
     node = env.world.file_page_node(f, 0)
-    expect(node in env.memory_nodes, True, f"page-cache page on node {node}")
+    if node is None:
+        fail("write(2) left no page in the page cache")
     expect_status(p.move_pages(0, [a], None, 0), [-errno.ENOENT], "query")
     other = next((n for n in env.memory_nodes if n != node), node)
     expect(env.status_of(p, a, other, MPOL_MF_MOVE), -errno.ENOENT, "move")
@@ -422,7 +427,7 @@ def move_outside_bind_policy(env: Env) -> None:
 
 @case("move_pages.cpuset_excludes_page_node", needs=TWO)
 def page_outside_own_cpuset(env: Env) -> None:
-    """A page left on a node the cpuset no longer allows: queried, and moved onto an allowed node."""
+    """A page on a node the cpuset no longer allows: queried, and moved onto an allowed node."""
     n0, n1 = env.memory_nodes[:2]
     p = env.spawn(cpuset_mems=[n0])
     (a,) = env.pages(p, 1)

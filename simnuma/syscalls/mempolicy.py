@@ -22,8 +22,10 @@ from simnuma.abi import (
     MPOL_PREFERRED,
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
+    nodemask_words,
+    pack_ints,
+    pack_ulongs,
 )
-from simnuma.abi import nodemask_words, pack_ints, pack_ulongs
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO
 from simnuma.mempolicy import Mempolicy, candidate_nodes, vma_interleave_index
@@ -80,7 +82,7 @@ def relative_nodemask(nodes: frozenset[int], allowed: frozenset[int]) -> frozens
 
 def mpol_new(
     kernel: SimKernel, current: SimProcess, mode: int, flags: int, nodes: frozenset[int]
-) -> Mempolicy | None | int:
+) -> Mempolicy | int | None:
     """mpol_new() + mpol_set_nodemask(): the policy to install (None = default) or -EINVAL."""
     if mode == MPOL_DEFAULT:
         # EINVAL: MPOL_DEFAULT with a non-empty nodemask
@@ -114,7 +116,13 @@ def mpol_new(
 
 # --- get_mempolicy(2) ---------------------------------------------------------------------
 def sys_get_mempolicy(
-    kernel: SimKernel, current: SimProcess, policy: int, nmask: int, maxnode: int, addr: int, flags: int
+    kernel: SimKernel,
+    current: SimProcess,
+    policy: int,
+    nmask: int,
+    maxnode: int,
+    addr: int,
+    flags: int,
 ) -> int:
     policy, nmask, maxnode, addr, flags = map(as_u64, (policy, nmask, maxnode, addr, flags))
     mm = current.mm
@@ -200,7 +208,9 @@ def _copy_out(
 
 
 # --- set_mempolicy(2) -----------------------------------------------------------------------
-def sys_set_mempolicy(kernel: SimKernel, current: SimProcess, mode: int, nmask: int, maxnode: int) -> int:
+def sys_set_mempolicy(
+    kernel: SimKernel, current: SimProcess, mode: int, nmask: int, maxnode: int
+) -> int:
     mode, nmask, maxnode = as_s32(mode), as_u64(nmask), as_u64(maxnode)
     split = sanitize_mpol_flags(kernel, mode)
     if isinstance(split, int):
@@ -280,9 +290,9 @@ def sys_mbind(
         targets = []
         for frame in misplaced:
             addr = _first_address(mm, frame, start, end)
-            vma = mm.vma_lookup(addr)
-            assert vma is not None
-            index = vma_interleave_index(vma.start, vma.pgoff, addr)
+            where = mm.vma_lookup(addr)
+            assert where is not None
+            index = vma_interleave_index(where.start, where.pgoff, addr)
             order = candidate_nodes(kernel, new, current.cpu_node, current.cpuset, index)
             targets.append(next((n for n in order if kernel.nodes[n].has_memory), order[0]))
         migration = migrate_frames(kernel, misplaced, targets)

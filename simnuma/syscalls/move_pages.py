@@ -431,8 +431,10 @@ def _batched(
         err = flush(i)
         if err:
             # entry i was counted as not attempted although its status is stored
-            if err > 0 and not profile.has(Quirk.COUNT_FAILED_ENTRY_TWICE) and profile.has(
-                Quirk.COUNT_UNATTEMPTED
+            if (
+                err > 0
+                and not profile.has(Quirk.COUNT_FAILED_ENTRY_TWICE)
+                and profile.has(Quirk.COUNT_UNATTEMPTED)
             ):
                 err -= 1
             return err
