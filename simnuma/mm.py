@@ -35,7 +35,7 @@ from simnuma.mempolicy import Mempolicy
 if TYPE_CHECKING:
     pass
 
-MMAP_BASE = 0x7F00_0000_0000
+MMAP_BASE = 0x7000_0000_0000
 MMAP_LIMIT = 0x7FFF_FFFF_F000  # TASK_SIZE on x86-64 (47-bit)
 
 

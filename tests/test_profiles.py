@@ -1,0 +1,57 @@
+"""Profiles: named intervals derived from quirks, resolution of a release."""
+
+from __future__ import annotations
+
+import pytest
+
+from simnuma import Quirk, SimKernel, named_profiles, resolve_profile
+from simnuma.profiles import parse_release
+
+
+@pytest.mark.parametrize(
+    ("spec", "name", "release"),
+    [
+        ("6.1", "6.0–6.6", (6, 1)),
+        ("2.6.18", "2.6.18–2.6.27", (2, 6, 18)),
+        ("4.3-4.12", "4.3–4.12", (4, 3)),
+        ("6.12+", "6.12+", (6, 12)),
+        ("6.12.38+deb13-amd64", "6.12+", (6, 12)),
+        ("5.4", "4.17–5.4", (5, 4)),
+    ],
+)
+def test_resolve(spec: str, name: str, release: tuple[int, ...]) -> None:
+    profile = resolve_profile(spec)
+    assert (profile.name, profile.release) == (name, release)
+
+
+def test_default_is_newest() -> None:
+    assert resolve_profile().name == named_profiles()[-1].name
+    assert SimKernel().profile == resolve_profile()
+
+
+def test_required_profiles_exist_as_boundaries() -> None:
+    starts = {p.release for p in named_profiles()}
+    for release in ("2.6.18", "2.6.28", "2.6.29", "4.3", "4.13", "4.17", "5.5", "6.12"):
+        assert parse_release(release) in starts
+
+
+def test_quirks_constant_within_a_profile() -> None:
+    profiles = named_profiles()
+    for before, after in zip(profiles, profiles[1:], strict=False):
+        assert before.quirks != after.quirks, (before.name, after.name)
+
+
+def test_every_quirk_cites_a_commit_or_release() -> None:
+    for quirk in Quirk:
+        assert quirk.info.commit and quirk.info.summary
+
+
+@pytest.mark.parametrize("bad", ["2.6.17", "linux", "", "7"])
+def test_bad_profile(bad: str) -> None:
+    with pytest.raises(ValueError):
+        resolve_profile(bad)
+
+
+def test_profile_type() -> None:
+    with pytest.raises(TypeError, match="profile"):
+        resolve_profile(6.1)  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""The Python API rejects bad input with TypeError/ValueError naming the argument,
+and leaves nothing half-done."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import pytest
+
+from simnuma import NodeSpec, SimKernel, Topology
+from simnuma.abi import MPOL_BIND, MPOL_MF_MOVE
+
+
+@pytest.fixture
+def p() -> Any:
+    return SimKernel(nodes=2).spawn()
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "name"),
+    [
+        (lambda p: p.move_pages("0", [], None, 0), TypeError, "pid"),
+        (lambda p: p.move_pages(0, [1.5], None, 0), TypeError, r"pages\[0\]"),
+        (lambda p: p.move_pages(0, "abc", None, 0), TypeError, "pages"),
+        (lambda p: p.move_pages(0, [0], [None], 0), TypeError, r"nodes\[0\]"),
+        (lambda p: p.move_pages(0, [0], [0, 1], 0), ValueError, "nodes has 2 entries"),
+        (lambda p: p.move_pages(0, [0], None, "MOVE"), TypeError, "flags"),
+        (lambda p: p.migrate_pages(0, [-1], [0]), ValueError, "old_nodes"),
+        (lambda p: p.migrate_pages(0, [0], [0], maxnode="8"), TypeError, "maxnode"),
+        (lambda p: p.get_mempolicy(None), TypeError, "flags"),
+        (lambda p: p.set_mempolicy(MPOL_BIND, {0: 1}), TypeError, "nodes"),
+        (lambda p: p.mbind(-4096, 4096, MPOL_BIND, [0]), ValueError, "addr"),
+        (lambda p: p.mmap(0), ValueError, "length"),
+        (lambda p: p.mmap(4096, huge="giant"), ValueError, "huge"),
+        (lambda p: p.mmap(4096, file="/etc/passwd"), TypeError, "file"),
+        (lambda p: p.munmap(4097, 4096), ValueError, "addr"),
+        (lambda p: p.touch(0, "1"), TypeError, "length"),
+        (lambda p: p.write_bytes(0, "text"), TypeError, "data"),
+        (lambda p: p.setresuid(0, "x", 0), TypeError, "euid"),
+        (lambda p: p.set_cpuset([]), ValueError, "mems"),
+        (lambda p: p.set_cpuset([7]), ValueError, "mems"),
+        (lambda p: p.syscall("move_pages", 1.0), TypeError, r"args\[0\]"),
+    ],
+)
+def test_bad_arguments(p: Any, call: Any, exc: type[Exception], name: str) -> None:
+    with pytest.raises(exc, match=name):
+        call(p)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "name"),
+    [
+        ({"nodes": "2"}, TypeError, "nodes"),
+        ({"nodes": 0}, ValueError, "nodes"),
+        ({"nodes": 2, "topology": Topology()}, ValueError, "topology"),
+        ({"profile": "1.0"}, ValueError, "2.6.18"),
+        ({"topology": {0: 1}}, TypeError, "topology"),
+    ],
+)
+def test_bad_kernel_arguments(kwargs: dict[str, Any], exc: type[Exception], name: str) -> None:
+    with pytest.raises(exc, match=name):
+        SimKernel(**kwargs)
+
+
+def test_bad_topology() -> None:
+    with pytest.raises(ValueError, match="memory"):
+        Topology({0: NodeSpec(memory=0)})
+    with pytest.raises(ValueError, match="distances"):
+        Topology({0: NodeSpec()}, distances={(0, 5): 20})
+    with pytest.raises(TypeError, match="memory"):
+        NodeSpec(memory=1.5)  # type: ignore[arg-type]
+
+
+def test_spawn_arguments() -> None:
+    k = SimKernel(nodes=2)
+    with pytest.raises(ValueError, match="uid"):
+        k.spawn(uid=-1)
+    with pytest.raises(ValueError, match="cpuset_mems"):
+        k.spawn(cpuset_mems=[2])
+
+
+def test_errors_come_back_as_oserror_with_errno(p: Any) -> None:
+    with pytest.raises(OSError) as info:
+        p.move_pages(0, [0], [0], 99)
+    assert info.value.errno == errno.EINVAL
+
+
+def test_failed_call_leaves_no_scratch_mapping(p: Any) -> None:
+    before = [(v.start, v.end) for v in p.mm.vmas]
+    with pytest.raises(OSError):
+        p.move_pages(0, [0], [5], MPOL_MF_MOVE)
+    assert [(v.start, v.end) for v in p.mm.vmas] == before
+
+
+def test_exited_process_refuses(p: Any) -> None:
+    p.exit()
+    with pytest.raises(RuntimeError, match="exited"):
+        p.mmap(4096)

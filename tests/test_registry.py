@@ -1,0 +1,100 @@
+"""The clause registry and the suite's own machinery."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from conformance.backends import SimBackend, parse_backends
+from conformance.cli import main
+from conformance.clauses import CLAUSES
+from conformance.env import Env, Needs, expect
+from conformance.registry import Case, all_cases
+from conformance.runner import Outcome, failed, run_case
+from simnuma import named_profiles
+
+
+def test_every_clause_has_a_case() -> None:
+    covered = {c.clause.id for c in all_cases()}
+    missing = sorted(set(CLAUSES) - covered)
+    assert not missing, f"clauses without a conformance case: {missing}"
+
+
+def test_every_clause_holds_in_some_profile() -> None:
+    releases = [p.release for p in named_profiles()]
+    for clause in CLAUSES.values():
+        assert any(clause.holds_in(r) for r in releases), clause.id
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [c.id for c in all_cases()]
+    assert len(ids) == len(set(ids))
+
+
+def _case(fn: object, needs: Needs | None = None) -> Case:
+    return Case(CLAUSES["move_pages.result.zero"], "synthetic", "", needs or Needs(), fn)  # type: ignore[arg-type]
+
+
+def test_a_failing_check_is_a_fail_not_a_pass() -> None:
+    def wrong(env: Env) -> None:
+        expect(env.spawn().move_pages(0, [], None, 0).ret, 1, "return value")
+
+    result = run_case(_case(wrong), SimBackend())
+    assert result.outcome is Outcome.FAIL
+    assert "expected 1, got 0" in result.detail
+    assert failed([result])
+
+
+def test_a_broken_setup_is_an_error() -> None:
+    def broken(env: Env) -> None:
+        raise RuntimeError("set-up exploded")
+
+    result = run_case(_case(broken), SimBackend())
+    assert result.outcome is Outcome.ERROR and "set-up exploded" in result.detail
+    assert failed([result])
+
+
+def test_a_backend_that_cannot_set_up_skips_with_the_reason() -> None:
+    result = run_case(_case(lambda env: None, Needs(memory_nodes=4)), SimBackend(memory_nodes=2))
+    assert result.outcome is Outcome.SKIP
+    assert result.detail == "needs 4 memory nodes, backend has 2"
+
+
+def test_clause_not_holding_in_the_release_is_not_applicable() -> None:
+    case = Case(CLAUSES["move_pages.errno.E2BIG"], "x", "", Needs(), lambda env: None)
+    assert run_case(case, SimBackend("6.1")).outcome is Outcome.NA
+
+
+def test_backend_specs() -> None:
+    assert [b.label for b in parse_backends("sim:profile=6.1")] == ["sim:6.0–6.6"]
+    assert len(parse_backends("sim:profile=all")) == len(named_profiles())
+    for bad in ("sim:nodes=0", "sim:profile", "vm:kernel=6.1", "sim:colour=red", "sim:profile=1.0"):
+        with pytest.raises(ValueError):
+            parse_backends(bad)
+
+
+def test_cli_prints_table_and_writes_markdown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "table.md"
+    code = main(
+        ["--backend", "sim:profile=4.9", "--clause", "move_pages.errno", "--markdown", str(out)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "move_pages.errno.EPERM.cap_sys_nice" in printed and "sim:4.3–4.12" in printed
+    assert printed.rstrip().splitlines()[-1].startswith("conformance: ")
+    assert out.read_text().startswith("| clause | sim:4.3–4.12 |")
+
+
+def test_cli_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--backend", "sim:nodes=x"])
+    assert exit_.value.code == 2
+    assert "nodes must be an integer" in capsys.readouterr().err
+
+
+def test_errno_module_is_the_source_of_values() -> None:
+    assert errno.ENODEV == 19  # the status arrays carry the stdlib's numbers
