@@ -260,12 +260,19 @@ def default_maxnode(*masks: Sequence[int]) -> int:
 
 def pack_ulongs(values: Sequence[int]) -> bytes:
     """C ``unsigned long[]`` (x86-64, little-endian); values wrap modulo 2**64."""
-    return array("Q", [v & 0xFFFF_FFFF_FFFF_FFFF for v in values]).tobytes()
+    try:
+        return array("Q", values).tobytes()
+    except OverflowError:
+        return array("Q", [v & 0xFFFF_FFFF_FFFF_FFFF for v in values]).tobytes()
 
 
 def pack_ints(values: Sequence[int]) -> bytes:
     """C ``int[]``; values wrap modulo 2**32 as a C cast would."""
-    return array("i", [((v + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000 for v in values]).tobytes()
+    try:
+        return array("i", values).tobytes()
+    except OverflowError:
+        wrapped = [((v + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000 for v in values]
+        return array("i", wrapped).tobytes()
 
 
 def unpack_ints(data: bytes) -> list[int]:

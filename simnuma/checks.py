@@ -17,6 +17,8 @@ def check_ints(name: str, values: object) -> list[int]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a sequence of int, not {type(values).__name__}")
     out = list(values)
+    if all(type(v) is int for v in out):
+        return out
     for i, v in enumerate(out):
         if not isinstance(v, int) or isinstance(v, bool):
             raise TypeError(f"{name}[{i}] must be int, not {type(v).__name__}")

@@ -72,15 +72,19 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     results: list[int | None] = [None] * len(frames)
     failed = 0
     rc = 0
+    nodes = kernel.nodes
     for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
             continue
-        # the common case, inline: a clean or anonymous small page, nothing holding it
-        simple = not frame.pins and not frame.flags & (DIRTY | WRITEBACK) and frame.nr_pages == 1
-        if simple and kernel.memory.try_move(frame, target):
-            results[i] = target
+        node = nodes[target]
+        if frame.mapping is None and not frame.pins and not frame.order and node.used < node.capacity:
+            # the common case, inline: an anonymous small page nothing else holds
+            node.used += 1
+            nodes[frame.nid].used -= 1
+            frame.nid = target
             frame.flags &= ~ISOLATED
+            results[i] = target
             continue
         outcome = migrate_one(kernel, frame, target)
         frame.flags &= ~ISOLATED

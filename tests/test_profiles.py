@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from simnuma import Quirk, SimKernel, named_profiles, resolve_profile
@@ -37,7 +39,7 @@ def test_required_profiles_exist_as_boundaries() -> None:
 
 def test_quirks_constant_within_a_profile() -> None:
     profiles = named_profiles()
-    for before, after in zip(profiles, profiles[1:], strict=False):
+    for before, after in itertools.pairwise(profiles):
         assert before.quirks != after.quirks, (before.name, after.name)
 
 

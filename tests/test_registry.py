@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conformance.backends import SimBackend, parse_backends
-from conformance.cli import main
 from conformance.clauses import CLAUSES
+from conformance.cli import main
 from conformance.env import Env, Needs, expect
 from conformance.registry import Case, all_cases
 from conformance.runner import Outcome, failed, run_case

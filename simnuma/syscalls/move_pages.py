@@ -357,6 +357,12 @@ def _batched(
     ok_nodes = memory_nodes & task_nodes
     addr_of = UserArray(user, pages, nr_pages, "Q")
     node_of = UserArray(user, nodes, nr_pages, "i")
+    get_addr, get_node = addr_of.get, node_of.get
+    if readable(user, pages, 8 * nr_pages) and readable(user, nodes, 4 * nr_pages):
+        # both arrays readable: read them whole instead of entry by entry
+        get_addr = (addr_of.get_range(0, nr_pages) or []).__getitem__
+        get_node = (node_of.get_range(0, nr_pages) or []).__getitem__
+    has_io = any(vma.io for vma in mm.vmas)
     pt_get = mm.pt.get
     batch: list[Frame] = []
     current_node = -1
@@ -386,8 +392,8 @@ def _batched(
     err = 0
     i = 0
     while i < nr_pages:
-        addr = addr_of.get(i)
-        node = node_of.get(i) if addr is not None else None
+        addr = get_addr(i)
+        node = get_node(i) if addr is not None else None
         # ERRORS EFAULT: pages[i] or nodes[i] could not be read
         if addr is None or node is None:
             err = -errno.EFAULT
@@ -409,8 +415,7 @@ def _batched(
             and frame.mapcount == 1
             and not frame.flags & (ZERO | ISOLATED | THP | HUGETLB)
             and frame.nid != node
-            and (vma := mm.vma_lookup(addr)) is not None
-            and not vma.io
+            and not has_io
         ):
             frame.flags |= ISOLATED  # the common case: a private page, queued
             batch.append(frame)

@@ -1,0 +1,266 @@
+"""get_mempolicy(2), set_mempolicy(2), mbind(2) and cpuset(7) memory_migrate.
+
+Needs: 2 memory nodes to tell placements apart; root and uid 1000 for the
+MPOL_MF_MOVE_ALL case; the world-building features named.  Where a page landed
+is read back with a move_pages() query.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from conformance.env import Env, Needs, expect, expect_errno, expect_raw
+from conformance.registry import case
+from simnuma.abi import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_F_ADDR,
+    MPOL_F_MEMS_ALLOWED,
+    MPOL_F_NODE,
+    MPOL_INTERLEAVE,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    MPOL_PREFERRED,
+    Process,
+    get_mempolicy_raw,
+)
+
+TWO = Needs(memory_nodes=2)
+CPUSET = Needs(memory_nodes=2, features=frozenset({"cpuset"}))
+USER = 1000
+
+
+def _local_and_away(env: Env, p: Process) -> tuple[int, int]:
+    """The node a page of ``p`` lands on by default, and another memory node."""
+    here = env.where(p, env.pages(p, 1))[0]
+    return here, next(n for n in env.memory_nodes if n != here)
+
+
+def _alternates(nodes: list[int], over: list[int]) -> bool:
+    """Each node differs from the one before, and together they are ``over``."""
+    return sorted(set(nodes)) == sorted(over) and all(a != b for a, b in zip(nodes, nodes[1:]))
+
+
+# ---------------------------------------------------------------- get_mempolicy(2)
+@case("get_mempolicy.mems_allowed", needs=CPUSET)
+def mems_allowed(env: Env) -> None:
+    """MPOL_F_MEMS_ALLOWED: mode 0 and the caller's cpuset.mems."""
+    n0, n1 = env.memory_nodes[:2]
+    confined = env.spawn(cpuset_mems=[n1])
+    expect(confined.get_mempolicy(MPOL_F_MEMS_ALLOWED), (0, [n1]), "cpuset {n1}")
+    wide = env.spawn(cpuset_mems=[n0, n1])
+    expect(wide.get_mempolicy(MPOL_F_MEMS_ALLOWED), (0, [n0, n1]), "cpuset {n0, n1}")
+
+
+@case("get_mempolicy.errno.EINVAL.mems_allowed_combined")
+def mems_allowed_combined(env: Env) -> None:
+    """MPOL_F_MEMS_ALLOWED with MPOL_F_NODE or with MPOL_F_ADDR: EINVAL."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    flags = MPOL_F_MEMS_ALLOWED | MPOL_F_NODE
+    expect_errno(lambda: p.get_mempolicy(flags), errno.EINVAL, "with MPOL_F_NODE")
+    flags = MPOL_F_MEMS_ALLOWED | MPOL_F_ADDR
+    expect_errno(lambda: p.get_mempolicy(flags, a), errno.EINVAL, "with MPOL_F_ADDR")
+
+
+@case("get_mempolicy.node_addr", needs=TWO)
+def node_of_page(env: Env) -> None:
+    """MPOL_F_NODE|MPOL_F_ADDR gives the node the page was moved to (LTP migrate_pages02)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here = env.where(p, [a])[0]
+    away = next(n for n in env.memory_nodes if n != here)
+    expect(p.get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR, a)[0], here, "before the move")
+    p.move_pages(0, [a], [away], MPOL_MF_MOVE)
+    expect(p.get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR, a)[0], away, "after the move")
+
+
+@case("get_mempolicy.node_addr")
+def faults_page_in(env: Env) -> None:
+    """An untouched MAP_SHARED page is faulted in by the lookup and reported on its node."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False, shared=True)
+    expect(env.where(p, [a]), [-errno.ENOENT], "not present before")
+    node = p.get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR, a)[0]
+    expect(node in env.memory_nodes, True, f"node {node} is a memory node")
+    expect(env.where(p, [a]), [node], "present after, on the node reported")
+
+
+@case("get_mempolicy.errno.EFAULT.addr")
+def addr_unmapped(env: Env) -> None:
+    """MPOL_F_ADDR with addr NULL or an unmapped page: EFAULT (LTP get_mempolicy02)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    p.munmap(a, env.page_size)
+    expect_errno(lambda: p.get_mempolicy(MPOL_F_ADDR, 0), errno.EFAULT, "addr NULL")
+    expect_errno(lambda: p.get_mempolicy(MPOL_F_ADDR, a), errno.EFAULT, "unmapped addr")
+    flags = MPOL_F_NODE | MPOL_F_ADDR
+    expect_errno(lambda: p.get_mempolicy(flags, a), errno.EFAULT, "MPOL_F_NODE, unmapped addr")
+
+
+@case("get_mempolicy.errno.EINVAL.addr_without_flag")
+def addr_without_flag(env: Env) -> None:
+    """A mapped addr with flags 0: EINVAL; with MPOL_F_ADDR the same addr is fine."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    expect_errno(lambda: p.get_mempolicy(0, a), errno.EINVAL, "flags 0")
+    expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_DEFAULT, []), "with MPOL_F_ADDR")
+
+
+@case("get_mempolicy.errno.EINVAL.flags")
+def unknown_flags(env: Env) -> None:
+    """flags with an unknown bit (1 << 3, 1 << 31): EINVAL."""
+    p = env.spawn()
+    for flags in (1 << 3, 1 << 31):
+        expect_errno(lambda f=flags: p.get_mempolicy(f), errno.EINVAL, f"flags {flags:#x}")
+
+
+@case("get_mempolicy.errno.EINVAL.maxnode", needs=TWO)
+def maxnode_below_node_count(env: Env) -> None:
+    """A mask of 1 bit on a machine with 2+ node ids: EINVAL; a wide mask works."""
+    p = env.spawn()
+    expect_raw(get_mempolicy_raw(p, 0, 0, 1), -1, errno.EINVAL, "maxnode 1")
+    expect(p.get_mempolicy(0), (MPOL_DEFAULT, []), "a wide mask")
+
+
+@case("get_mempolicy.errno.EINVAL.node_without_interleave", needs=TWO)
+def node_without_interleave(env: Env) -> None:
+    """MPOL_F_NODE alone: EINVAL under MPOL_DEFAULT and MPOL_BIND, a node under interleave."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn()
+    expect_errno(lambda: p.get_mempolicy(MPOL_F_NODE), errno.EINVAL, "MPOL_DEFAULT")
+    p.set_mempolicy(MPOL_BIND, [n0])
+    expect_errno(lambda: p.get_mempolicy(MPOL_F_NODE), errno.EINVAL, "MPOL_BIND")
+    p.set_mempolicy(MPOL_INTERLEAVE, [n0, n1])
+    node = p.get_mempolicy(MPOL_F_NODE)[0]
+    expect(node in (n0, n1), True, f"MPOL_INTERLEAVE: next node {node}")
+
+
+# ---------------------------------------------------------------- set_mempolicy(2)
+@case("set_mempolicy.placement", needs=TWO)
+def bind_placement(env: Env) -> None:
+    """MPOL_BIND to a node other than the local one: new pages land there."""
+    p = env.spawn()
+    _, away = _local_and_away(env, p)
+    p.set_mempolicy(MPOL_BIND, [away])
+    expect(env.where(p, env.pages(p, 3)), [away] * 3, "pages under MPOL_BIND")
+    expect(p.get_mempolicy(0), (MPOL_BIND, [away]), "policy read back")
+
+
+@case("set_mempolicy.placement", needs=TWO)
+def preferred_placement(env: Env) -> None:
+    """MPOL_PREFERRED for a node other than the local one: new pages land there."""
+    p = env.spawn()
+    _, away = _local_and_away(env, p)
+    p.set_mempolicy(MPOL_PREFERRED, [away])
+    expect(env.where(p, env.pages(p, 3)), [away] * 3, "pages under MPOL_PREFERRED")
+
+
+@case("set_mempolicy.placement", needs=TWO)
+def interleave_placement(env: Env) -> None:
+    """MPOL_INTERLEAVE over two nodes: consecutive new pages alternate between them."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn()
+    p.set_mempolicy(MPOL_INTERLEAVE, [n0, n1])
+    nodes = env.where(p, env.pages(p, 6))
+    expect(_alternates(nodes, [n0, n1]), True, f"pages alternate over {[n0, n1]}: {nodes}")
+
+
+@case("set_mempolicy.placement", needs=Needs(memory_nodes=2, features=frozenset({"run_on"})))
+def default_is_local(env: Env) -> None:
+    """MPOL_DEFAULT (after a BIND) puts new pages on the node of the CPU that faults."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn()
+    p.set_mempolicy(MPOL_BIND, [n0])
+    p.set_mempolicy(MPOL_DEFAULT, [])
+    env.world.run_on(p, n1)
+    expect(env.where(p, env.pages(p, 2)), [n1, n1], "running on n1")
+    env.world.run_on(p, n0)
+    expect(env.where(p, env.pages(p, 2)), [n0, n0], "running on n0")
+
+
+@case("set_mempolicy.errno.EINVAL.mode")
+def bad_mode(env: Env) -> None:
+    """Mode 99: EINVAL; MPOL_DEFAULT with a node: EINVAL; the policy stays default."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    expect_errno(lambda: p.set_mempolicy(99, [n0]), errno.EINVAL, "mode 99")
+    expect_errno(lambda: p.set_mempolicy(MPOL_DEFAULT, [n0]), errno.EINVAL, "MPOL_DEFAULT, {n0}")
+    expect(p.get_mempolicy(0), (MPOL_DEFAULT, []), "policy unchanged")
+
+
+# ---------------------------------------------------------------- mbind(2)
+@case("mbind.placement", needs=TWO)
+def bind_range(env: Env) -> None:
+    """MPOL_BIND on the middle page of three: it lands on the bound node, the others local."""
+    p = env.spawn()
+    here, away = _local_and_away(env, p)
+    a = p.mmap(3 * env.page_size)
+    p.mbind(a + env.page_size, env.page_size, MPOL_BIND, [away])
+    p.touch(a, 3 * env.page_size)
+    pages = [a + i * env.page_size for i in range(3)]
+    expect(env.where(p, pages), [here, away, here], "pages after the faults")
+    expect(p.get_mempolicy(MPOL_F_ADDR, pages[1]), (MPOL_BIND, [away]), "VMA policy")
+
+
+@case("mbind.placement", needs=TWO)
+def interleave_range(env: Env) -> None:
+    """MPOL_INTERLEAVE on a range: its pages alternate over the nodes."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn()
+    a = p.mmap(6 * env.page_size)
+    p.mbind(a, 6 * env.page_size, MPOL_INTERLEAVE, [n0, n1])
+    p.touch(a, 6 * env.page_size)
+    nodes = env.where(p, [a + i * env.page_size for i in range(6)])
+    expect(_alternates(nodes, [n0, n1]), True, f"pages alternate over {[n0, n1]}: {nodes}")
+
+
+@case("mbind.errno.EPERM.move_all", needs=TWO)
+def move_all_unprivileged(env: Env) -> None:
+    """uid 1000 with MPOL_MF_MOVE_ALL: EPERM, the page stays; MPOL_MF_MOVE moves it."""
+    p = env.spawn(uid=USER)
+    (a,) = env.pages(p, 1)
+    here = env.where(p, [a])[0]
+    away = next(n for n in env.memory_nodes if n != here)
+    expect_errno(
+        lambda: p.mbind(a, env.page_size, MPOL_BIND, [away], MPOL_MF_MOVE_ALL),
+        errno.EPERM,
+        "MPOL_MF_MOVE_ALL",
+    )
+    expect(env.where(p, [a]), [here], "the page stays")
+    p.mbind(a, env.page_size, MPOL_BIND, [away], MPOL_MF_MOVE)
+    expect(env.where(p, [a]), [away], "moved with MPOL_MF_MOVE")
+
+
+@case("mbind.errno.EIO.strict", needs=Needs(memory_nodes=2, features=frozenset({"pin"})))
+def strict_pinned(env: Env) -> None:
+    """STRICT|MOVE to another node with a pinned page in range: EIO; the free page moves."""
+    p = env.spawn()
+    pages = env.pages(p, 2)
+    here = env.where(p, pages)
+    expect(len(set(here)), 1, f"pages start on one node ({here})")
+    away = next(n for n in env.memory_nodes if n != here[0])
+    env.world.pin(p, pages[1])
+    flags = MPOL_MF_STRICT | MPOL_MF_MOVE
+    expect_errno(
+        lambda: p.mbind(pages[0], 2 * env.page_size, MPOL_BIND, [away], flags),
+        errno.EIO,
+        "STRICT|MOVE",
+    )
+    expect(env.where(p, pages), [away, here[0]], "the free page moved, the pinned one stayed")
+
+
+# ---------------------------------------------------------------- cpuset(7)
+@case("cpuset.memory_migrate", needs=CPUSET)
+def memory_migrate(env: Env) -> None:
+    """Moved from cpuset {n0} to {n1} with memory_migrate: the pages follow; without, they stay."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn(cpuset_mems=[n0])
+    q = env.spawn(cpuset_mems=[n0])
+    pages, others = env.pages(p, 2), env.pages(q, 2)
+    expect(env.where(p, pages) + env.where(q, others), [n0] * 4, "placed in cpuset {n0}")
+    p.set_cpuset([n1], memory_migrate=True)
+    q.set_cpuset([n1])
+    expect(env.where(p, pages), [n1, n1], "with memory_migrate")
+    expect(env.where(q, others), [n0, n0], "without memory_migrate")
