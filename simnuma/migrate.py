@@ -78,8 +78,9 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
             continue
         node = nodes[target]
-        if frame.mapping is None and not frame.pins and not frame.order and node.used < node.capacity:
-            # the common case, inline: an anonymous small page nothing else holds
+        # the common case, inline: an anonymous small page nothing else holds
+        simple = frame.mapping is None and not frame.pins and not frame.order
+        if simple and node.used < node.capacity:
             node.used += 1
             nodes[frame.nid].used -= 1
             frame.nid = target

@@ -11,7 +11,6 @@ import bisect
 import errno
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from simnuma.abi import PROT_READ, PROT_WRITE
 from simnuma.files import SimFile
@@ -31,9 +30,6 @@ from simnuma.frames import (
     NodeMemory,
 )
 from simnuma.mempolicy import Mempolicy
-
-if TYPE_CHECKING:
-    pass
 
 MMAP_BASE = 0x7000_0000_0000
 MMAP_LIMIT = 0x7FFF_FFFF_F000  # TASK_SIZE on x86-64 (47-bit)

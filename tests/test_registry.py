@@ -98,3 +98,28 @@ def test_cli_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_errno_module_is_the_source_of_values() -> None:
     assert errno.ENODEV == 19  # the status arrays carry the stdlib's numbers
+
+
+def test_cases_use_only_the_backend_neutral_interface() -> None:
+    """Case modules import nothing of simnuma but the contract (simnuma.abi)."""
+    import ast
+
+    for path in sorted(Path("conformance/cases").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name.startswith("simnuma"):
+                    assert name == "simnuma.abi", f"{path}: imports {name}"
+
+
+def test_simulator_implements_the_protocols() -> None:
+    from simnuma import SimKernel
+    from simnuma.abi import Kernel, Process, World
+
+    kernel = SimKernel()
+    assert isinstance(kernel, Kernel) and isinstance(kernel, World)
+    assert isinstance(kernel.spawn(), Process)

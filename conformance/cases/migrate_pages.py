@@ -247,7 +247,7 @@ def cap_sys_nice_not_enough(env: Env) -> None:
 
 @case("migrate_pages.errno.EPERM.target_cpuset", needs=CPUSET)
 def own_pages_outside_cpuset(env: Env) -> None:
-    """uid 1000 confined to n0 migrates its own pages to n1: EPERM (root would get EINVAL)."""
+    """uid 1000 confined to n0 migrates its own pages to n1: EPERM, nothing moves."""
     n0, n1 = env.memory_nodes[:2]
     p = env.spawn(uid=USER, cpuset_mems=[n0])
     pages = env.pages(p, 1)

@@ -10,7 +10,8 @@ positive return (a49bd4d71637).  Smaller differences are quirks checked inline.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
 from simnuma.creds import CAP_SYS_NICE
@@ -29,6 +30,8 @@ PAGE_TO_NODE_SIZE = 24  # struct page_to_node: addr, page, node, status
 CHUNK_NR_PAGES = 4096 // PAGE_TO_NODE_SIZE - 1  # 169 (2.6.29–4.16)
 DO_PAGES_STAT_CHUNK_NR = 16
 VMALLOC_SPACE = 32 << 40  # x86-64 vmalloc area: 32 TiB
+
+Getter = Callable[[int], int | None]
 
 
 def sys_move_pages(
@@ -357,11 +360,12 @@ def _batched(
     ok_nodes = memory_nodes & task_nodes
     addr_of = UserArray(user, pages, nr_pages, "Q")
     node_of = UserArray(user, nodes, nr_pages, "i")
-    get_addr, get_node = addr_of.get, node_of.get
+    get_addr: Getter = addr_of.get
+    get_node: Getter = node_of.get
     if readable(user, pages, 8 * nr_pages) and readable(user, nodes, 4 * nr_pages):
         # both arrays readable: read them whole instead of entry by entry
-        get_addr = (addr_of.get_range(0, nr_pages) or []).__getitem__
-        get_node = (node_of.get_range(0, nr_pages) or []).__getitem__
+        get_addr = cast(Getter, (addr_of.get_range(0, nr_pages) or []).__getitem__)
+        get_node = cast(Getter, (node_of.get_range(0, nr_pages) or []).__getitem__)
     has_io = any(vma.io for vma in mm.vmas)
     pt_get = mm.pt.get
     batch: list[Frame] = []
