@@ -59,14 +59,18 @@ class Quirk(Enum):
         "2.6.29",
         "3140a2273009",
         "whole pages[]/nodes[] array read and validated before any migration; "
-        "E2BIG for nr_pages >= ULONG_MAX/sizeof(page_to_node)-1; vmalloc'd control array",
+        "E2BIG for nr_pages >= ULONG_MAX/sizeof(page_to_node)-1; vmalloc'd control array; "
+        "per-page migration outcomes (node, -EAGAIN, -EIO, -EINVAL) in status and "
+        "migrate_pages()' failure count returned as is",
     )
     MOVE_PAGES_CHUNKED = _q(
         "2.6.29",
         "4.17",
         "3140a2273009",
         "array handled in chunks of PAGE_SIZE/sizeof(page_to_node)-1 (169) entries: "
-        "each chunk validated, then migrated, then its statuses stored",
+        "each chunk validated, then migrated, then its statuses stored (per-page "
+        "migration outcomes); pages not migrated never reach the return value (0); "
+        "a49bd4d71637 (4.17) batches by node and returns the count instead",
     )
     MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED = _q(
         "2.6.18",
@@ -74,12 +78,6 @@ class Quirk(Enum):
         "e78bbfa82624",
         "errno ENOENT when no page needed moving (mm: stop returning -ENOENT from "
         "sys_move_pages() if nothing got migrated)",
-    )
-    MOVE_PAGES_POSITIVE_FROM_MIGRATE = _q(
-        "2.6.18",
-        "2.6.29",
-        "742755a1d8ce",
-        "the count of pages migrate_pages() failed is returned as is, statuses written",
     )
     NODE_RANGE_UNCHECKED = _q(
         "2.6.18",
@@ -137,19 +135,6 @@ class Quirk(Enum):
         "6.10",
         "e632a938d914",
         "a hugetlb tail-page address keeps err=-EACCES (only the head is isolated) [R]",
-    )
-    PER_PAGE_MIGRATION_STATUS = _q(
-        "2.6.18",
-        "4.17",
-        "a49bd4d71637",
-        "migration outcome stored per page (node, -EAGAIN, -EBUSY, -EIO, -EINVAL); "
-        "4.17 reports failures as a positive return instead",
-    )
-    MOVE_PAGES_POSITIVE_SWALLOWED = _q(
-        "2.6.29",
-        "4.17",
-        "3140a2273009",
-        "pages migrate_pages() could not move do not reach the return value (0)",
     )
     ALREADY_ON_TARGET_UNWRITTEN = _q(
         "4.17",

@@ -53,7 +53,7 @@ CALLS = st.lists(
 PROFILES = [p.name for p in named_profiles()]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(profile=st.sampled_from(PROFILES), calls=CALLS, args_offset=st.integers(0, 2 * PAGE))
 def test_random_registers(
     profile: str, calls: list[tuple[str, list[int]]], args_offset: int

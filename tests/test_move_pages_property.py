@@ -1,0 +1,79 @@
+"""Random move_pages() calls on a varied world: whatever the profile, what the call
+reports agrees with where the pages really are, and nothing is lost or corrupted."""
+
+from __future__ import annotations
+
+import errno
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simnuma import NodeSpec, Quirk, SimKernel, Topology, named_profiles
+from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, UNWRITTEN, move_pages_raw
+
+PAGE = 4096
+PROFILES = [p.name for p in named_profiles()]
+DOCUMENTED = {errno.E2BIG, errno.EACCES, errno.EFAULT, errno.EINVAL, errno.ENODEV}
+DOCUMENTED |= {errno.ENOENT, errno.ENOMEM, errno.EPERM, errno.ESRCH}
+# page kinds: 0 touched, 1 read only (zero page), 2 untouched, 3 shared with a child,
+# 4 touched and pinned, 5 unmapped
+KINDS = st.lists(st.integers(0, 5), min_size=1, max_size=12)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    profile=st.sampled_from(PROFILES),
+    kinds=KINDS,
+    targets=st.lists(st.sampled_from([0, 1, 2, 3, -1, 7]), min_size=12, max_size=12),
+    move_all=st.booleans(),
+    cpuset=st.sampled_from([None, [0, 1], [1, 2]]),
+)
+def test_reports_match_reality(
+    profile: str, kinds: list[int], targets: list[int], move_all: bool, cpuset: list[int] | None
+) -> None:
+    topology = Topology({0: NodeSpec(), 1: NodeSpec(), 2: NodeSpec(), 3: NodeSpec(memory=0)})
+    k = SimKernel(topology=topology, profile=profile)
+    p = k.spawn(cpuset_mems=cpuset)
+    base = p.mmap(len(kinds) * PAGE)
+    shared = p.mmap(len(kinds) * PAGE, shared=True)
+    addrs = []
+    for i, kind in enumerate(kinds):
+        a = (shared if kind == 3 else base) + i * PAGE
+        if kind in (0, 3, 4):
+            p.write_bytes(a, bytes([i + 1]) * PAGE)
+        elif kind == 1:
+            p.read(a, PAGE)
+        elif kind == 5:
+            p.munmap(a, PAGE)
+        if kind == 4:
+            k.pin(p, a)
+        addrs.append(a)
+    child = p.fork()
+    for i, kind in enumerate(kinds):
+        if kind == 3:
+            child.read(addrs[i], PAGE)
+    nodes = targets[: len(addrs)]
+    if k.profile.has(Quirk.NODE_RANGE_UNCHECKED):
+        nodes = [7 if n < 0 else n for n in nodes]  # the CVE-2010-0415 read is not modelled
+    flags = MPOL_MF_MOVE_ALL if move_all else MPOL_MF_MOVE
+
+    ret, err, status = move_pages_raw(p, 0, addrs, nodes, flags)
+
+    k.check_consistency()
+    where = p.move_pages(0, addrs, None, 0).status
+    if ret == -1:
+        assert err in DOCUMENTED, errno.errorcode[err]
+    else:
+        assert err == 0
+        assert 0 <= ret <= len(addrs)
+        if ret and not k.profile.has(Quirk.MOVE_PAGES_WHOLE_ARRAY):
+            assert any(kind == 4 for kind in kinds), "only pinned pages fail to migrate here"
+        unwritten_ok = ret > 0 or k.profile.has(Quirk.ALREADY_ON_TARGET_UNWRITTEN)
+        for i, value in enumerate(status):
+            if value >= 0:
+                assert value == nodes[i] == where[i], (i, value, where[i])
+            elif value == UNWRITTEN:
+                assert unwritten_ok, (i, status)
+    for i, kind in enumerate(kinds):
+        if kind in (0, 3, 4):
+            assert p.read_bytes(addrs[i], PAGE) == bytes([i + 1]) * PAGE
