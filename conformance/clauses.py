@@ -156,6 +156,14 @@ _ALL = [
         FR,
     ),
     _c(
+        "move_pages.status.ENOENT.swapped",
+        "a page swapped out gives -ENOENT (not present), even where untouched memory gave -EFAULT",
+        MAN,
+        COMMIT,
+        FR,
+        why="a swap entry is not an empty pte",
+    ),
+    _c(
         "move_pages.status.ENOENT.page_cache_unmapped",
         "a page-cache page the process has not mapped gives -ENOENT and is not moved",
         KERNEL,
@@ -645,6 +653,13 @@ _ALL = [
         "mbind.errno.EIO.strict",
         "EIO: MPOL_MF_STRICT and a page in the range could not be moved onto the policy",
         KERNEL,
+    ),
+    _c(
+        "cpuset.rebinds_policy",
+        "moving to another cpuset remaps a policy's nodes onto the new mems "
+        "(MPOL_F_STATIC_NODES: the given nodes that remain allowed)",
+        KERNEL,
+        why="mpol_rebind_nodemask()",
     ),
     _c(
         "cpuset.memory_migrate",

@@ -192,6 +192,7 @@ WORLD_FEATURES = {
     "thp": "transparent huge pages on demand",
     "hugetlb": "hugetlb pages on demand",
     "run_on": "run a process on a CPU of a chosen node",
+    "swap": "reclaim a private anonymous page to swap",
 }
 
 
@@ -222,6 +223,8 @@ class World(Protocol):
     def set_capability(self, proc: Any, cap: str, present: bool) -> None: ...
 
     def run_on(self, proc: Any, nid: int) -> None: ...
+
+    def swap_out(self, proc: Any, addr: int) -> None: ...
 
 
 # --- arrays in the calling process's memory ---------------------------------------

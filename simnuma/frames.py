@@ -27,6 +27,7 @@ THP = 1 << 3
 HUGETLB = 1 << 4
 ANON = 1 << 5
 ZERO = 1 << 6
+SWAPPED = 1 << 7  # on swap: no node holds it; the page table keeps a swap entry
 
 
 class Frame:
@@ -122,5 +123,11 @@ class NodeMemory:
         return True
 
     def free(self, frame: Frame) -> None:
+        if not frame.flags & SWAPPED:
+            self.nodes[frame.nid].used -= frame.nr_pages
+        frame.nid = -1
+
+    def swap_out(self, frame: Frame) -> None:
         self.nodes[frame.nid].used -= frame.nr_pages
         frame.nid = -1
+        frame.flags |= SWAPPED

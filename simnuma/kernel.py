@@ -17,6 +17,7 @@ from simnuma.frames import (
     ISOLATED,
     PAGE_SHIFT,
     PAGE_SIZE,
+    SWAPPED,
     WRITEBACK,
     ZERO,
     Frame,
@@ -316,7 +317,13 @@ class SimKernel:
         self.nodes[nid].used -= self.reserved.pop(nid, 0)
 
     def swap_out(self, proc: SimProcess, addr: int) -> None:
-        raise NotImplementedError("swap (a swap entry in the page table) is not modelled")
+        """Reclaim the private anonymous page at ``addr`` to swap (a swap entry remains)."""
+        frame = self._mapped_frame(proc, addr)
+        if frame.mapping is not None or frame.order or frame.pins or frame.flags & SWAPPED:
+            raise ValueError(
+                f"addr {addr:#x}: only an unpinned private anonymous small page is swapped here"
+            )
+        self.memory.swap_out(frame)
 
     # --- consistency --------------------------------------------------------------------
     def frames(self) -> dict[int, Frame]:
@@ -352,12 +359,14 @@ class SimKernel:
                     seen_huge.add(id(frame))
                 mapcounts[id(frame)] = mapcounts.get(id(frame), 0) + 1
         for key, frame in self.frames().items():
-            if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:
-                raise AssertionError(f"{frame} is on no node with memory")
             if mapcounts.get(key, 0) != frame.mapcount:
                 raise AssertionError(
                     f"{frame}: mapcount {frame.mapcount}, {mapcounts.get(key, 0)} mappings"
                 )
+            if frame.flags & SWAPPED:
+                continue
+            if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:
+                raise AssertionError(f"{frame} is on no node with memory")
             used[frame.nid] += frame.nr_pages
         for nid, node in self.nodes.items():
             if node.used != used[nid]:

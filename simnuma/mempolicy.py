@@ -7,12 +7,14 @@ policies that may fall back, every other allowed node by distance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
     MPOL_BIND,
     MPOL_DEFAULT,
+    MPOL_F_RELATIVE_NODES,
+    MPOL_F_STATIC_NODES,
     MPOL_INTERLEAVE,
     MPOL_LOCAL,
     MPOL_PREFERRED,
@@ -32,9 +34,47 @@ class Mempolicy:
     mode: int
     nodes: frozenset[int] = frozenset()
     flags: int = 0
+    user_nodes: frozenset[int] = frozenset()  # as given (MPOL_F_STATIC/RELATIVE_NODES)
+    mems: frozenset[int] = frozenset()  # the cpuset's mems when the nodes were set
 
 
 DEFAULT_POLICY = Mempolicy(MPOL_DEFAULT)
+
+
+def node_remap(node: int, old: list[int], new: list[int]) -> int:
+    """bitmap_bitremap(): the n-th node of ``old`` goes to the (n mod |new|)-th of ``new``."""
+    if node not in old or not new:
+        return node
+    return new[old.index(node) % len(new)]
+
+
+def nodes_remap(nodes: frozenset[int], old: frozenset[int], new: frozenset[int]) -> frozenset[int]:
+    """nodes_remap(): node_remap() of every node of ``nodes``."""
+    old_list, new_list = sorted(old), sorted(new)
+    return frozenset(node_remap(n, old_list, new_list) for n in nodes)
+
+
+def relative_nodemask(nodes: frozenset[int], allowed: frozenset[int]) -> frozenset[int]:
+    """mpol_relative_nodemask(): node n means the (n mod |allowed|)-th allowed node."""
+    ordered = sorted(allowed)
+    return frozenset(ordered[n % len(ordered)] for n in nodes) if ordered else frozenset()
+
+
+def rebind(policy: Mempolicy, mems: frozenset[int]) -> Mempolicy:
+    """mpol_rebind_policy() when the task's cpuset mems change to ``mems``.
+
+    MPOL_PREFERRED keeps its node (mpol_rebind_preferred() only records the mems);
+    the other node-set modes follow the new mems as the flags say.
+    """
+    if not policy.nodes or policy.mode in (MPOL_DEFAULT, MPOL_LOCAL, MPOL_PREFERRED):
+        return replace(policy, mems=mems)
+    if policy.flags & MPOL_F_STATIC_NODES:
+        nodes = policy.user_nodes & mems
+    elif policy.flags & MPOL_F_RELATIVE_NODES:
+        nodes = relative_nodemask(policy.user_nodes, mems)
+    else:
+        nodes = nodes_remap(policy.nodes, policy.mems, mems)
+    return replace(policy, nodes=nodes or mems, mems=mems)
 
 
 def by_distance(kernel: SimKernel, origin: int, nids: set[int] | frozenset[int]) -> list[int]:

@@ -19,11 +19,13 @@ from simnuma.frames import (
     ISOLATED,
     PAGE_SHIFT,
     PAGE_SIZE,
+    SWAPPED,
     THP,
     WRITEBACK,
     ZERO,
     Frame,
 )
+from simnuma.mempolicy import node_remap
 from simnuma.mm import VMA, AddressSpace
 from simnuma.profiles import Quirk
 
@@ -117,9 +119,7 @@ def split_thp(kernel: SimKernel, frame: Frame) -> list[Frame]:
 
 
 def vma_migratable(kernel: SimKernel, vma: VMA) -> bool:
-    """vma_migratable(): device mappings never; hugetlb only once it could migrate."""
-    if vma.io:
-        return False
+    """vma_migratable(): hugetlb only once it could migrate (device mappings are not modelled)."""
     return not (vma.huge == "hugetlb" and kernel.profile.has(Quirk.HUGETLB_NOT_MIGRATABLE))
 
 
@@ -134,7 +134,7 @@ def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[Frame]:
     previous = None
     for vpn in vpns:
         frame = pt[vpn]
-        if frame is previous or frame.flags & ZERO:
+        if frame is previous or frame.flags & (ZERO | SWAPPED):
             continue
         previous = frame
         yield frame
@@ -173,13 +173,6 @@ def queue_pages(
             frame.flags |= ISOLATED
             queued.append(frame)
     return queued, unqueued
-
-
-def node_remap(node: int, old: list[int], new: list[int]) -> int:
-    """bitmap_bitremap(): the n-th node of ``old`` goes to the (n mod |new|)-th of ``new``."""
-    if node not in old or not new:
-        return node
-    return new[old.index(node) % len(new)]
 
 
 def do_migrate_pages(

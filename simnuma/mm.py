@@ -23,6 +23,7 @@ from simnuma.frames import (
     HUGETLB,
     PAGE_SHIFT,
     PAGE_SIZE,
+    SWAPPED,
     THP,
     ZERO,
     ZERO_PAGE,
@@ -48,7 +49,6 @@ class VMA:
     huge: str | None  # None, "thp" or "hugetlb"
     anon_shared: bool = False  # MAP_SHARED|MAP_ANONYMOUS (shmem underneath)
     locked: bool = False  # VM_LOCKED (mlock)
-    io: bool = False  # VM_IO|VM_PFNMAP: device memory, never migratable
     policy: Mempolicy | None = None  # mbind(2) policy
 
     @property
@@ -192,6 +192,11 @@ class AddressSpace:
         """Resolve a user access at ``addr`` inside ``vma``; returns the mapped frame."""
         vpn = addr >> PAGE_SHIFT
         frame = self.pt.get(vpn)
+        if frame is not None and frame.flags & SWAPPED:
+            # do_swap_page(): read it back in, on a node the policy picks
+            placed = self.alloc(vma, addr, 0, frame.order)  # accounted on its node
+            frame.nid = placed.nid
+            frame.flags &= ~SWAPPED
         if frame is not None and not write:
             return frame
         if vma.huge == "hugetlb":

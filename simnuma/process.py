@@ -12,7 +12,13 @@ from simnuma.checks import check_bytes, check_int, check_ints, check_nodes
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.files import SimFile
 from simnuma.frames import HPAGE_SIZE, PAGE_SIZE, Frame
-from simnuma.mempolicy import DEFAULT_POLICY, Mempolicy, candidate_nodes, vma_interleave_index
+from simnuma.mempolicy import (
+    DEFAULT_POLICY,
+    Mempolicy,
+    candidate_nodes,
+    rebind,
+    vma_interleave_index,
+)
 from simnuma.mm import VMA, AddressSpace, Segfault
 
 if TYPE_CHECKING:
@@ -215,11 +221,12 @@ class SimProcess:
         new = frozenset(check_nodes("mems", mems))
         self.kernel.validate_mems("mems", new)
         old = self.cpuset
-        if self.policy != DEFAULT_POLICY:
-            raise NotImplementedError(
-                "rebinding a task mempolicy to a new cpuset (mpol_rebind_task) is not modelled"
-            )
         self.cpuset = new
+        # cpuset_attach(): the task's and its VMAs' policies follow the new mems
+        self.policy = rebind(self.policy, new)
+        for vma in self._mm().vmas:
+            if vma.policy is not None:
+                vma.policy = rebind(vma.policy, new)
         if memory_migrate and old != new:
             from simnuma.migrate import do_migrate_pages
 

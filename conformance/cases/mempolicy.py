@@ -18,6 +18,7 @@ from simnuma.abi import (
     MPOL_F_ADDR,
     MPOL_F_MEMS_ALLOWED,
     MPOL_F_NODE,
+    MPOL_F_STATIC_NODES,
     MPOL_INTERLEAVE,
     MPOL_MF_MOVE,
     MPOL_MF_MOVE_ALL,
@@ -265,3 +266,22 @@ def memory_migrate(env: Env) -> None:
     q.set_cpuset([n1])
     expect(env.where(p, pages), [n1, n1], "with memory_migrate")
     expect(env.where(q, others), [n0, n0], "without memory_migrate")
+
+
+@case("cpuset.rebinds_policy", needs=Needs(memory_nodes=3, features=frozenset({"cpuset"})))
+def policy_follows_cpuset(env: Env) -> None:
+    """MPOL_BIND {n0} in cpuset {n0,n1} moved to {n1,n2} becomes {n1}; a static {n0} keeps {n0}
+    as given but allocates from the new mems."""
+    n0, n1, n2 = env.memory_nodes[:3]
+    p = env.spawn(cpuset_mems=[n0, n1])
+    p.set_mempolicy(MPOL_BIND, [n0])
+    p.set_cpuset([n1, n2])
+    expect(p.get_mempolicy(0), (MPOL_BIND, [n1]), "remapped policy")
+    (a,) = env.pages(p, 1)
+    expect(env.where(p, [a]), [n1], "a new page follows the remapped policy")
+    q = env.spawn(cpuset_mems=[n0, n1])
+    q.set_mempolicy(MPOL_BIND | MPOL_F_STATIC_NODES, [n0])
+    q.set_cpuset([n1, n2])
+    expect(q.get_mempolicy(0), (MPOL_BIND | MPOL_F_STATIC_NODES, [n0]), "static nodes as given")
+    (b,) = env.pages(q, 1)
+    expect(env.where(q, [b])[0] in (n1, n2), True, "allocated inside the new mems")

@@ -167,6 +167,19 @@ def unpopulated_shared(env: Env) -> None:
     expect(env.status_of(p, a, env.memory_nodes[0], MPOL_MF_MOVE), -errno.ENOENT, "move")
 
 
+@case("move_pages.status.ENOENT.swapped", needs=Needs(memory_nodes=2, features=frozenset({"swap"})))
+def swapped_out(env: Env) -> None:
+    """A page reclaimed to swap is not present: -ENOENT; touched again, it is back on a node."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    p.write_bytes(a, b"swapped")
+    env.world.swap_out(p, a)
+    expect_status(p.move_pages(0, [a], None, 0), [-errno.ENOENT], "query")
+    expect(env.status_of(p, a, env.memory_nodes[1], MPOL_MF_MOVE), -errno.ENOENT, "move")
+    expect(p.read_bytes(a, 7), b"swapped", "contents after swap-in")
+    expect(env.where(p, [a])[0] in env.memory_nodes, True, "back on a node")
+
+
 FILESYSTEMS = Needs(memory_nodes=2, features=frozenset({"filesystems"}))
 
 

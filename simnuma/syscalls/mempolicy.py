@@ -28,7 +28,12 @@ from simnuma.abi import (
 )
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO
-from simnuma.mempolicy import Mempolicy, candidate_nodes, vma_interleave_index
+from simnuma.mempolicy import (
+    Mempolicy,
+    candidate_nodes,
+    relative_nodemask,
+    vma_interleave_index,
+)
 from simnuma.migrate import migrate_frames, queue_pages
 from simnuma.mm import AddressSpace
 from simnuma.profiles import Quirk
@@ -74,12 +79,6 @@ def sanitize_mpol_flags(kernel: SimKernel, mode: int) -> tuple[int, int] | int:
     return mode, flags
 
 
-def relative_nodemask(nodes: frozenset[int], allowed: frozenset[int]) -> frozenset[int]:
-    """mpol_relative_nodemask(): node n means the (n mod |allowed|)-th allowed node."""
-    ordered = sorted(allowed)
-    return frozenset(ordered[n % len(ordered)] for n in nodes) if ordered else frozenset()
-
-
 def mpol_new(
     kernel: SimKernel, current: SimProcess, mode: int, flags: int, nodes: frozenset[int]
 ) -> Mempolicy | int | None:
@@ -111,7 +110,7 @@ def mpol_new(
         return -errno.EINVAL
     if mode == MPOL_PREFERRED:
         effective = frozenset({min(effective)})
-    return Mempolicy(mode, effective, flags)
+    return Mempolicy(mode, effective, flags, user_nodes=nodes, mems=current.cpuset)
 
 
 # --- get_mempolicy(2) ---------------------------------------------------------------------
@@ -167,7 +166,10 @@ def sys_get_mempolicy(
             return -errno.EINVAL
     else:
         value = pol.mode | (pol.flags & MPOL_MODE_FLAGS)
-    return _copy_out(mm, policy, value, nmask, maxnode, pol.nodes, nr_node_ids)
+    # policies set with MPOL_F_STATIC_NODES/RELATIVE_NODES report the nodes as given
+    user_mask = pol.flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)
+    reported = pol.user_nodes if user_mask else pol.nodes
+    return _copy_out(mm, policy, value, nmask, maxnode, reported, nr_node_ids)
 
 
 def _lookup_node(mm: AddressSpace, addr: int) -> int:

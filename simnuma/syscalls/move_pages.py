@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
 from simnuma.creds import CAP_SYS_NICE
-from simnuma.frames import HPAGE_NR, HUGETLB, ISOLATED, PAGE_SHIFT, THP, ZERO, Frame
+from simnuma.frames import HPAGE_NR, HUGETLB, ISOLATED, PAGE_SHIFT, SWAPPED, THP, ZERO, Frame
 from simnuma.migrate import migrate_frames, split_thp, vma_migratable
 from simnuma.mm import AddressSpace
 from simnuma.profiles import Quirk
@@ -111,6 +111,9 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
         if anon_private and profile.has(Quirk.UNPOPULATED_ANON_EFAULT):
             return -errno.EFAULT
         return -errno.ENOENT
+    # STATUS -ENOENT: swapped out (a swap entry is not an empty pte: never -EFAULT)
+    if frame.flags & SWAPPED:
+        return -errno.ENOENT
     # STATUS -EFAULT: the zero page (-ENOENT before 4.3)
     if frame.flags & ZERO:
         return -errno.ENOENT if profile.has(Quirk.ZERO_PAGE_ENOENT) else -errno.EFAULT
@@ -200,7 +203,7 @@ def do_pages_stat(
             out = []
             for a in addrs:
                 frame = pt_get(a >> PAGE_SHIFT)
-                if frame is not None and not frame.flags & ZERO:
+                if frame is not None and not frame.flags & (ZERO | SWAPPED):
                     out.append(frame.nid)
                 else:
                     out.append(stat_one(kernel, mm, a))
@@ -366,7 +369,6 @@ def _batched(
         # both arrays readable: read them whole instead of entry by entry
         get_addr = cast(Getter, (addr_of.get_range(0, nr_pages) or []).__getitem__)
         get_node = cast(Getter, (node_of.get_range(0, nr_pages) or []).__getitem__)
-    has_io = any(vma.io for vma in mm.vmas)
     pt_get = mm.pt.get
     batch: list[Frame] = []
     current_node = -1
@@ -417,9 +419,8 @@ def _batched(
         if (
             frame is not None
             and frame.mapcount == 1
-            and not frame.flags & (ZERO | ISOLATED | THP | HUGETLB)
+            and not frame.flags & (ZERO | SWAPPED | ISOLATED | THP | HUGETLB)
             and frame.nid != node
-            and not has_io
         ):
             frame.flags |= ISOLATED  # the common case: a private page, queued
             batch.append(frame)
