@@ -449,6 +449,23 @@ _ALL = [
         why="197e7e521384 replaced it by ptrace_may_access()",
     ),
     _c(
+        "move_pages.errno.EPERM.uid_rule",
+        "a caller whose uid equals the target's real uid may move its pages though the "
+        "target's effective and saved uids differ",
+        MAN,
+        FR,
+        until="4.13",
+        why="197e7e521384: ptrace needs all three target uids to match",
+    ),
+    _c(
+        "move_pages.errno.EPERM.uid_rule_gone",
+        "the same caller is refused with EPERM: ptrace access needs the target's real, "
+        "effective and saved uids all equal to the caller's",
+        KERNEL,
+        since="4.13",
+        why="197e7e521384",
+    ),
+    _c(
         "move_pages.errno.EPERM.ptrace_rule",
         "CAP_SYS_NICE no longer suffices for another user's pages: the ptrace rule applies",
         KERNEL,

@@ -316,6 +316,31 @@ def cap_sys_nice_not_enough(env: Env) -> None:
     expect_errno(lambda: user.move_pages(root.pid, [a], [dest], MPOL_MF_MOVE), errno.EPERM, "move")
 
 
+def _uid_rule_call(env: Env) -> tuple[Process, Process, int, int]:
+    """uid 1000 and a target with ruid 1000, euid = suid = 2000."""
+    target = env.spawn()
+    (a,) = env.pages(target, 1)
+    target.setresuid(USER, 2000, 2000)
+    caller = env.spawn(uid=USER)
+    return caller, target, a, _away(env, target, a)
+
+
+@case("move_pages.errno.EPERM.uid_rule", needs=TWO)
+def uid_rule(env: Env) -> None:
+    """Before 4.13: caller uid == target ruid is enough (the man page's rule)."""
+    caller, target, a, dest = _uid_rule_call(env)
+    expect_status(caller.move_pages(target.pid, [a], [dest], MPOL_MF_MOVE), [dest])
+
+
+@case("move_pages.errno.EPERM.uid_rule_gone", needs=TWO)
+def uid_rule_gone(env: Env) -> None:
+    """Since 4.13 the same call is refused: EPERM."""
+    caller, target, a, dest = _uid_rule_call(env)
+    expect_errno(
+        lambda: caller.move_pages(target.pid, [a], [dest], MPOL_MF_MOVE), errno.EPERM, "move"
+    )
+
+
 @case("move_pages.errno.EPERM.nondumpable", needs=Needs(features=frozenset({"dumpable"})))
 def nondumpable_target(env: Env) -> None:
     """Same uid, but the target did prctl(PR_SET_DUMPABLE, 0): EPERM."""
