@@ -8,9 +8,10 @@ the only module of simnuma that realnuma imports.
 from __future__ import annotations
 
 import errno
+import os
 from array import array
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, NoReturn, Protocol, cast, runtime_checkable
 
 # move_pages(2) / mbind(2) flags (linux/mempolicy.h)
 MPOL_MF_STRICT = 1 << 0
@@ -374,3 +375,120 @@ def mbind_raw(
     with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
         ret, err = proc.syscall("mbind", addr, length, mode, s.at(0), maxnode, flags)
     return RawResult(ret, err, [])
+
+
+# --- argument checks of the Python API: TypeError/ValueError naming the argument ----------
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be int, not {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_ints(name: str, values: object) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of int, not {type(values).__name__}")
+    out = list(values)
+    if all(type(v) is int for v in out):
+        return out
+    for i, v in enumerate(out):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TypeError(f"{name}[{i}] must be int, not {type(v).__name__}")
+    return out
+
+
+def check_nodes(name: str, values: object) -> list[int]:
+    """A node list for a nodemask: ints >= 0."""
+    out = check_ints(name, values)
+    for i, v in enumerate(out):
+        if v < 0:
+            raise ValueError(f"{name}[{i}] must be a node id >= 0, got {v}")
+    return out
+
+
+def check_bytes(name: str, value: object) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+def raise_errno(err: int, what: str) -> NoReturn:
+    """The Python API's answer to a -1 return: OSError(errno) with its message."""
+    raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+# The nodemask size get_mempolicy() is called with: more bits than any kernel has nodes,
+# within the page the kernel is willing to clear.
+GET_MEMPOLICY_MAXNODE = 4096 + 1
+
+
+class SyscallMethods:
+    """The Python API's syscall methods, built on ``syscall`` and the process's own
+    memory alone, shared by every backend: a bad array is the kernel's EFAULT."""
+
+    def move_pages(
+        self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
+    ) -> MovePagesResult:
+        """move_pages(2); OSError(errno) when it returns -1."""
+        check_int("pid", pid)
+        page_list = check_ints("pages", pages)
+        node_list = None if nodes is None else check_ints("nodes", nodes)
+        check_int("flags", flags)
+        if node_list is not None and len(node_list) != len(page_list):
+            raise ValueError(f"nodes has {len(node_list)} entries, pages has {len(page_list)}")
+        ret, err, status = move_pages_raw(self._proc(), pid, page_list, node_list, flags)
+        if ret == -1:
+            raise_errno(err, "move_pages")
+        return MovePagesResult(ret, status)
+
+    def migrate_pages(
+        self,
+        pid: int,
+        old_nodes: Sequence[int],
+        new_nodes: Sequence[int],
+        maxnode: int | None = None,
+    ) -> int:
+        """migrate_pages(2): the number of pages not moved; OSError(errno) on -1."""
+        check_int("pid", pid)
+        old = check_nodes("old_nodes", old_nodes)
+        new = check_nodes("new_nodes", new_nodes)
+        if maxnode is None:
+            maxnode = default_maxnode(old, new)
+        check_int("maxnode", maxnode)
+        ret, err, _ = migrate_pages_raw(self._proc(), pid, old, new, maxnode)
+        if ret == -1:
+            raise_errno(err, "migrate_pages")
+        return ret
+
+    def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]:
+        """get_mempolicy(2): (mode or node, nodes of the mask)."""
+        check_int("flags", flags)
+        check_int("addr", addr, minimum=0)
+        ret, err, out = get_mempolicy_raw(self._proc(), flags, addr, GET_MEMPOLICY_MAXNODE)
+        if ret == -1:
+            raise_errno(err, "get_mempolicy")
+        return out[0], out[1:]
+
+    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None:
+        check_int("mode", mode)
+        node_list = check_nodes("nodes", nodes)
+        ret, err, _ = set_mempolicy_raw(self._proc(), mode, node_list, default_maxnode(node_list))
+        if ret == -1:
+            raise_errno(err, "set_mempolicy")
+
+    def mbind(
+        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+    ) -> None:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=0)
+        check_int("mode", mode)
+        node_list = check_nodes("nodes", nodes)
+        check_int("flags", flags)
+        maxnode = default_maxnode(node_list)
+        ret, err, _ = mbind_raw(self._proc(), addr, length, mode, node_list, maxnode, flags)
+        if ret == -1:
+            raise_errno(err, "mbind")
+
+    def _proc(self) -> Process:
+        return cast(Process, self)

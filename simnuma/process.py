@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from simnuma import abi
-from simnuma.abi import PROT_READ, PROT_WRITE, MovePagesResult
-from simnuma.checks import check_bytes, check_int, check_ints, check_nodes
+from simnuma.abi import PROT_READ, PROT_WRITE, SyscallMethods, raise_errno
+from simnuma.checks import check_bytes, check_int, check_nodes
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.files import SimFile
 from simnuma.frames import HPAGE_SIZE, PAGE_SIZE, Frame
@@ -27,12 +26,7 @@ if TYPE_CHECKING:
 PROT_ALL = abi.PROT_READ | abi.PROT_WRITE | abi.PROT_EXEC
 
 
-def _raise(err: int, what: str) -> None:
-    if err:
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-class SimProcess:
+class SimProcess(SyscallMethods):
     """A task of the simulated kernel (a kernel thread when ``mm`` is None)."""
 
     def __init__(
@@ -206,7 +200,9 @@ class SimProcess:
         for name, v in (("ruid", ruid), ("euid", euid), ("suid", suid)):
             check_int(name, v, minimum=-1)
         old_euid = self.creds.euid
-        _raise(setresuid(self.creds, ruid, euid, suid), "setresuid")
+        err = setresuid(self.creds, ruid, euid, suid)
+        if err:
+            raise_errno(err, "setresuid")
         if self.creds.euid != old_euid:
             # commit_creds(): a changed euid makes the task non-dumpable (suid_dumpable=0)
             self.dumpable = self.kernel.suid_dumpable
@@ -243,65 +239,3 @@ class SimProcess:
             check_int(f"args[{i}]", a)
         self._mm()  # an exited process or a kernel thread makes no syscalls here
         return dispatch(self.kernel, self, name, args)
-
-    def move_pages(
-        self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
-    ) -> MovePagesResult:
-        """move_pages(2); OSError(errno) when it returns -1."""
-        check_int("pid", pid)
-        page_list = check_ints("pages", pages)
-        node_list = None if nodes is None else check_ints("nodes", nodes)
-        check_int("flags", flags)
-        if node_list is not None and len(node_list) != len(page_list):
-            raise ValueError(f"nodes has {len(node_list)} entries, pages has {len(page_list)}")
-        ret, err, status = abi.move_pages_raw(self, pid, page_list, node_list, flags)
-        if ret == -1:
-            _raise(err, "move_pages")
-        return MovePagesResult(ret, status)
-
-    def migrate_pages(
-        self,
-        pid: int,
-        old_nodes: Sequence[int],
-        new_nodes: Sequence[int],
-        maxnode: int | None = None,
-    ) -> int:
-        check_int("pid", pid)
-        old = check_nodes("old_nodes", old_nodes)
-        new = check_nodes("new_nodes", new_nodes)
-        if maxnode is None:
-            maxnode = abi.default_maxnode(old, new)
-        check_int("maxnode", maxnode)
-        ret, err, _ = abi.migrate_pages_raw(self, pid, old, new, maxnode)
-        if ret == -1:
-            _raise(err, "migrate_pages")
-        return ret
-
-    def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]:
-        check_int("flags", flags)
-        check_int("addr", addr, minimum=0)
-        maxnode = self.kernel.max_numnodes + 1
-        ret, err, out = abi.get_mempolicy_raw(self, flags, addr, maxnode)
-        if ret == -1:
-            _raise(err, "get_mempolicy")
-        return out[0], out[1:]
-
-    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None:
-        check_int("mode", mode)
-        node_list = check_nodes("nodes", nodes)
-        ret, err, _ = abi.set_mempolicy_raw(self, mode, node_list, abi.default_maxnode(node_list))
-        if ret == -1:
-            _raise(err, "set_mempolicy")
-
-    def mbind(
-        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
-    ) -> None:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=0)
-        check_int("mode", mode)
-        node_list = check_nodes("nodes", nodes)
-        check_int("flags", flags)
-        maxnode = abi.default_maxnode(node_list)
-        ret, err, _ = abi.mbind_raw(self, addr, length, mode, node_list, maxnode, flags)
-        if ret == -1:
-            _raise(err, "mbind")

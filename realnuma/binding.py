@@ -1,0 +1,108 @@
+"""The thin binding: each call returns what the kernel answered, ``(ret, errno)``.
+
+No logic lives here beyond turning ``ffi.errno`` into a value right after the call.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from realnuma._syscalls import ffi, lib
+
+U64 = (1 << 64) - 1
+PAGE_SIZE = 4096
+
+SYSCALL_NUMBERS = {
+    "move_pages": lib.SYS_move_pages,
+    "migrate_pages": lib.SYS_migrate_pages,
+    "get_mempolicy": lib.SYS_get_mempolicy,
+    "set_mempolicy": lib.SYS_set_mempolicy,
+    "mbind": lib.SYS_mbind,
+}
+
+
+def raw_syscall(name: str, args: tuple[int, ...]) -> tuple[int, int]:
+    """syscall(2) with six registers; unknown names answer ENOSYS like the kernel."""
+    number = SYSCALL_NUMBERS.get(name)
+    if number is None:
+        return -1, errno.ENOSYS
+    regs = [a & U64 for a in args[:6]] + [0] * (6 - min(6, len(args)))
+    ffi.errno = 0
+    ret = int(lib.numa_syscall6(number, *regs))
+    return (ret, 0) if ret != -1 else (-1, ffi.errno)
+
+
+def mmap(length: int, prot: int, flags: int, fd: int = -1, offset: int = 0) -> tuple[int, int]:
+    ffi.errno = 0
+    addr = int(lib.numa_mmap(0, length, prot, flags, fd, offset))
+    return (addr, 0) if addr != U64 else (-1, ffi.errno)
+
+
+def _check(ret: int) -> tuple[int, int]:
+    return (ret, 0) if ret != -1 else (-1, ffi.errno)
+
+
+def munmap(addr: int, length: int) -> tuple[int, int]:
+    return _check(lib.munmap(ffi.cast("void *", addr), length))
+
+
+def mprotect(addr: int, length: int, prot: int) -> tuple[int, int]:
+    return _check(lib.mprotect(ffi.cast("void *", addr), length, prot))
+
+
+def mlock(addr: int, length: int) -> tuple[int, int]:
+    return _check(lib.mlock(ffi.cast("void *", addr), length))
+
+
+def madvise(addr: int, length: int, advice: int) -> tuple[int, int]:
+    return _check(lib.madvise(ffi.cast("void *", addr), length, advice))
+
+
+def prctl(option: int, arg2: int) -> tuple[int, int]:
+    return _check(lib.prctl(option, arg2, 0, 0, 0))
+
+
+def set_caps(effective: int, permitted: int) -> tuple[int, int]:
+    """capset(2) of the calling thread: 64-bit capability masks."""
+    mask = 0xFFFF_FFFF
+    return _check(
+        lib.numa_set_caps(effective & mask, effective >> 32, permitted & mask, permitted >> 32)
+    )
+
+
+def _iovecs(spans: list[tuple[int, int]]) -> object:
+    iov = ffi.new("struct iovec[]", len(spans))
+    for i, (addr, length) in enumerate(spans):
+        iov[i].iov_base = ffi.cast("void *", addr)
+        iov[i].iov_len = length
+    return iov
+
+
+def vm_read(pid: int, spans: list[tuple[int, int]]) -> tuple[bytes, int]:
+    """process_vm_readv(): the bytes read before a fault, and the errno if it stopped early."""
+    total = sum(length for _, length in spans)
+    buf = ffi.new("char[]", max(total, 1))
+    local = _iovecs([(int(ffi.cast("unsigned long", buf)), total)])
+    ffi.errno = 0
+    got = int(lib.process_vm_readv(pid, local, 1, _iovecs(spans), len(spans), 0))
+    if got < 0:
+        return b"", ffi.errno
+    return bytes(ffi.buffer(buf, got)), 0 if got == total else errno.EFAULT
+
+
+def vm_write(pid: int, spans: list[tuple[int, int]], data: bytes) -> tuple[int, int]:
+    """process_vm_writev(): bytes written before a fault, and the errno if it stopped early."""
+    buf = ffi.from_buffer(data) if data else ffi.new("char[]", 1)
+    local = _iovecs([(int(ffi.cast("unsigned long", buf)), len(data))])
+    ffi.errno = 0
+    done = int(lib.process_vm_writev(pid, local, 1, _iovecs(spans), len(spans), 0))
+    if done < 0:
+        return 0, ffi.errno
+    return done, 0 if done == len(data) else errno.EFAULT
+
+
+def vmsplice_pin(pipe_fd: int, addr: int, length: int) -> tuple[int, int]:
+    """vmsplice(2) the range into a pipe: the pipe holds page references until drained."""
+    ffi.errno = 0
+    ret = int(lib.vmsplice(pipe_fd, _iovecs([(addr, length)]), 1, 0))
+    return (ret, 0) if ret >= 0 else (-1, ffi.errno)

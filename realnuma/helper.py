@@ -1,0 +1,202 @@
+"""A helper process: a real process that sets itself up and makes the NUMA syscalls
+as itself, on request from the controller (realnuma.host).
+
+    python -m realnuma.helper FD UID CAPS
+
+FD is its end of a Unix socket; UID the user it becomes (root: unchanged); CAPS the
+capability mask it keeps.  It exits when the socket closes, so it can never outlive
+the controller.  Memory is touched with process_vm_readv/writev on itself, so a bad
+address is an error reply, never a crash.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from realnuma import binding, wire
+from realnuma._syscalls import lib
+
+PAGE = binding.PAGE_SIZE
+HPAGE = 2 << 20
+IOV_MAX = 1024
+
+
+def _ok(result: tuple[int, int], what: str) -> int:
+    ret, err = result
+    if ret == -1:
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+class Helper:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.pins: dict[int, tuple[int, int]] = {}  # page address -> pipe holding it
+
+    # --- memory -----------------------------------------------------------------
+    def mmap(
+        self, length: int, shared: bool, path: str | None, huge: str | None, prot: int, offset: int
+    ) -> int:
+        flags = lib.MAP_SHARED if shared else lib.MAP_PRIVATE
+        fd = -1
+        if path is None:
+            flags |= lib.MAP_ANONYMOUS
+        else:
+            fd = os.open(path, os.O_RDWR)
+        if huge == "hugetlb":
+            flags |= lib.MAP_HUGETLB
+        try:
+            if huge != "thp":
+                return _ok(binding.mmap(length, prot, flags, fd, offset), "mmap")
+            # a 2 MiB-aligned range inside a larger mapping, the rest given back
+            raw = _ok(binding.mmap(length + HPAGE, prot, flags, fd, offset), "mmap")
+            start = (raw + HPAGE - 1) & ~(HPAGE - 1)
+            if start > raw:
+                _ok(binding.munmap(raw, start - raw), "munmap")
+            if raw + length + HPAGE > start + length:
+                _ok(binding.munmap(start + length, raw + HPAGE - start), "munmap")
+            _ok(binding.madvise(start, length, lib.MADV_HUGEPAGE), "madvise(MADV_HUGEPAGE)")
+            return start
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def munmap(self, addr: int, length: int) -> None:
+        _ok(binding.munmap(addr, length), "munmap")
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        _ok(binding.mprotect(addr, length, prot), "mprotect")
+
+    def mlock(self, addr: int, length: int) -> None:
+        _ok(binding.mlock(addr, length), "mlock")
+
+    def _pages(self, addr: int, length: int) -> list[tuple[int, int]]:
+        return [(p, 1) for p in range(addr & ~(PAGE - 1), addr + length, PAGE)]
+
+    def fault(self, addr: int, length: int, write: bool) -> None:
+        """Fault every page in as a read (or write) of the process itself would."""
+        spans = self._pages(addr, length)
+        for i in range(0, len(spans), IOV_MAX):
+            chunk = spans[i : i + IOV_MAX]
+            data, err = binding.vm_read(os.getpid(), chunk)
+            if err:
+                raise OSError(errno.EFAULT, f"read fault in [{addr:#x}, +{length:#x}): SIGSEGV")
+            if write:
+                _, err = binding.vm_write(os.getpid(), chunk, data)
+                if err:
+                    raise OSError(errno.EFAULT, f"write fault in [{addr:#x}, +{length:#x}): SIGSEGV")
+
+    def write_bytes(self, addr: int, data: bytes) -> None:
+        done, err = binding.vm_write(os.getpid(), [(addr, len(data))], data)
+        if err:
+            raise OSError(errno.EFAULT, f"address {addr + done:#x}: write outside a writable mapping")
+
+    def read_bytes(self, addr: int, length: int) -> bytes:
+        data, err = binding.vm_read(os.getpid(), [(addr, length)])
+        if err:
+            raise OSError(errno.EFAULT, f"address {addr + len(data):#x}: read outside a mapping")
+        return data
+
+    def pin(self, addr: int) -> None:
+        """An extra page reference that migration cannot drop: vmsplice() into a pipe."""
+        page = addr & ~(PAGE - 1)
+        read_fd, write_fd = os.pipe()
+        try:
+            _ok(binding.vmsplice_pin(write_fd, page, PAGE), "vmsplice")
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        self.pins[page] = (read_fd, write_fd)
+
+    def unpin(self, addr: int) -> None:
+        fds = self.pins.pop(addr & ~(PAGE - 1), None)
+        if fds is None:
+            raise ValueError(f"addr {addr:#x}: the page is not pinned")
+        for fd in fds:
+            os.close(fd)
+
+    # --- the process ------------------------------------------------------------
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        os.setresuid(ruid, euid, suid)
+
+    def set_dumpable(self, value: int) -> None:
+        _ok(binding.prctl(lib.PR_SET_DUMPABLE, value), "prctl(PR_SET_DUMPABLE)")
+
+    def run_on(self, cpus: list[int]) -> None:
+        os.sched_setaffinity(0, cpus)
+
+    def syscall(self, name: str, args: tuple[int, ...]) -> tuple[int, int]:
+        return binding.raw_syscall(name, args)
+
+    def getpid(self) -> int:
+        return os.getpid()
+
+    # --- the loop -----------------------------------------------------------------
+    def serve(self) -> NoReturn:
+        while True:
+            message = wire.recv(self.sock)
+            if message is None:
+                os._exit(0)  # the controller is gone: so are we
+            (op, args), fds = message
+            if op == "exit":
+                wire.send(self.sock, ("ok", None))
+                os._exit(0)
+            if op == "fork":
+                self._fork(fds[0])
+                continue
+            handler: Callable[..., Any] = getattr(self, op)
+            try:
+                reply: tuple[Any, ...] = ("ok", handler(*args))
+            except OSError as exc:
+                reply = ("oserror", exc.errno or errno.EIO, str(exc))
+            except (ValueError, TypeError) as exc:
+                reply = ("error", f"{type(exc).__name__}: {exc}")
+            wire.send(self.sock, reply)
+
+    def _fork(self, fd: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self.sock.close()
+            self.sock = socket.socket(fileno=fd)
+            self.pins = {}  # pipes are the parent's: vmsplice pins are not inherited
+            self.serve()
+        os.close(fd)
+        wire.send(self.sock, ("ok", pid))
+
+
+def setup(uid: int, caps: int) -> None:
+    """Become ``uid`` (gid alike) holding exactly the ``caps`` mask, and stay dumpable."""
+    if uid != 0:
+        _ok(binding.prctl(lib.PR_SET_KEEPCAPS, 1), "prctl(PR_SET_KEEPCAPS)")
+        os.setresgid(uid, uid, uid)
+        os.setgroups([])
+        os.setresuid(uid, uid, uid)
+        _ok(binding.set_caps(caps, caps), "capset")
+        _ok(binding.prctl(lib.PR_SET_KEEPCAPS, 0), "prctl(PR_SET_KEEPCAPS)")
+        # a process that logged in as uid is dumpable; setresuid() above cleared it
+        _ok(binding.prctl(lib.PR_SET_DUMPABLE, 1), "prctl(PR_SET_DUMPABLE)")
+
+
+def main(argv: list[str]) -> NoReturn:
+    fd, uid, caps = (int(a) for a in argv[1:4])
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked helpers are reaped at once
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the controller, which cleans up
+    sock = socket.socket(fileno=fd)
+    try:
+        setup(uid, caps)
+    except OSError as exc:
+        wire.send(sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc}"))
+        os._exit(1)
+    wire.send(sock, ("ok", os.getpid()))
+    Helper(sock).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
