@@ -62,8 +62,16 @@ class Env:
         """World-building; only the features listed in the case's Needs may be used."""
         return cast(World, self.kernel)
 
-    def spawn(self, uid: int = 0, cpuset_mems: Sequence[int] | None = None) -> Process:
-        return self.kernel.spawn(uid=uid, cpuset_mems=cpuset_mems)
+    def spawn(
+        self,
+        uid: int = 0,
+        cpuset_mems: Sequence[int] | None = None,
+        caps: Sequence[str] | None = None,
+    ) -> Process:
+        """A new process; ``caps`` needs the "capabilities" feature."""
+        if caps is not None and "capabilities" not in self.needs.features:
+            raise ValueError("spawn(caps=...) needs the 'capabilities' feature in Needs")
+        return self.kernel.spawn(uid=uid, cpuset_mems=cpuset_mems, caps=caps)
 
     def pages(self, proc: Process, count: int = 1, *, touch: bool = True, **mmap: Any) -> list[int]:
         """Map ``count`` pages (touched unless told otherwise); their addresses."""

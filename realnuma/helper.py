@@ -90,12 +90,16 @@ class Helper:
             if write:
                 _, err = binding.vm_write(os.getpid(), chunk, data)
                 if err:
-                    raise OSError(errno.EFAULT, f"write fault in [{addr:#x}, +{length:#x}): SIGSEGV")
+                    raise OSError(
+                        errno.EFAULT, f"write fault in [{addr:#x}, +{length:#x}): SIGSEGV"
+                    )
 
     def write_bytes(self, addr: int, data: bytes) -> None:
         done, err = binding.vm_write(os.getpid(), [(addr, len(data))], data)
         if err:
-            raise OSError(errno.EFAULT, f"address {addr + done:#x}: write outside a writable mapping")
+            raise OSError(
+                errno.EFAULT, f"address {addr + done:#x}: write outside a writable mapping"
+            )
 
     def read_bytes(self, addr: int, length: int) -> bytes:
         data, err = binding.vm_read(os.getpid(), [(addr, length)])

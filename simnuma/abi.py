@@ -174,7 +174,16 @@ class Kernel(Protocol):
         """The world-building operations (``WORLD_FEATURES``) this backend can perform."""
         ...
 
-    def spawn(self, *, uid: int = 0, cpuset_mems: Sequence[int] | None = None) -> Process: ...
+    def spawn(
+        self,
+        *,
+        uid: int = 0,
+        cpuset_mems: Sequence[int] | None = None,
+        caps: Sequence[str] | None = None,
+    ) -> Process:
+        """A process of ``uid`` (root: every capability, others none, unless ``caps``
+        names exactly the capabilities it holds) in a cpuset of ``cpuset_mems``."""
+        ...
 
     def close(self) -> None: ...
 
@@ -188,7 +197,7 @@ WORLD_FEATURES = {
     "fill_node": "use up a node's free memory",
     "kernel_thread": "a kernel thread's pid",
     "dumpable": "prctl(PR_SET_DUMPABLE)",
-    "capabilities": "add or drop single capabilities",
+    "capabilities": "spawn a process holding chosen capabilities",
     "cpuset": "put a process in a cpuset",
     "thp": "transparent huge pages on demand",
     "hugetlb": "hugetlb pages on demand",
@@ -220,8 +229,6 @@ class World(Protocol):
     def spawn_kernel_thread(self) -> Process: ...
 
     def set_dumpable(self, proc: Any, value: int) -> None: ...
-
-    def set_capability(self, proc: Any, cap: str, present: bool) -> None: ...
 
     def run_on(self, proc: Any, nid: int) -> None: ...
 
@@ -411,6 +418,33 @@ def check_bytes(name: str, value: object) -> bytes:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
     return bytes(value)
+
+
+# Capability names and their bit numbers (linux/capability.h)
+CAPABILITIES = {
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_IPC_LOCK": 14,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_NICE": 23,
+}
+
+
+def check_caps(name: str, value: object) -> list[str]:
+    """A list of capability names from CAPABILITIES."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{name} must be a sequence of capability names, not {type(value).__name__}"
+        )
+    caps = list(value)
+    for i, cap in enumerate(caps):
+        if cap not in CAPABILITIES:
+            raise ValueError(f"{name}[{i}]: {cap!r} is not one of {sorted(CAPABILITIES)}")
+    return caps
 
 
 def raise_errno(err: int, what: str) -> NoReturn:

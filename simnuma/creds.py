@@ -10,22 +10,12 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from simnuma.abi import CAPABILITIES
+
 CAP_SETUID = "CAP_SETUID"
 CAP_SYS_NICE = "CAP_SYS_NICE"
 CAP_SYS_PTRACE = "CAP_SYS_PTRACE"
-ALL_CAPS = frozenset(
-    {
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_KILL",
-        CAP_SETUID,
-        "CAP_SETGID",
-        CAP_SYS_NICE,
-        CAP_SYS_PTRACE,
-        "CAP_SYS_ADMIN",
-        "CAP_IPC_LOCK",
-    }
-)
+ALL_CAPS = frozenset(CAPABILITIES)
 
 # /proc/sys/fs/suid_dumpable default: a process whose credentials changed is not dumpable.
 SUID_DUMP_DISABLE = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simnuma.abi import WORLD_FEATURES
+from simnuma.abi import WORLD_FEATURES, check_caps
 from simnuma.checks import check_bytes, check_int
 from simnuma.creds import ALL_CAPS, SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
@@ -124,15 +124,25 @@ class SimKernel:
         self._next_pid += 1
         return pid
 
-    def spawn(self, *, uid: int = 0, cpuset_mems: Sequence[int] | None = None) -> SimProcess:
-        """A new process of ``uid`` (root has every capability) in a cpuset."""
+    def spawn(
+        self,
+        *,
+        uid: int = 0,
+        cpuset_mems: Sequence[int] | None = None,
+        caps: Sequence[str] | None = None,
+    ) -> SimProcess:
+        """A new process of ``uid`` (root has every capability, unless ``caps`` says)."""
         check_int("uid", uid, minimum=0)
+        creds = Credentials.for_user(uid)
+        if caps is not None:
+            names = frozenset(check_caps("caps", caps))
+            creds.permitted = creds.effective = names
         mems = self.memory_nodes() if cpuset_mems is None else frozenset(cpuset_mems)
         if cpuset_mems is not None:
             for i, n in enumerate(cpuset_mems):
                 check_int(f"cpuset_mems[{i}]", n, minimum=0)
         self.validate_mems("cpuset_mems", mems)
-        proc = SimProcess(self, self._new_pid(), Credentials.for_user(uid), mems)
+        proc = SimProcess(self, self._new_pid(), creds, mems)
         self.tasks[proc.pid] = proc
         return proc
 

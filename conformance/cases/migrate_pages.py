@@ -222,8 +222,7 @@ def _user_with_cap_sys_nice(env: Env) -> tuple[Process, Process, list[int]]:
     """A root process with a page on n0 and a uid-1000 caller holding CAP_SYS_NICE."""
     root = env.spawn()
     pages = _placed(env, root, [env.memory_nodes[0]])
-    user = env.spawn(uid=USER)
-    env.world.set_capability(user, "CAP_SYS_NICE", True)
+    user = env.spawn(uid=USER, caps=["CAP_SYS_NICE"])
     return user, root, pages
 
 

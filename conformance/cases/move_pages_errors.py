@@ -295,8 +295,7 @@ CAPS = Needs(memory_nodes=2, features=frozenset({"capabilities"}))
 def _user_with_cap_sys_nice(env: Env) -> tuple[Process, Process, int]:
     root = env.spawn()
     (a,) = env.pages(root, 1)
-    user = env.spawn(uid=USER)
-    env.world.set_capability(user, "CAP_SYS_NICE", True)
+    user = env.spawn(uid=USER, caps=["CAP_SYS_NICE"])
     return user, root, a
 
 
