@@ -59,6 +59,70 @@ class SimBackend:
         return kernel
 
 
+class HostBackend:
+    """The kernel this machine runs, through realnuma (real helper processes)."""
+
+    def __init__(self) -> None:
+        from realnuma.probe import probe
+
+        self.facts = probe()
+
+    @property
+    def label(self) -> str:
+        return f"host:{self.facts.release.split('-')[0]}"
+
+    @property
+    def release(self) -> Release:
+        return resolve_profile(self.facts.release).release
+
+    def mirror(self) -> SimBackend:
+        """The simulator at this kernel's release and node counts (for the differential)."""
+        facts = self.facts
+        memoryless = len(set(facts.online_nodes) - set(facts.memory_nodes))
+        return SimBackend(
+            facts.release,
+            len(facts.memory_nodes),
+            memoryless,
+            f"sim:{self.label.split(':', 1)[1]}",
+        )
+
+    def open(self, needs: Needs) -> Kernel:
+        from realnuma.host import HostKernel
+
+        facts = self.facts
+        if needs.memory_nodes > len(facts.memory_nodes):
+            raise Skip(
+                f"needs {needs.memory_nodes} memory nodes, host has {len(facts.memory_nodes)}"
+            )
+        if needs.memoryless_node and set(facts.online_nodes) <= set(facts.memory_nodes):
+            raise Skip("needs a node without memory, host has none")
+        if not facts.is_root:
+            raise Skip("needs root: helpers change uid, cpusets and capabilities")
+        kernel = HostKernel()
+        missing = needs.features - kernel.features
+        if missing:
+            kernel.close()
+            reasons = "; ".join(
+                f"{m}: {HOST_LACKS.get(m, 'not available')}" for m in sorted(missing)
+            )
+            raise Skip(f"host cannot {reasons}")
+        return kernel
+
+
+# Why the host backend cannot do a piece of world-building.
+HOST_LACKS = {
+    "isolate": "take a page off the LRU from user space",
+    "writeback": "hold a page under writeback on demand",
+    "filesystems": "mount filesystems without a migrate function or writeback",
+    "fill_node": "fill a node without risking the machine (memhog is not run)",
+    "swap": "swap a chosen page out (no swap device is set up)",
+    "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
+    "thp": "use transparent huge pages (disabled)",
+    "cpuset": "write a cpuset hierarchy",
+    "capabilities": "change capabilities (not root)",
+}
+
+
 def _options(text: str, spec: str) -> dict[str, str]:
     options: dict[str, str] = {}
     for item in filter(None, text.split(",")):
@@ -94,4 +158,8 @@ def parse_backends(spec: str) -> list[Backend]:
             return [SimBackend(p.name, memory, memoryless) for p in named_profiles()]
         resolve_profile(profile)  # a bad profile is reported now, not per case
         return [SimBackend(profile, memory, memoryless)]
-    raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim)")
+    if kind == "host":
+        if options:
+            raise ValueError(f"backend {spec!r}: host takes no options")
+        return [HostBackend()]
+    raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim, host)")

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from conformance.backends import Backend, parse_backends
+from conformance.backends import Backend, HostBackend, parse_backends
 from conformance.registry import all_cases
-from conformance.runner import Outcome, failed, render, run, summary_line
+from conformance.runner import Outcome, differences, failed, render, run, summary_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX"
     )
     parser.add_argument("--quiet", action="store_true", help="print only problems and the summary")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the simulator mirroring each real backend and require identical calls",
+    )
     args = parser.parse_args(argv)
     try:
         backends: list[Backend] = [
@@ -39,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = [c for c in cases if any(c.clause.id.startswith(p) for p in args.clause)]
         if not cases:
             parser.error(f"no clause starts with {args.clause}")
-    results = run(cases, backends)
-    labels = [b.label for b in backends]
+    reals = [b for b in backends if isinstance(b, HostBackend)]
+    mirrors = [b.mirror() for b in reals] if args.compare else []
+    results = run(cases, [*backends, *mirrors])
+    labels = [b.label for b in [*backends, *mirrors]]
     if args.quiet:
         for r in results:
             if r.outcome in (Outcome.FAIL, Outcome.ERROR):
@@ -50,8 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as out:
             out.write(render(results, labels, markdown=True))
+    diffs: list[str] = []
+    for real, mirror in zip(reals, mirrors, strict=False):
+        diffs += differences(
+            [r for r in results if r.backend == real.label],
+            [r for r in results if r.backend == mirror.label],
+        )
+    for line in diffs:
+        print(f"DIFFERS: {line}")
+    if args.compare:
+        print(f"differential: {len(diffs)} case(s) where the simulator disagrees")
     print(summary_line(results))
-    return 1 if failed(results) else 0
+    return 1 if failed(results) or diffs else 0
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ class Env:
         self.page_size = kernel.page_size
         self.memory_nodes = kernel.memory_node_ids()
         self.memoryless_nodes = [n for n in kernel.node_ids() if n not in self.memory_nodes]
+        # an address no process ever maps: below vm.mmap_min_addr (64 KiB)
+        self.unmapped = kernel.page_size
 
     @property
     def world(self) -> World:
@@ -80,6 +82,13 @@ class Env:
             proc.touch(addr, count * self.page_size)
         return [addr + i * self.page_size for i in range(count)]
 
+    def hole(self, proc: Process) -> int:
+        """A one-page hole between two mappings.  Create it last: a real kernel puts the
+        next one-page mapping there (the API's own scratch mappings are larger)."""
+        _, hole, _ = self.pages(proc, 3)
+        proc.munmap(hole, self.page_size)
+        return hole
+
     def status_of(
         self, proc: Process, addr: int, node: int, flags: int, *, owner: Process | None = None
     ) -> int:
@@ -89,7 +98,7 @@ class Env:
         queued nothing failed with ENOENT and wrote no status at all.
         """
         owner = owner or proc
-        (companion,) = self.pages(owner, 1)
+        companion, _ = self.pages(owner, 2)  # two pages: it never fills a one-page hole
         here = self.where(owner, [companion])[0]
         dest = next((n for n in self.memory_nodes if n != here), here)
         pid = 0 if owner is proc else owner.pid

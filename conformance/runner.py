@@ -11,6 +11,7 @@ from conformance.backends import Backend
 from conformance.clauses import CLAUSES
 from conformance.env import CaseFailed, Env, Skip
 from conformance.registry import Case
+from simnuma.abi import CALL_LOG, errno_name, format_statuses
 
 
 class Outcome(StrEnum):
@@ -27,6 +28,7 @@ class Result:
     backend: str
     outcome: Outcome
     detail: str = ""
+    calls: tuple[tuple[object, ...], ...] = ()  # every raw call's (name, ret, errno, out)
 
 
 def run_case(case: Case, backend: Backend) -> Result:
@@ -36,19 +38,57 @@ def run_case(case: Case, backend: Backend) -> Result:
         kernel = backend.open(case.needs)
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
+    calls: list[tuple[object, ...]] = []
+    token = CALL_LOG.set(calls)
     try:
         case.fn(Env(kernel, backend.release, case.needs))
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     except CaseFailed as failed:
-        return Result(case, backend.label, Outcome.FAIL, str(failed))
+        return Result(case, backend.label, Outcome.FAIL, str(failed), tuple(calls))
     except Exception as exc:  # set-up broke: report it, never as a pass
         where = traceback.extract_tb(exc.__traceback__)[-1]
         detail = f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"
-        return Result(case, backend.label, Outcome.ERROR, detail)
+        return Result(case, backend.label, Outcome.ERROR, detail, tuple(calls))
     finally:
+        CALL_LOG.reset(token)
         kernel.close()
-    return Result(case, backend.label, Outcome.PASS)
+    return Result(case, backend.label, Outcome.PASS, "", tuple(calls))
+
+
+def differences(real: Sequence[Result], sim: Sequence[Result]) -> list[str]:
+    """Cases that ran on a real backend whose raw calls the simulator answered otherwise."""
+    by_case = {r.case.id: r for r in sim}
+    found = []
+    for r in real:
+        if r.outcome in (Outcome.SKIP, Outcome.NA):
+            continue
+        twin = by_case.get(r.case.id)
+        if twin is None or twin.outcome in (Outcome.SKIP, Outcome.NA):
+            found.append(
+                f"{r.case.id}: ran on {r.backend}, not on the simulator ({twin and twin.detail})"
+            )
+            continue
+        for i, (a, b) in enumerate(zip(r.calls, twin.calls, strict=False)):
+            if a != b:
+                found.append(
+                    f"{r.case.id}: call {i}: {r.backend} {_show(a)} != {twin.backend} {_show(b)}"
+                )
+                break
+        else:
+            if len(r.calls) != len(twin.calls):
+                found.append(
+                    f"{r.case.id}: {len(r.calls)} calls on {r.backend}, "
+                    f"{len(twin.calls)} on {twin.backend}"
+                )
+    return found
+
+
+def _show(call: tuple[object, ...]) -> str:
+    name, ret, err, out = call
+    assert isinstance(err, int) and isinstance(out, tuple)
+    shown = format_statuses(list(out)) if name == "move_pages" else str(list(out))
+    return f"{name} -> ret={ret} errno={errno_name(err)} {shown}"
 
 
 def run(cases: Sequence[Case], backends: Sequence[Backend]) -> list[Result]:

@@ -53,6 +53,7 @@ ffibuilder.cdef(
     int mprotect(void *addr, size_t len, int prot);
     int mlock(const void *addr, size_t len);
     int madvise(void *addr, size_t length, int advice);
+    int mincore(void *addr, size_t length, unsigned char *vec);
     long process_vm_readv(int pid, const struct iovec *local_iov, unsigned long liovcnt,
                           const struct iovec *remote_iov, unsigned long riovcnt,
                           unsigned long flags);

@@ -58,6 +58,13 @@ def madvise(addr: int, length: int, advice: int) -> tuple[int, int]:
     return _check(lib.madvise(ffi.cast("void *", addr), length, advice))
 
 
+def mincore(addr: int) -> bool:
+    """mincore(2) of one page: resident (in the page cache) or not."""
+    vec = ffi.new("unsigned char[1]")
+    ret = lib.mincore(ffi.cast("void *", addr), PAGE_SIZE, vec)
+    return ret == 0 and bool(vec[0] & 1)
+
+
 def prctl(option: int, arg2: int) -> tuple[int, int]:
     return _check(lib.prctl(option, arg2, 0, 0, 0))
 

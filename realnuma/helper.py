@@ -59,8 +59,9 @@ class Helper:
             start = (raw + HPAGE - 1) & ~(HPAGE - 1)
             if start > raw:
                 _ok(binding.munmap(raw, start - raw), "munmap")
-            if raw + length + HPAGE > start + length:
-                _ok(binding.munmap(start + length, raw + HPAGE - start), "munmap")
+            tail = raw + HPAGE - start
+            if tail:
+                _ok(binding.munmap(start + length, tail), "munmap")
             _ok(binding.madvise(start, length, lib.MADV_HUGEPAGE), "madvise(MADV_HUGEPAGE)")
             return start
         finally:
@@ -139,8 +140,9 @@ class Helper:
     def syscall(self, name: str, args: tuple[int, ...]) -> tuple[int, int]:
         return binding.raw_syscall(name, args)
 
-    def getpid(self) -> int:
-        return os.getpid()
+    def mincore(self, addr: int) -> bool:
+        """Whether the (file) page at ``addr`` is in the page cache, without faulting it."""
+        return binding.mincore(addr & ~(PAGE - 1))
 
     # --- the loop -----------------------------------------------------------------
     def serve(self) -> NoReturn:
@@ -182,10 +184,11 @@ def setup(uid: int, caps: int) -> None:
         os.setresgid(uid, uid, uid)
         os.setgroups([])
         os.setresuid(uid, uid, uid)
-        _ok(binding.set_caps(caps, caps), "capset")
         _ok(binding.prctl(lib.PR_SET_KEEPCAPS, 0), "prctl(PR_SET_KEEPCAPS)")
         # a process that logged in as uid is dumpable; setresuid() above cleared it
         _ok(binding.prctl(lib.PR_SET_DUMPABLE, 1), "prctl(PR_SET_DUMPABLE)")
+    if caps >= 0:
+        _ok(binding.set_caps(caps, caps), "capset")
 
 
 def main(argv: list[str]) -> NoReturn:

@@ -11,6 +11,7 @@ import errno
 import os
 from array import array
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any, NamedTuple, NoReturn, Protocol, cast, runtime_checkable
 
 # move_pages(2) / mbind(2) flags (linux/mempolicy.h)
@@ -193,6 +194,7 @@ WORLD_FEATURES = {
     "pin": "take an extra page reference (vmsplice/O_DIRECT)",
     "isolate": "take a page off the LRU as compaction would",
     "writeback": "put a file page under writeback",
+    "files": "tmpfs files and their page cache (create_file, write_file, file_page_node)",
     "filesystems": "files on filesystems without a migrate function or writeback",
     "fill_node": "use up a node's free memory",
     "kernel_thread": "a kernel thread's pid",
@@ -294,6 +296,18 @@ def unpack_ulongs(data: bytes) -> list[int]:
     return array("Q", data[: len(data) // 8 * 8]).tolist()
 
 
+# Every raw call's outcome, when a conformance run is recording (see conformance.runner):
+# what the differential comparison of two backends compares.
+CALL_LOG: ContextVar[list[tuple[object, ...]] | None] = ContextVar("CALL_LOG", default=None)
+
+
+def _logged(name: str, result: RawResult) -> RawResult:
+    log = CALL_LOG.get()
+    if log is not None:
+        log.append((name, result.ret, result.err, tuple(result.out)))
+    return result
+
+
 class RawResult(NamedTuple):
     """A raw call's outcome: return value, errno (0 unless ret == -1), output array."""
 
@@ -312,7 +326,8 @@ class Scratch:
         for part in parts:
             self.offsets.append(size)
             size += (len(part) + 15) // 16 * 16
-        self.length = max(page_size, (size + page_size - 1) // page_size * page_size)
+        # at least two pages, so that it never lands in a one-page hole a caller made
+        self.length = max(2 * page_size, (size + page_size - 1) // page_size * page_size)
         self.addr = proc.mmap(self.length)
         blob = bytearray(size)
         for offset, part in zip(self.offsets, parts, strict=True):
@@ -346,7 +361,7 @@ def move_pages_raw(
         nodes_addr = s.at(1) if nodes is not None else 0
         ret, err = proc.syscall("move_pages", pid, count, s.at(0), nodes_addr, s.at(2), flags)
         out = unpack_ints(proc.read_bytes(s.at(2), 4 * count)) if count else []
-    return RawResult(ret, err, out)
+    return _logged("move_pages", RawResult(ret, err, out))
 
 
 def migrate_pages_raw(
@@ -357,7 +372,7 @@ def migrate_pages_raw(
     new = pack_ulongs(nodemask_words(new_nodes, maxnode))
     with Scratch(proc, old, new) as s:
         ret, err = proc.syscall("migrate_pages", pid, maxnode, s.at(0), s.at(1))
-    return RawResult(ret, err, [])
+    return _logged("migrate_pages", RawResult(ret, err, []))
 
 
 def get_mempolicy_raw(proc: Process, flags: int, addr: int, maxnode: int) -> RawResult:
@@ -367,13 +382,13 @@ def get_mempolicy_raw(proc: Process, flags: int, addr: int, maxnode: int) -> Raw
         ret, err = proc.syscall("get_mempolicy", s.at(0), s.at(1), maxnode, addr, flags)
         mode = unpack_ints(proc.read_bytes(s.at(0), 4))[0]
         mask = unpack_ulongs(proc.read_bytes(s.at(1), 8 * words))
-    return RawResult(ret, err, [mode, *nodemask_nodes(mask, maxnode - 1)])
+    return _logged("get_mempolicy", RawResult(ret, err, [mode, *nodemask_nodes(mask, maxnode - 1)]))
 
 
 def set_mempolicy_raw(proc: Process, mode: int, nodes: Sequence[int], maxnode: int) -> RawResult:
     with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
         ret, err = proc.syscall("set_mempolicy", mode, s.at(0), maxnode)
-    return RawResult(ret, err, [])
+    return _logged("set_mempolicy", RawResult(ret, err, []))
 
 
 def mbind_raw(
@@ -381,7 +396,7 @@ def mbind_raw(
 ) -> RawResult:
     with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
         ret, err = proc.syscall("mbind", addr, length, mode, s.at(0), maxnode, flags)
-    return RawResult(ret, err, [])
+    return _logged("mbind", RawResult(ret, err, []))
 
 
 # --- argument checks of the Python API: TypeError/ValueError naming the argument ----------

@@ -93,8 +93,7 @@ def faults_page_in(env: Env) -> None:
 def addr_unmapped(env: Env) -> None:
     """MPOL_F_ADDR with addr NULL or an unmapped page: EFAULT (LTP get_mempolicy02)."""
     p = env.spawn()
-    (a,) = env.pages(p, 1)
-    p.munmap(a, env.page_size)
+    a = env.hole(p)
     expect_errno(lambda: p.get_mempolicy(MPOL_F_ADDR, 0), errno.EFAULT, "addr NULL")
     expect_errno(lambda: p.get_mempolicy(MPOL_F_ADDR, a), errno.EFAULT, "unmapped addr")
     flags = MPOL_F_NODE | MPOL_F_ADDR

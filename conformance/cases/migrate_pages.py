@@ -133,8 +133,7 @@ def mask_unreadable(env: Env) -> None:
     n0 = env.memory_nodes[0]
     p = env.spawn()
     (good,) = _masks(env, p, [n0])
-    bad = p.mmap(env.page_size)
-    p.munmap(bad, env.page_size)
+    bad = env.unmapped
     expect(p.syscall("migrate_pages", 0, 65, bad, good), (-1, errno.EFAULT), "old_nodes")
     expect(p.syscall("migrate_pages", 0, 65, good, bad), (-1, errno.EFAULT), "new_nodes")
     expect(p.syscall("migrate_pages", 0, 65, good, good), (0, 0), "both readable")
@@ -315,7 +314,7 @@ def outside_old_stays(env: Env) -> None:
 
 @case(
     "migrate_pages.page_cache_unmapped",
-    needs=Needs(memory_nodes=2, features=frozenset({"filesystems"})),
+    needs=Needs(memory_nodes=2, features=frozenset({"files"})),
 )
 def page_cache_stays(env: Env) -> None:
     """A page-cache page written with write(2) and mapped by nobody stays; a mapped page moves."""

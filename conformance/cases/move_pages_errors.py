@@ -107,9 +107,7 @@ def counts_batch_only(env: Env) -> None:
 
 def _failing_batch_then_bad_entry(env: Env) -> tuple[int, list[int]]:
     p, pages, t = _pinned_and_free(env)
-    hole = p.mmap(env.page_size)
-    p.munmap(hole, env.page_size)
-    r = p.move_pages(0, [pages[1], hole], [t, t], MPOL_MF_MOVE)
+    r = p.move_pages(0, [pages[1], env.unmapped], [t, t], MPOL_MF_MOVE)
     return r.ret, r.status
 
 

@@ -92,10 +92,9 @@ def same_page_twice(env: Env) -> None:
 
 @case("move_pages.status.EFAULT.unmapped")
 def unmapped_address(env: Env) -> None:
-    """An address after munmap: -EFAULT in query and move mode (LTP move_pages04)."""
+    """An address no mapping covers: -EFAULT in query and move mode (LTP move_pages04)."""
     p = env.spawn()
-    (a,) = env.pages(p, 1)
-    p.munmap(a, env.page_size)
+    a = env.unmapped
     expect_status(p.move_pages(0, [a], None, 0), [-errno.EFAULT], "query")
     expect(env.status_of(p, a, env.memory_nodes[0], MPOL_MF_MOVE), -errno.EFAULT, "move")
 
@@ -104,8 +103,7 @@ def unmapped_address(env: Env) -> None:
 def hole_below_vma_efault(env: Env) -> None:
     """A hole between two mappings: -EFAULT."""
     p = env.spawn()
-    _, b, _ = env.pages(p, 3)
-    p.munmap(b, env.page_size)
+    b = env.hole(p)
     expect_status(p.move_pages(0, [b], None, 0), [-errno.EFAULT], "query")
     expect(env.status_of(p, b, env.memory_nodes[0], MPOL_MF_MOVE), -errno.EFAULT, "move")
 
@@ -114,8 +112,7 @@ def hole_below_vma_efault(env: Env) -> None:
 def hole_below_vma_enoent(env: Env) -> None:
     """A hole between two mappings gave -ENOENT (looked up in the next VMA)."""
     p = env.spawn()
-    _, b, _ = env.pages(p, 3)
-    p.munmap(b, env.page_size)
+    b = env.hole(p)
     expect_status(p.move_pages(0, [b], None, 0), [-errno.ENOENT], "query")
     expect(env.status_of(p, b, env.memory_nodes[0], MPOL_MF_MOVE), -errno.ENOENT, "move")
 
@@ -183,9 +180,7 @@ def swapped_out(env: Env) -> None:
 FILESYSTEMS = Needs(memory_nodes=2, features=frozenset({"filesystems"}))
 
 
-@case(
-    "move_pages.status.ENOENT.page_cache_unmapped", needs=Needs(features=frozenset({"filesystems"}))
-)
+@case("move_pages.status.ENOENT.page_cache_unmapped", needs=Needs(features=frozenset({"files"})))
 def page_cache_not_mapped(env: Env) -> None:
     """A file page written with write(2) is in the page cache; this mapping never faulted it."""
     p = env.spawn()
@@ -309,7 +304,10 @@ def already_on_target_unwritten(env: Env) -> None:
     expect_status(p.move_pages(0, [a], [here], MPOL_MF_MOVE), [UNWRITTEN])
 
 
-@case("move_pages.status.writeback", needs=Needs(memory_nodes=2, features=frozenset({"writeback"})))
+@case(
+    "move_pages.status.writeback",
+    needs=Needs(memory_nodes=2, features=frozenset({"writeback", "files"})),
+)
 def writeback_waited_for(env: Env) -> None:
     """A page under writeback: MIGRATE_SYNC waits for the I/O, then the page moves."""
     p = env.spawn()

@@ -1,0 +1,438 @@
+"""HostKernel: the Kernel/Process contract on the real kernel this machine runs.
+
+Every process is a real helper process (realnuma.helper) that performs the set-up
+and the syscalls as itself, so caller and target can differ in pid, credentials and
+cpuset.  Helpers die with the kernel object: close(), a finalizer, and their own exit
+when the controller's end of their socket closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from realnuma import wire
+from realnuma.cpusets import Cpusets
+from realnuma.probe import HostFacts, parse_nodelist, probe
+from simnuma.abi import (
+    CALL_LOG,
+    CAPABILITIES,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    SyscallMethods,
+    check_bytes,
+    check_caps,
+    check_int,
+    check_nodes,
+)
+
+HPAGE = 2 << 20
+PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+KTHREADD_PID = 2
+
+
+class HelperDied(RuntimeError):
+    """A helper process is gone (killed, crashed, or never started)."""
+
+
+class HostFile:
+    """A file on tmpfs (/dev/shm) whose page cache the helpers can map."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.size = size
+
+    def __repr__(self) -> str:
+        return f"HostFile({self.path!r}, size={self.size})"
+
+
+class KernelThread:
+    """kthreadd: a real kernel thread's pid; it has no user memory to set up."""
+
+    pid = KTHREADD_PID
+
+
+def _kill_all(pids: list[int], popens: list[subprocess.Popen[bytes]]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for popen in popens:
+        with contextlib.suppress(Exception):
+            popen.kill()
+            popen.wait(timeout=10)
+
+
+class HostProcess(SyscallMethods):
+    """A helper process seen through the Process protocol."""
+
+    def __init__(
+        self,
+        kernel: HostKernel,
+        pid: int,
+        sock: socket.socket,
+        popen: subprocess.Popen[bytes] | None,
+    ) -> None:
+        self.kernel = kernel
+        self._pid = pid
+        self.sock = sock
+        self.popen = popen
+        self.alive = True
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def __repr__(self) -> str:
+        return f"HostProcess(pid={self._pid}, alive={self.alive})"
+
+    # --- talking to the helper ----------------------------------------------------
+    def _call(self, op: str, *args: Any, fds: list[int] | None = None) -> Any:
+        if not self.alive:
+            raise RuntimeError(f"process {self._pid} has exited")
+        try:
+            wire.send(self.sock, (op, args), fds)
+            ready, _, _ = select.select([self.sock], [], [], self.kernel.timeout)
+            message = wire.recv(self.sock) if ready else None
+        except OSError:  # EPIPE/ECONNRESET: the helper is gone
+            message = None
+        if message is None and not ready:
+            self.kernel.kill(self)
+            raise HelperDied(f"helper {self._pid} did not answer {op} in {self.kernel.timeout} s")
+        if message is None:
+            self.alive = False
+            raise HelperDied(f"helper {self._pid} died during {op}: {self.kernel.status_of(self)}")
+        reply, _ = message
+        if reply[0] == "ok":
+            return reply[1]
+        if reply[0] == "oserror":
+            raise OSError(reply[1], reply[2])
+        raise ValueError(reply[1])
+
+    # --- memory set-up ---------------------------------------------------------------
+    def mmap(
+        self,
+        length: int,
+        *,
+        shared: bool = False,
+        file: object | None = None,
+        huge: str | None = None,
+        prot: int = PROT_READ | PROT_WRITE,
+        offset: int = 0,
+    ) -> int:
+        check_int("length", length, minimum=1)
+        check_int("prot", prot)
+        check_int("offset", offset, minimum=0)
+        if prot & ~PROT_ALL:
+            raise ValueError(f"prot has unknown bits {prot & ~PROT_ALL:#x}")
+        if file is not None and not isinstance(file, HostFile):
+            raise TypeError(
+                f"file must be a HostFile from HostKernel.create_file, not {type(file).__name__}"
+            )
+        if huge not in (None, "thp", "hugetlb"):
+            raise ValueError(f"huge must be None, 'thp' or 'hugetlb', not {huge!r}")
+        unit = HPAGE if huge else self.kernel.page_size
+        length = (length + unit - 1) // unit * unit
+        path = file.path if isinstance(file, HostFile) else None
+        addr: int = self._call("mmap", length, shared, path, huge, prot, offset)
+        return addr
+
+    def _range(self, addr: int, length: int) -> None:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=1)
+        if addr % self.kernel.page_size:
+            raise ValueError(f"addr {addr:#x} is not page aligned")
+
+    def munmap(self, addr: int, length: int) -> None:
+        self._range(addr, length)
+        self._call("munmap", addr, length)
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        self._range(addr, length)
+        check_int("prot", prot)
+        self._call("mprotect", addr, length, prot)
+
+    def touch(self, addr: int, length: int) -> None:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=1)
+        self._call("fault", addr, length, True)
+
+    def read(self, addr: int, length: int) -> None:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=1)
+        self._call("fault", addr, length, False)
+
+    def write_bytes(self, addr: int, data: bytes) -> None:
+        check_int("addr", addr, minimum=0)
+        self._call("write_bytes", addr, check_bytes("data", data))
+
+    def read_bytes(self, addr: int, length: int) -> bytes:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=0)
+        data: bytes = self._call("read_bytes", addr, length)
+        return data
+
+    def mlock(self, addr: int, length: int) -> None:
+        self._range(addr, length)
+        self._call("mlock", addr, length)
+
+    def fork(self) -> HostProcess:
+        ours, theirs = socket.socketpair()
+        try:
+            pid: int = self._call("fork", fds=[theirs.fileno()])
+        finally:
+            theirs.close()
+        child = HostProcess(self.kernel, pid, ours, None)
+        self.kernel.processes.append(child)
+        return child
+
+    def exit(self) -> None:
+        if not self.alive:
+            return
+        self._call("exit")
+        self.alive = False
+        self.sock.close()
+        self.kernel.reap(self)
+
+    # --- credentials and cpuset -------------------------------------------------------
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        for name, v in (("ruid", ruid), ("euid", euid), ("suid", suid)):
+            check_int(name, v, minimum=-1)
+        self._call("setresuid", ruid, euid, suid)
+
+    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None:
+        nodes = check_nodes("mems", mems)
+        if not nodes:
+            raise ValueError("mems must name at least one node")
+        self.kernel.cpusets().move(self._pid, nodes, memory_migrate=memory_migrate)
+
+    # --- the raw ABI ---------------------------------------------------------------------
+    def syscall(self, name: str, *args: int) -> tuple[int, int]:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
+        for i, a in enumerate(args):
+            check_int(f"args[{i}]", a)
+        ret, err = self._call("syscall", name, args)
+        return int(ret), int(err)
+
+
+class HostKernel:
+    """The running kernel, as a backend: helper processes and world-building it can do."""
+
+    def __init__(self, *, timeout: float = 120.0) -> None:
+        self.facts: HostFacts = probe()
+        self.timeout = timeout
+        self.processes: list[HostProcess] = []
+        self._popens: list[subprocess.Popen[bytes]] = []
+        self._cpusets: Cpusets | None = None
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="realnuma-", dir=_shm_dir())
+        self._finalizer = weakref.finalize(self, _kill_all, [], self._popens)
+
+    # --- facts ----------------------------------------------------------------------
+    @property
+    def page_size(self) -> int:
+        return os.sysconf("SC_PAGE_SIZE")
+
+    @property
+    def release(self) -> str:
+        return self.facts.release
+
+    def node_ids(self) -> list[int]:
+        return list(self.facts.online_nodes)
+
+    def memory_node_ids(self) -> list[int]:
+        return list(self.facts.memory_nodes)
+
+    @property
+    def features(self) -> frozenset[str]:
+        features = {"pin", "dumpable", "kernel_thread", "files", "run_on"}
+        if self.facts.is_root:
+            features.add("capabilities")
+        if self.facts.cpusets is not None:
+            features.add("cpuset")
+        if self.facts.thp in ("always", "madvise"):
+            features.add("thp")
+        if self.facts.hugepages >= 2:
+            features.add("hugetlb")
+        return frozenset(features)
+
+    # --- processes ---------------------------------------------------------------------
+    def spawn(
+        self,
+        *,
+        uid: int = 0,
+        cpuset_mems: Sequence[int] | None = None,
+        caps: Sequence[str] | None = None,
+    ) -> HostProcess:
+        check_int("uid", uid, minimum=0)
+        mask = -1
+        if caps is not None:
+            mask = sum(1 << CAPABILITIES[c] for c in check_caps("caps", caps))
+        elif uid != 0:
+            mask = 0
+        mems = None if cpuset_mems is None else check_nodes("cpuset_mems", cpuset_mems)
+        ours, theirs = socket.socketpair()
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "realnuma.helper", str(theirs.fileno()), str(uid), str(mask)],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._popens.append(popen)
+        proc = HostProcess(self, popen.pid, ours, popen)
+        self.processes.append(proc)
+        ready, _, _ = select.select([ours], [], [], self.timeout)
+        message = wire.recv(ours) if ready else None
+        if message is None or message[0][0] != "ok":
+            proc.alive = False
+            detail = message[0][2] if message else self.status_of(proc)
+            raise HelperDied(f"helper for uid {uid} did not start: {detail}")
+        if mems is not None:
+            proc.set_cpuset(mems)
+        return proc
+
+    def spawn_kernel_thread(self) -> KernelThread:
+        return KernelThread()
+
+    def kill(self, proc: HostProcess) -> None:
+        """Kill one helper (it hung or misbehaved)."""
+        proc.alive = False
+        proc.sock.close()
+        _kill_all([proc.pid], [proc.popen] if proc.popen else [])
+
+    def status_of(self, proc: HostProcess) -> str:
+        if proc.popen is not None:
+            code = proc.popen.poll()
+            if code is not None:
+                return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
+        return "gone" if not os.path.exists(f"/proc/{proc.pid}") else "alive"
+
+    def reap(self, proc: HostProcess) -> None:
+        """Wait until an exited helper's pid is gone (ESRCH from then on)."""
+        if proc.popen is not None:
+            proc.popen.wait(timeout=self.timeout)
+            return
+        deadline = time.monotonic() + self.timeout
+        while os.path.exists(f"/proc/{proc.pid}") and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def cpusets(self) -> Cpusets:
+        if self._cpusets is None:
+            self._cpusets = Cpusets()
+        return self._cpusets
+
+    def close(self) -> None:
+        """Kill every helper, undo every cpuset, remove every file."""
+        pids = [p.pid for p in self.processes if p.alive]
+        for proc in self.processes:
+            proc.alive = False
+            proc.sock.close()
+        _kill_all(pids, self._popens)
+        for pid in pids:
+            deadline = time.monotonic() + 10
+            while _is_live(pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
+        if self._cpusets is not None:
+            self._cpusets.close()
+            self._cpusets = None
+        self._tmpdir.cleanup()
+        self.processes.clear()
+
+    def __enter__(self) -> HostKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- world building ------------------------------------------------------------------
+    def _process(self, proc: Any) -> HostProcess:
+        if not isinstance(proc, HostProcess):
+            raise TypeError(f"proc must be a HostProcess, not {type(proc).__name__}")
+        return proc
+
+    def pin(self, proc: Any, addr: int) -> None:
+        self._process(proc)._call("pin", check_int("addr", addr, minimum=0))
+
+    def unpin(self, proc: Any, addr: int) -> None:
+        self._process(proc)._call("unpin", check_int("addr", addr, minimum=0))
+
+    def set_dumpable(self, proc: Any, value: int) -> None:
+        if check_int("value", value) not in (0, 1):
+            raise ValueError(f"value must be 0 or 1, not {value}")
+        self._process(proc)._call("set_dumpable", value)
+
+    def run_on(self, proc: Any, nid: int) -> None:
+        check_int("nid", nid)
+        path = f"/sys/devices/system/node/node{nid}/cpulist"
+        try:
+            with open(path) as f:
+                cpus = parse_nodelist(f.read())
+        except FileNotFoundError:
+            raise ValueError(f"nid {nid} is not a node") from None
+        if not cpus:
+            raise ValueError(f"nid {nid} has no CPUs")
+        self._process(proc)._call("run_on", cpus)
+
+    def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> HostFile:
+        check_int("size", size, minimum=1)
+        if fs != "tmpfs":
+            raise ValueError(f"fs: the host backend has only tmpfs, not {fs!r}")
+        fd, path = tempfile.mkstemp(prefix=name or "file", dir=self._tmpdir.name)
+        os.ftruncate(fd, size)
+        os.close(fd)
+        os.chmod(path, 0o666)
+        return HostFile(path, size)
+
+    def write_file(self, f: Any, offset: int, data: bytes) -> None:
+        if not isinstance(f, HostFile):
+            raise TypeError(f"f must be HostFile, not {type(f).__name__}")
+        check_int("offset", offset, minimum=0)
+        data = check_bytes("data", data)
+        fd = os.open(f.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, offset)
+        finally:
+            os.close(fd)
+
+    def file_page_node(self, f: Any, index: int) -> int | None:
+        """The node of a page-cache page, read by a short-lived helper that maps it."""
+        if not isinstance(f, HostFile):
+            raise TypeError(f"f must be HostFile, not {type(f).__name__}")
+        check_int("index", index, minimum=0)
+        probe_proc = self.spawn()
+        token = CALL_LOG.set(None)  # world-building: not part of what a case observes
+        try:
+            addr = probe_proc.mmap(f.size, file=f, shared=True)
+            page = addr + index * self.page_size
+            cached = probe_proc._call("mincore", page)
+            if not cached:
+                return None
+            probe_proc.read(page, 1)
+            status = probe_proc.move_pages(0, [page], None, 0).status[0]
+            return status if status >= 0 else None
+        finally:
+            CALL_LOG.reset(token)
+            probe_proc.exit()
+
+
+def _shm_dir() -> str | None:
+    return "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def _is_live(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
