@@ -311,11 +311,17 @@ class HostKernel:
         _kill_all([proc.pid], [proc.popen] if proc.popen else [])
 
     def status_of(self, proc: HostProcess) -> str:
+        """How a helper ended (its socket closed: it is exiting, give it a moment)."""
         if proc.popen is not None:
-            code = proc.popen.poll()
-            if code is not None:
-                return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
-        return "gone" if not os.path.exists(f"/proc/{proc.pid}") else "alive"
+            try:
+                code = proc.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                return "still running"
+            return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
+        deadline = time.monotonic() + 5
+        while _is_live(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return "still running" if _is_live(proc.pid) else "gone (a forked helper: no exit status)"
 
     def reap(self, proc: HostProcess) -> None:
         """Wait until an exited helper's pid is gone (ESRCH from then on)."""

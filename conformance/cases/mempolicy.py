@@ -284,3 +284,36 @@ def policy_follows_cpuset(env: Env) -> None:
     expect(q.get_mempolicy(0), (MPOL_BIND | MPOL_F_STATIC_NODES, [n0]), "static nodes as given")
     (b,) = env.pages(q, 1)
     expect(env.where(q, [b])[0] in (n1, n2), True, "allocated inside the new mems")
+
+
+# ---------------------------------------------------------------- on a single node too
+@case("get_mempolicy.mems_allowed", needs=Needs(features=frozenset({"cpuset"})))
+def mems_allowed_one_node(env: Env) -> None:
+    """Unconfined: every memory node; in a cpuset of the first node: that node."""
+    n0 = env.memory_nodes[0]
+    expect(env.spawn().get_mempolicy(MPOL_F_MEMS_ALLOWED), (0, env.memory_nodes), "unconfined")
+    confined = env.spawn(cpuset_mems=[n0])
+    expect(confined.get_mempolicy(MPOL_F_MEMS_ALLOWED), (0, [n0]), "cpuset {n0}")
+
+
+@case("get_mempolicy.errno.EINVAL.node_without_interleave")
+def node_without_interleave_one_node(env: Env) -> None:
+    """MPOL_F_NODE alone: EINVAL under MPOL_DEFAULT; the next node under MPOL_INTERLEAVE."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    expect_errno(lambda: p.get_mempolicy(MPOL_F_NODE), errno.EINVAL, "MPOL_DEFAULT")
+    p.set_mempolicy(MPOL_INTERLEAVE, [n0])
+    expect(p.get_mempolicy(MPOL_F_NODE)[0], n0, "MPOL_INTERLEAVE {n0}")
+
+
+@case("mbind.errno.EPERM.move_all")
+def move_all_unprivileged_one_node(env: Env) -> None:
+    """uid 1000, MPOL_MF_MOVE_ALL: EPERM before anything else is looked at."""
+    p = env.spawn(uid=USER)
+    (a,) = env.pages(p, 1)
+    n0 = env.memory_nodes[0]
+    expect_errno(
+        lambda: p.mbind(a, env.page_size, MPOL_BIND, [n0], MPOL_MF_MOVE_ALL),
+        errno.EPERM,
+        "MPOL_MF_MOVE_ALL",
+    )
