@@ -1,5 +1,14 @@
-"""setuptools hook for the cffi extension; everything else is in pyproject.toml."""
+"""setuptools hook for the cffi extensions; everything else is in pyproject.toml.
+
+The libnuma binding is built only where libnuma's header is installed (libnuma-dev).
+"""
+
+import os
 
 from setuptools import setup
 
-setup(cffi_modules=["realnuma/_build.py:ffibuilder"])
+modules = ["realnuma/_build.py:ffibuilder"]
+if os.path.exists("/usr/include/numaif.h"):
+    modules.append("realnuma/_build_libnuma.py:ffibuilder")
+
+setup(cffi_modules=modules)

@@ -60,16 +60,19 @@ class SimBackend:
 
 
 class HostBackend:
-    """The kernel this machine runs, through realnuma (real helper processes)."""
+    """The kernel this machine runs, through realnuma (real helper processes), making
+    the calls with syscall(2) or, with ``libnuma``, through libnuma's wrappers."""
 
-    def __init__(self) -> None:
+    def __init__(self, libnuma: bool = False) -> None:
         from realnuma.probe import probe
 
         self.facts = probe()
+        self.libnuma = libnuma
 
     @property
     def label(self) -> str:
-        return f"host:{self.facts.release.split('-')[0]}"
+        kind = "host-libnuma" if self.libnuma else "host"
+        return f"{kind}:{self.facts.release.split('-')[0]}"
 
     @property
     def release(self) -> Release:
@@ -83,13 +86,16 @@ class HostBackend:
             facts.release,
             len(facts.memory_nodes),
             memoryless,
-            f"sim:{self.label.split(':', 1)[1]}",
+            f"sim({self.label})",
         )
 
     def open(self, needs: Needs) -> Kernel:
+        from realnuma.binding import libnuma_available
         from realnuma.host import HostKernel
 
         facts = self.facts
+        if self.libnuma and not libnuma_available():
+            raise Skip("realnuma was built without libnuma's headers (libnuma-dev)")
         if needs.memory_nodes > len(facts.memory_nodes):
             raise Skip(
                 f"needs {needs.memory_nodes} memory nodes, host has {len(facts.memory_nodes)}"
@@ -98,7 +104,7 @@ class HostBackend:
             raise Skip("needs a node without memory, host has none")
         if not facts.is_root:
             raise Skip("needs root: helpers change uid, cpusets and capabilities")
-        kernel = HostKernel()
+        kernel = HostKernel(libnuma=self.libnuma)
         missing = needs.features - kernel.features
         if missing:
             kernel.close()
@@ -145,7 +151,7 @@ def parse_backends(spec: str) -> list[Backend]:
     if not isinstance(spec, str):
         raise TypeError(f"backend spec must be str, not {type(spec).__name__}")
     kind, _, rest = spec.partition(":")
-    options = _options(rest, spec)
+    options = _options(rest, spec) if kind != "host" else {}
     if kind == "sim":
         profile = options.pop("profile", None)
         memory = _count(options, "nodes", 3, spec, 1)
@@ -159,7 +165,7 @@ def parse_backends(spec: str) -> list[Backend]:
         resolve_profile(profile)  # a bad profile is reported now, not per case
         return [SimBackend(profile, memory, memoryless)]
     if kind == "host":
-        if options:
-            raise ValueError(f"backend {spec!r}: host takes no options")
-        return [HostBackend()]
+        if rest not in ("", "libnuma"):
+            raise ValueError(f"backend {spec!r}: host takes no options but 'libnuma'")
+        return [HostBackend(libnuma=rest == "libnuma")]
     raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim, host)")

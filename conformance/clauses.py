@@ -495,6 +495,12 @@ _ALL = [
         why="validation of the (chunk's) array before any page moved",
     ),
     _c(
+        "move_pages.wrapper_errors",
+        "the numaif.h move_pages() returns -1 and sets errno on error, 0 or the count otherwise "
+        "(FIXME 'does the wrapper in numactl do the right thing?': run it on host:libnuma)",
+        MAN,
+    ),
+    _c(
         "move_pages.ignores_mempolicy",
         "memory policy does not constrain move_pages' destination nodes (NOTES)",
         MAN,

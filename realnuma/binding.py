@@ -32,6 +32,68 @@ def raw_syscall(name: str, args: tuple[int, ...]) -> tuple[int, int]:
     return (ret, 0) if ret != -1 else (-1, ffi.errno)
 
 
+def _s32(value: int) -> int:
+    return ((value & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000
+
+
+def libnuma_available() -> bool:
+    """Whether realnuma was built with libnuma's headers (the host:libnuma backend)."""
+    try:
+        import realnuma._libnuma  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def libnuma_call(name: str, args: tuple[int, ...]) -> tuple[int, int]:
+    """The same call through libnuma's wrapper (numaif.h), registers cast to its C types."""
+    from realnuma._libnuma import ffi as nffi
+    from realnuma._libnuma import lib as numa
+
+    r = [a & U64 for a in args[:6]] + [0] * (6 - min(6, len(args)))
+
+    def ptr(kind: str, value: int) -> object:
+        return nffi.cast(kind, value)
+
+    nffi.errno = 0
+    if name == "move_pages":
+        ret = numa.move_pages(
+            _s32(r[0]),
+            r[1],
+            ptr("void **", r[2]),
+            ptr("int *", r[3]),
+            ptr("int *", r[4]),
+            _s32(r[5]),
+        )
+    elif name == "migrate_pages":
+        ret = numa.migrate_pages(
+            _s32(r[0]), r[1], ptr("unsigned long *", r[2]), ptr("unsigned long *", r[3])
+        )
+    elif name == "get_mempolicy":
+        ret = numa.get_mempolicy(
+            ptr("int *", r[0]),
+            ptr("unsigned long *", r[1]),
+            r[2],
+            ptr("void *", r[3]),
+            r[4] & 0xFFFF_FFFF,
+        )
+    elif name == "set_mempolicy":
+        ret = numa.set_mempolicy(_s32(r[0]), ptr("unsigned long *", r[1]), r[2])
+    elif name == "mbind":
+        ret = numa.mbind(
+            ptr("void *", r[0]),
+            r[1],
+            _s32(r[2]),
+            ptr("unsigned long *", r[3]),
+            r[4],
+            r[5] & 0xFFFF_FFFF,
+        )
+    else:
+        return -1, errno.ENOSYS
+    ret = int(ret)
+    return (ret, 0) if ret != -1 else (-1, nffi.errno)
+
+
 def mmap(length: int, prot: int, flags: int, fd: int = -1, offset: int = 0) -> tuple[int, int]:
     ffi.errno = 0
     addr = int(lib.numa_mmap(0, length, prot, flags, fd, offset))

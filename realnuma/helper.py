@@ -1,10 +1,11 @@
 """A helper process: a real process that sets itself up and makes the NUMA syscalls
 as itself, on request from the controller (realnuma.host).
 
-    python -m realnuma.helper FD UID CAPS
+    python -m realnuma.helper FD UID CAPS VIA
 
 FD is its end of a Unix socket; UID the user it becomes (root: unchanged); CAPS the
-capability mask it keeps.  It exits when the socket closes, so it can never outlive
+capability mask it keeps (-1: unchanged); VIA "syscall" or "libnuma", how it makes
+the NUMA calls.  It exits when the socket closes, so it can never outlive
 the controller.  Memory is touched with process_vm_readv/writev on itself, so a bad
 address is an error reply, never a crash.
 """
@@ -35,8 +36,9 @@ def _ok(result: tuple[int, int], what: str) -> int:
 
 
 class Helper:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, libnuma: bool) -> None:
         self.sock = sock
+        self.libnuma = libnuma  # make the NUMA calls through libnuma's wrappers
         self.pins: dict[int, tuple[int, int]] = {}  # page address -> pipe holding it
 
     # --- memory -----------------------------------------------------------------
@@ -138,6 +140,8 @@ class Helper:
         os.sched_setaffinity(0, cpus)
 
     def syscall(self, name: str, args: tuple[int, ...]) -> tuple[int, int]:
+        if self.libnuma:
+            return binding.libnuma_call(name, args)
         return binding.raw_syscall(name, args)
 
     def mincore(self, addr: int) -> bool:
@@ -193,6 +197,7 @@ def setup(uid: int, caps: int) -> None:
 
 def main(argv: list[str]) -> NoReturn:
     fd, uid, caps = (int(a) for a in argv[1:4])
+    libnuma = argv[4] == "libnuma"
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked helpers are reaped at once
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the controller, which cleans up
     sock = socket.socket(fileno=fd)
@@ -202,7 +207,7 @@ def main(argv: list[str]) -> NoReturn:
         wire.send(sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc}"))
         os._exit(1)
     wire.send(sock, ("ok", os.getpid()))
-    Helper(sock).serve()
+    Helper(sock, libnuma).serve()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from realnuma import wire
+from realnuma import binding, wire
 from realnuma.cpusets import Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from simnuma.abi import (
@@ -229,7 +229,14 @@ class HostProcess(SyscallMethods):
 class HostKernel:
     """The running kernel, as a backend: helper processes and world-building it can do."""
 
-    def __init__(self, *, timeout: float = 120.0) -> None:
+    def __init__(self, *, libnuma: bool = False, timeout: float = 120.0) -> None:
+        """``libnuma``: helpers make the NUMA calls through libnuma's wrappers."""
+        if libnuma and not binding.libnuma_available():
+            raise RuntimeError(
+                "libnuma: realnuma was built without libnuma's headers "
+                "(apt-get install libnuma-dev, then reinstall)"
+            )
+        self.libnuma = libnuma
         self.facts: HostFacts = probe()
         self.timeout = timeout
         self.processes: list[HostProcess] = []
@@ -283,7 +290,15 @@ class HostKernel:
         mems = None if cpuset_mems is None else check_nodes("cpuset_mems", cpuset_mems)
         ours, theirs = socket.socketpair()
         popen = subprocess.Popen(
-            [sys.executable, "-m", "realnuma.helper", str(theirs.fileno()), str(uid), str(mask)],
+            [
+                sys.executable,
+                "-m",
+                "realnuma.helper",
+                str(theirs.fileno()),
+                str(uid),
+                str(mask),
+                "libnuma" if self.libnuma else "syscall",
+            ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
         )

@@ -162,3 +162,18 @@ def teardown_module() -> None:
         kernel.close()
     leftovers = [d.name for d in Path("/sys/fs/cgroup/cpuset").glob("simnuma-*")]
     assert not leftovers, leftovers
+
+
+def test_libnuma_backend_calls_through_libnuma() -> None:
+    from realnuma.binding import libnuma_available
+
+    if not libnuma_available():
+        pytest.skip("realnuma was built without libnuma's headers (libnuma-dev)")
+    with HostKernel(libnuma=True) as kernel:
+        p = kernel.spawn()
+        assert p.syscall("move_pages", 0, 1, 8, 0, 8, 0) == (-1, errno.EFAULT)
+        assert "libnuma" in Path(f"/proc/{p.pid}/maps").read_text()
+    with HostKernel() as kernel:
+        p = kernel.spawn()
+        p.syscall("move_pages", 0, 0, 0, 0, 0, 0)
+        assert "libnuma" not in Path(f"/proc/{p.pid}/maps").read_text()

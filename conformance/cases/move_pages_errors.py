@@ -380,3 +380,16 @@ def no_status_before_error(env: Env) -> None:
     """Before 4.17 the array was validated first: ENODEV and nothing written."""
     ret, err, status, _ = _move_then_memoryless(env)
     expect((ret, err, status), (-1, errno.ENODEV, [UNWRITTEN, UNWRITTEN]), "ret, errno, status")
+
+
+@case("move_pages.wrapper_errors")
+def wrapper_reports_errno(env: Env) -> None:
+    """-1 with errno EINVAL for bad flags, ESRCH for a gone pid; 0 for a query."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    bad_flags = move_pages_raw(p, 0, [a], [env.memory_nodes[0]], MPOL_MF_STRICT)
+    expect((bad_flags.ret, bad_flags.err), (-1, errno.EINVAL), "flags MPOL_MF_STRICT")
+    gone = move_pages_raw(p, _gone_pid(env), [a], None, 0)
+    expect((gone.ret, gone.err), (-1, errno.ESRCH), "pid gone")
+    query = move_pages_raw(p, 0, [a], None, 0)
+    expect((query.ret, query.err), (0, 0), "query")
