@@ -301,6 +301,7 @@ class HostKernel:
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
+            cwd="/",  # import the installed realnuma, never a source tree in the cwd
         )
         theirs.close()
         self._popens.append(popen)

@@ -75,7 +75,12 @@ def test_a_crashed_controller_leaves_no_helper() -> None:
         "os._exit(1)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",
     )
     pids = [int(p) for p in out.stdout.split()]
     assert len(pids) == 3, out.stderr
