@@ -6,6 +6,7 @@ No logic lives here beyond turning ``ffi.errno`` into a value right after the ca
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 from realnuma._syscalls import ffi, lib
 
@@ -39,16 +40,27 @@ def _s32(value: int) -> int:
 def libnuma_available() -> bool:
     """Whether realnuma was built with libnuma's headers (the host:libnuma backend)."""
     try:
-        import realnuma._libnuma  # noqa: F401
+        load_libnuma()
     except ImportError:
         return False
     return True
 
 
+_LIBNUMA: list[Any] = []
+
+
+def load_libnuma() -> tuple[Any, Any]:
+    """realnuma._libnuma's (ffi, lib), imported once."""
+    if not _LIBNUMA:
+        from realnuma import _libnuma
+
+        _LIBNUMA.extend((_libnuma.ffi, _libnuma.lib))
+    return _LIBNUMA[0], _LIBNUMA[1]
+
+
 def libnuma_call(name: str, args: tuple[int, ...]) -> tuple[int, int]:
     """The same call through libnuma's wrapper (numaif.h), registers cast to its C types."""
-    from realnuma._libnuma import ffi as nffi
-    from realnuma._libnuma import lib as numa
+    nffi, numa = load_libnuma()
 
     r = [a & U64 for a in args[:6]] + [0] * (6 - min(6, len(args)))
 

@@ -168,6 +168,8 @@ class Helper:
                 reply = ("oserror", exc.errno or errno.EIO, str(exc))
             except (ValueError, TypeError) as exc:
                 reply = ("error", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug of ours: say so, and keep serving
+                reply = ("failed", f"{op}: {type(exc).__name__}: {exc}")
             wire.send(self.sock, reply)
 
     def _fork(self, fd: int) -> None:
@@ -202,6 +204,8 @@ def main(argv: list[str]) -> NoReturn:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the controller, which cleans up
     sock = socket.socket(fileno=fd)
     try:
+        if libnuma:
+            binding.load_libnuma()  # before dropping root: the module may be root-only
         setup(uid, caps)
     except OSError as exc:
         wire.send(sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc}"))

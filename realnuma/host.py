@@ -117,7 +117,9 @@ class HostProcess(SyscallMethods):
             return reply[1]
         if reply[0] == "oserror":
             raise OSError(reply[1], reply[2])
-        raise ValueError(reply[1])
+        if reply[0] == "error":
+            raise ValueError(reply[1])
+        raise RuntimeError(f"helper {self._pid} failed: {reply[1]}")
 
     # --- memory set-up ---------------------------------------------------------------
     def mmap(

@@ -341,8 +341,12 @@ class Scratch:
     def __enter__(self) -> Scratch:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.proc.munmap(self.addr, self.length)
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self.proc.munmap(self.addr, self.length)
+        except Exception:
+            if exc_type is None:
+                raise  # an error while a call failed must not hide that failure
 
 
 def move_pages_raw(
