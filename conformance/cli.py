@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sim | sim:profile=6.1,nodes=4,memoryless=1 | sim:profile=all (repeatable)",
     )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    parser.add_argument("--probe", action="store_true", help="describe this host and exit")
     parser.add_argument(
         "--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX"
     )
@@ -33,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run the simulator mirroring each real backend and require identical calls",
     )
     args = parser.parse_args(argv)
+    if args.probe:
+        from realnuma.probe import describe, probe
+
+        print(describe(probe()))
+        return 0
     try:
         backends: list[Backend] = [
             b for spec in args.backend or ["sim"] for b in parse_backends(spec)

@@ -27,18 +27,17 @@ from realnuma.probe import HostFacts, parse_nodelist, probe
 from simnuma.abi import (
     CALL_LOG,
     CAPABILITIES,
-    PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
     check_bytes,
     check_caps,
     check_int,
+    check_mmap,
     check_nodes,
+    check_range,
 )
 
-HPAGE = 2 << 20
-PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 KTHREADD_PID = 2
 
 
@@ -132,28 +131,17 @@ class HostProcess(SyscallMethods):
         prot: int = PROT_READ | PROT_WRITE,
         offset: int = 0,
     ) -> int:
-        check_int("length", length, minimum=1)
-        check_int("prot", prot)
-        check_int("offset", offset, minimum=0)
-        if prot & ~PROT_ALL:
-            raise ValueError(f"prot has unknown bits {prot & ~PROT_ALL:#x}")
+        length = check_mmap(length, prot, offset, huge, self.kernel.page_size)
         if file is not None and not isinstance(file, HostFile):
             raise TypeError(
                 f"file must be a HostFile from HostKernel.create_file, not {type(file).__name__}"
             )
-        if huge not in (None, "thp", "hugetlb"):
-            raise ValueError(f"huge must be None, 'thp' or 'hugetlb', not {huge!r}")
-        unit = HPAGE if huge else self.kernel.page_size
-        length = (length + unit - 1) // unit * unit
         path = file.path if isinstance(file, HostFile) else None
         addr: int = self._call("mmap", length, shared, path, huge, prot, offset)
         return addr
 
     def _range(self, addr: int, length: int) -> None:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
-        if addr % self.kernel.page_size:
-            raise ValueError(f"addr {addr:#x} is not page aligned")
+        check_range(addr, length, self.kernel.page_size)
 
     def munmap(self, addr: int, length: int) -> None:
         self._range(addr, length)

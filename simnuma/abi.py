@@ -466,6 +466,33 @@ def check_caps(name: str, value: object) -> list[str]:
     return caps
 
 
+HUGE_PAGE_SIZE = 2 << 20
+
+
+def check_mmap(length: object, prot: object, offset: object, huge: object, page_size: int) -> int:
+    """mmap()'s arguments; returns ``length`` rounded up to whole (huge) pages."""
+    length = check_int("length", length, minimum=1)
+    prot = check_int("prot", prot)
+    offset = check_int("offset", offset, minimum=0)
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
+        raise ValueError(f"prot has unknown bits {prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):#x}")
+    if offset % page_size:
+        raise ValueError(f"offset {offset} is not a multiple of the page size")
+    if huge not in (None, "thp", "hugetlb"):
+        raise ValueError(f"huge must be None, 'thp' or 'hugetlb', not {huge!r}")
+    unit = HUGE_PAGE_SIZE if huge else page_size
+    return (length + unit - 1) // unit * unit
+
+
+def check_range(addr: object, length: object, page_size: int) -> tuple[int, int]:
+    """A page-aligned range for munmap/mprotect/mlock: (start, end rounded up)."""
+    addr = check_int("addr", addr, minimum=0)
+    length = check_int("length", length, minimum=1)
+    if addr % page_size:
+        raise ValueError(f"addr {addr:#x} is not page aligned")
+    return addr, addr + (length + page_size - 1) // page_size * page_size
+
+
 def raise_errno(err: int, what: str) -> NoReturn:
     """The Python API's answer to a -1 return: OSError(errno) with its message."""
     raise OSError(err, f"{what}: {os.strerror(err)}")

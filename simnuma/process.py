@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from simnuma import abi
-from simnuma.abi import PROT_READ, PROT_WRITE, SyscallMethods, raise_errno
+from simnuma.abi import (
+    PROT_READ,
+    PROT_WRITE,
+    SyscallMethods,
+    check_mmap,
+    check_range,
+    raise_errno,
+)
 from simnuma.checks import check_bytes, check_int, check_nodes
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.files import SimFile
@@ -22,8 +28,6 @@ from simnuma.mm import VMA, AddressSpace, Segfault
 
 if TYPE_CHECKING:
     from simnuma.kernel import SimKernel
-
-PROT_ALL = abi.PROT_READ | abi.PROT_WRITE | abi.PROT_EXEC
 
 
 class SimProcess(SyscallMethods):
@@ -90,27 +94,17 @@ class SimProcess(SyscallMethods):
     ) -> int:
         """mmap(2) anonymous (private or shared), a file, or 2 MiB huge pages."""
         mm = self._mm()
-        check_int("length", length, minimum=1)
-        check_int("prot", prot)
-        check_int("offset", offset, minimum=0)
-        if prot & ~PROT_ALL:
-            raise ValueError(f"prot has unknown bits {prot & ~PROT_ALL:#x}")
-        if offset % PAGE_SIZE:
-            raise ValueError(f"offset {offset} is not a multiple of the page size")
+        length = check_mmap(length, prot, offset, huge, PAGE_SIZE)
         if file is not None and not isinstance(file, SimFile):
             raise TypeError(
                 f"file must be a SimFile from SimKernel.create_file, not {type(file).__name__}"
             )
-        if huge not in (None, "thp", "hugetlb"):
-            raise ValueError(f"huge must be None, 'thp' or 'hugetlb', not {huge!r}")
         if huge == "thp" and not self.kernel.has_thp:
             raise ValueError("huge='thp': transparent huge pages first appeared in 2.6.38")
         if huge and file is not None:
             raise ValueError(
                 "huge pages of a file (hugetlbfs/shmem THP) are not supported: use file=None"
             )
-        unit = HPAGE_SIZE if huge else PAGE_SIZE
-        length = (length + unit - 1) // unit * unit
         addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE)
         anon_shared = shared and file is None
         if anon_shared:
@@ -123,11 +117,7 @@ class SimProcess(SyscallMethods):
         return addr
 
     def _range(self, addr: int, length: int) -> tuple[int, int]:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
-        if addr % PAGE_SIZE:
-            raise ValueError(f"addr {addr:#x} is not page aligned")
-        return addr, addr + (length + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+        return check_range(addr, length, PAGE_SIZE)
 
     def munmap(self, addr: int, length: int) -> None:
         mm = self._mm()

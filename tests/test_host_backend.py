@@ -182,3 +182,28 @@ def test_libnuma_backend_calls_through_libnuma() -> None:
         p = kernel.spawn()
         p.syscall("move_pages", 0, 0, 0, 0, 0, 0)
         assert "libnuma" not in Path(f"/proc/{p.pid}/maps").read_text()
+
+
+def test_contract_constants_are_the_kernel_headers() -> None:
+    """simnuma.abi's constants equal what the C compiler read from <linux/mempolicy.h>
+    and <sys/mman.h> when realnuma was built."""
+    from realnuma._syscalls import lib
+    from simnuma import abi
+
+    for name in (
+        "MPOL_MF_STRICT",
+        "MPOL_MF_MOVE",
+        "MPOL_MF_MOVE_ALL",
+        "MPOL_F_NODE",
+        "MPOL_F_ADDR",
+        "MPOL_F_MEMS_ALLOWED",
+        "MPOL_DEFAULT",
+        "MPOL_PREFERRED",
+        "MPOL_BIND",
+        "MPOL_INTERLEAVE",
+        "PROT_NONE",
+        "PROT_READ",
+        "PROT_WRITE",
+        "PROT_EXEC",
+    ):
+        assert getattr(abi, name) == getattr(lib, name), name
