@@ -1,0 +1,64 @@
+"""Inside the guest: finish the topology, run the conformance suite on this kernel
+through the host backend, and print the results as JSON between the markers.
+
+    python -m realnuma.vm.guest [--offline-cpus 1,2] [--clause PREFIX ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from realnuma.vm.initramfs import BEGIN, END
+
+
+def offline(cpus: list[int]) -> None:
+    """Take CPUs offline, so that their nodes become CPU-less."""
+    for cpu in cpus:
+        Path(f"/sys/devices/system/cpu/cpu{cpu}/online").write_text("0")
+
+
+def run(clauses: list[str]) -> dict[str, Any]:
+    from conformance.backends import HostBackend
+    from conformance.registry import all_cases
+    from conformance.runner import run as run_cases
+
+    cases = [c for c in all_cases() if not clauses or c.clause.id.startswith(tuple(clauses))]
+    backend = HostBackend()
+    results = run_cases(cases, [backend])
+    return {
+        "facts": dataclasses.asdict(backend.facts),
+        "results": [
+            {
+                "case": r.case.id,
+                "outcome": r.outcome.value,
+                "detail": r.detail,
+                "calls": [list(c[:3]) + [list(c[3])] for c in r.calls],  # type: ignore[arg-type]
+            }
+            for r in results
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="realnuma.vm.guest")
+    parser.add_argument("--offline-cpus", default="")
+    parser.add_argument("--clause", action="append", default=[])
+    args = parser.parse_args(argv)
+    try:
+        offline([int(c) for c in args.offline_cpus.split(",") if c])
+        payload: dict[str, Any] = run(args.clause)
+    except Exception:
+        payload = {"error": traceback.format_exc()}
+    sys.stdout.write(f"\n{BEGIN}\n{json.dumps(payload)}\n{END}\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Boot a kernel under QEMU (software emulation) with emulated NUMA nodes, run one
+command in it, and bring its output back over the serial console."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from realnuma.vm import initramfs
+from realnuma.vm.kernels import Kernel
+
+MIB = 1 << 20
+
+
+class VmError(RuntimeError):
+    """The guest could not be booted or did not answer; the message says why."""
+
+
+@dataclass(frozen=True)
+class GuestNode:
+    """One QEMU NUMA node: memory in MiB (0: memoryless) and whether it keeps a CPU online."""
+
+    memory_mib: int = 512
+    cpu: bool = True
+
+
+@dataclass(frozen=True)
+class VmTopology:
+    nodes: tuple[GuestNode, ...] = field(
+        default_factory=lambda: (GuestNode(512), GuestNode(512, cpu=False), GuestNode(0))
+    )
+    distances: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.nodes or not any(n.memory_mib for n in self.nodes):
+            raise ValueError("nodes: at least one node must have memory")
+        if not any(n.cpu for n in self.nodes):
+            raise ValueError("nodes: at least one node must keep a CPU")
+
+    @classmethod
+    def default(cls, count: int) -> VmTopology:
+        """``count`` nodes; with 3 or more, the last has no memory and node 1 no CPU,
+        so that memoryless (ENODEV) and CPU-less nodes are both there."""
+        if count < 1:
+            raise ValueError(f"nodes must be >= 1, got {count}")
+        if count < 3:
+            return cls(tuple(GuestNode(512) for _ in range(count)))
+        nodes = [GuestNode(512), GuestNode(512, cpu=False)]
+        nodes += [GuestNode(512) for _ in range(count - 3)] + [GuestNode(0)]
+        return cls(tuple(nodes))
+
+    def qemu_args(self) -> list[str]:
+        """Every node gets one vCPU (QEMU needs it to order nodes); the guest offlines
+        the vCPU of a node without ``cpu``."""
+        total = sum(n.memory_mib for n in self.nodes)
+        args = ["-m", f"{total}M", "-smp", str(len(self.nodes))]
+        for i, node in enumerate(self.nodes):
+            numa = f"node,nodeid={i},cpus={i}"
+            if node.memory_mib:
+                args += ["-object", f"memory-backend-ram,id=m{i},size={node.memory_mib}M"]
+                numa += f",memdev=m{i}"
+            args += ["-numa", numa]
+        for (a, b), d in sorted(self.distances.items()):
+            args += ["-numa", f"dist,src={a},dst={b},val={d}"]
+        return args
+
+    @property
+    def offline_cpus(self) -> list[int]:
+        return [i for i, n in enumerate(self.nodes) if not n.cpu]
+
+
+def _progress(message: str) -> None:
+    print(f"[vm] {message}", file=sys.stderr, flush=True)
+
+
+def run_in_guest(
+    kernel: Kernel,
+    topology: VmTopology,
+    command: list[str],
+    *,
+    timeout: float = 600.0,
+    env: dict[str, str] | None = None,
+) -> Any:
+    """Boot, run ``command`` (which prints one JSON value between the markers), power
+    off; returns the JSON value.  A guest that hangs is killed at ``timeout``."""
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu is None:
+        raise VmError("qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
+    with tempfile.TemporaryDirectory(prefix="simnuma-vm-") as tmp:
+        image = initramfs.build(kernel, command, env or {}, Path(tmp) / "initrd.gz")
+        argv = [
+            qemu,
+            "-accel", "tcg",
+            "-cpu", "max",
+            *topology.qemu_args(),
+            "-kernel", str(kernel.vmlinuz),
+            "-initrd", str(image),
+            "-append", "console=ttyS0 quiet panic=-1 numa_balancing=disable nokaslr",
+            "-virtfs",
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+        ]  # fmt: skip
+        _progress(f"booting {kernel.version} with {len(topology.nodes)} NUMA nodes")
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            raise VmError(
+                f"the {kernel.version} guest did not finish in {timeout:.0f} s and was killed"
+            ) from None
+        except BaseException:
+            _kill(proc)
+            raise
+        text = output.decode(errors="replace")
+        _progress(f"guest {kernel.version} done in {time.monotonic() - started:.1f} s")
+    return _payload(text, kernel)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill QEMU (and anything it started) and reap it."""
+    try:
+        import os
+
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _payload(text: str, kernel: Kernel) -> Any:
+    start = text.rfind(initramfs.BEGIN)
+    end = text.rfind(initramfs.END)
+    if start < 0 or end < start:
+        tail = "\n".join(text.strip().splitlines()[-25:])
+        raise VmError(f"the {kernel.version} guest printed no result; its console ended:\n{tail}")
+    body = text[start + len(initramfs.BEGIN) : end].replace("\r", "")
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise VmError(f"the {kernel.version} guest's result is not JSON: {exc}") from None
+    if isinstance(value, dict) and "error" in value:
+        raise VmError(f"inside the {kernel.version} guest: {value['error']}")
+    return value
