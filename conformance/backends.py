@@ -125,6 +125,7 @@ HOST_LACKS = {
     "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
     "thp": "use transparent huge pages (disabled)",
     "cpuset": "write a cpuset hierarchy",
+    "cpuset_keep_pages": "keep pages on a cpuset move (cgroup v2 always migrates them)",
     "capabilities": "change capabilities (not root)",
 }
 

@@ -56,6 +56,7 @@ class Env:
         self.page_size = kernel.page_size
         self.memory_nodes = kernel.memory_node_ids()
         self.memoryless_nodes = [n for n in kernel.node_ids() if n not in self.memory_nodes]
+        self.cpu_nodes = kernel.cpu_node_ids()
         # an address no process ever maps: below vm.mmap_min_addr (64 KiB)
         self.unmapped = kernel.page_size
 

@@ -84,6 +84,16 @@ class Helper:
 
     def fault(self, addr: int, length: int, write: bool) -> None:
         """Fault every page in as a read (or write) of the process itself would."""
+        start = addr & ~(PAGE - 1)
+        end = (addr + length + PAGE - 1) & ~(PAGE - 1)
+        advice = lib.MADV_POPULATE_WRITE if write else lib.MADV_POPULATE_READ
+        ret, err = binding.madvise(start, end - start, advice)
+        if ret == 0:
+            return
+        if err != errno.EINVAL:  # ENOMEM: not mapped; EFAULT: the access would SIGSEGV
+            raise OSError(errno.EFAULT, f"fault in [{addr:#x}, +{length:#x}): SIGSEGV")
+        # before 5.14 (no MADV_POPULATE_*): a read, then the same bytes written back.
+        # Unlike a plain store, this maps the (huge) zero page first.
         spans = self._pages(addr, length)
         for i in range(0, len(spans), IOV_MAX):
             chunk = spans[i : i + IOV_MAX]

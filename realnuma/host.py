@@ -250,6 +250,9 @@ class HostKernel:
     def memory_node_ids(self) -> list[int]:
         return list(self.facts.memory_nodes)
 
+    def cpu_node_ids(self) -> list[int]:
+        return list(self.facts.cpu_nodes)
+
     @property
     def features(self) -> frozenset[str]:
         features = {"pin", "dumpable", "kernel_thread", "files", "run_on"}
@@ -257,6 +260,8 @@ class HostKernel:
             features.add("capabilities")
         if self.facts.cpusets is not None:
             features.add("cpuset")
+            if self.facts.cpusets.startswith("v1"):
+                features.add("cpuset_keep_pages")  # cgroup v2 always migrates
         if self.facts.thp in ("always", "madvise"):
             features.add("thp")
         if self.facts.hugepages >= 2:
@@ -304,7 +309,8 @@ class HostKernel:
             detail = message[0][2] if message else self.status_of(proc)
             raise HelperDied(f"helper for uid {uid} did not start: {detail}")
         if mems is not None:
-            proc.set_cpuset(mems)
+            # a new helper has no pages to keep: v2, which always migrates, is fine too
+            self.cpusets().move(proc.pid, mems, memory_migrate=self.cpusets().version == "v2")
         return proc
 
     def spawn_kernel_thread(self) -> KernelThread:

@@ -170,6 +170,8 @@ class Kernel(Protocol):
 
     def memory_node_ids(self) -> list[int]: ...
 
+    def cpu_node_ids(self) -> list[int]: ...
+
     @property
     def features(self) -> frozenset[str]:
         """The world-building operations (``WORLD_FEATURES``) this backend can perform."""
@@ -201,6 +203,7 @@ WORLD_FEATURES = {
     "dumpable": "prctl(PR_SET_DUMPABLE)",
     "capabilities": "spawn a process holding chosen capabilities",
     "cpuset": "put a process in a cpuset",
+    "cpuset_keep_pages": "move a process to another cpuset leaving its pages (v1 memory_migrate=0)",
     "thp": "transparent huge pages on demand",
     "hugetlb": "hugetlb pages on demand",
     "run_on": "run a process on a CPU of a chosen node",

@@ -107,6 +107,9 @@ class SimKernel:
     def memory_node_ids(self) -> list[int]:
         return sorted(self.memory_nodes())
 
+    def cpu_node_ids(self) -> list[int]:
+        return self.cpu_nodes()
+
     def cpu_nodes(self) -> list[int]:
         return sorted(n for n, node in self.nodes.items() if node.has_cpus)
 

@@ -436,7 +436,10 @@ def move_outside_bind_policy(env: Env) -> None:
     expect_status(p.move_pages(0, [a], [n1], MPOL_MF_MOVE), [n1])
 
 
-@case("move_pages.cpuset_excludes_page_node", needs=TWO)
+@case(
+    "move_pages.cpuset_excludes_page_node",
+    needs=Needs(memory_nodes=2, features=frozenset({"cpuset", "cpuset_keep_pages"})),
+)
 def page_outside_own_cpuset(env: Env) -> None:
     """A page on a node the cpuset no longer allows: queried, and moved onto an allowed node."""
     n0, n1 = env.memory_nodes[:2]

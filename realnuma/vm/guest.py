@@ -30,7 +30,10 @@ def run(clauses: list[str]) -> dict[str, Any]:
 
     cases = [c for c in all_cases() if not clauses or c.clause.id.startswith(tuple(clauses))]
     backend = HostBackend()
-    results = run_cases(cases, [backend])
+    results = []
+    for case in cases:
+        print(f"[guest] {case.id}", file=sys.stderr, flush=True)  # lands in the console log
+        results += run_cases([case], [backend])
     return {
         "facts": dataclasses.asdict(backend.facts),
         "results": [

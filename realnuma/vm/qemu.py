@@ -98,7 +98,7 @@ def run_in_guest(
         image = initramfs.build(kernel, command, env or {}, Path(tmp) / "initrd.gz")
         argv = [
             qemu,
-            "-accel", "tcg",
+            "-accel", "tcg,thread=single",
             "-cpu", "max",
             *topology.qemu_args(),
             "-kernel", str(kernel.vmlinuz),
@@ -128,8 +128,19 @@ def run_in_guest(
             _kill(proc)
             raise
         text = output.decode(errors="replace")
-        _progress(f"guest {kernel.version} done in {time.monotonic() - started:.1f} s")
+        log = _console_log(kernel)
+        log.write_text(text)
+        _progress(f"guest {kernel.version} done in {time.monotonic() - started:.1f} s ({log})")
     return _payload(text, kernel)
+
+
+def _console_log(kernel: Kernel) -> Path:
+    """Where the last boot's console is kept, for a look when something went wrong."""
+    from realnuma.vm.kernels import cache_dir
+
+    path = cache_dir() / "kernels" / kernel.release / "console.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
