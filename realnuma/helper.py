@@ -171,6 +171,9 @@ class Helper:
             if op == "fork":
                 self._fork(fds[0])
                 continue
+            if op == "spawn":  # the zygote: a fresh helper for another uid, without exec
+                self._spawn(fds[0], *args)
+                continue
             handler: Callable[..., Any] = getattr(self, op)
             try:
                 reply: tuple[Any, ...] = ("ok", handler(*args))
@@ -181,6 +184,21 @@ class Helper:
             except Exception as exc:  # a bug of ours: say so, and keep serving
                 reply = ("failed", f"{op}: {type(exc).__name__}: {exc}")
             wire.send(self.sock, reply)
+
+    def _spawn(self, fd: int, uid: int, caps: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self.sock.close()
+            sock = socket.socket(fileno=fd)
+            try:
+                setup(uid, caps)
+            except OSError as exc:
+                wire.send(sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc}"))
+                os._exit(1)
+            wire.send(sock, ("ok", os.getpid()))
+            Helper(sock, self.libnuma).serve()
+        os.close(fd)
+        wire.send(self.sock, ("ok", pid))
 
     def _fork(self, fd: int) -> None:
         pid = os.fork()

@@ -8,6 +8,7 @@ when the controller's end of their socket closes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import select
@@ -62,14 +63,10 @@ class KernelThread:
     pid = KTHREADD_PID
 
 
-def _kill_all(pids: list[int], popens: list[subprocess.Popen[bytes]]) -> None:
+def _kill_all(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    for popen in popens:
-        with contextlib.suppress(Exception):
-            popen.kill()
-            popen.wait(timeout=10)
 
 
 class HostProcess(SyscallMethods):
@@ -80,12 +77,10 @@ class HostProcess(SyscallMethods):
         kernel: HostKernel,
         pid: int,
         sock: socket.socket,
-        popen: subprocess.Popen[bytes] | None,
     ) -> None:
         self.kernel = kernel
         self._pid = pid
         self.sock = sock
-        self.popen = popen
         self.alive = True
 
     @property
@@ -99,6 +94,7 @@ class HostProcess(SyscallMethods):
     def _call(self, op: str, *args: Any, fds: list[int] | None = None) -> Any:
         if not self.alive:
             raise RuntimeError(f"process {self._pid} has exited")
+        ready: list[socket.socket] = [self.sock]
         try:
             wire.send(self.sock, (op, args), fds)
             ready, _, _ = select.select([self.sock], [], [], self.kernel.timeout)
@@ -182,8 +178,8 @@ class HostProcess(SyscallMethods):
             pid: int = self._call("fork", fds=[theirs.fileno()])
         finally:
             theirs.close()
-        child = HostProcess(self.kernel, pid, ours, None)
-        self.kernel.processes.append(child)
+        child = HostProcess(self.kernel, pid, ours)
+        self.kernel.adopt(child)
         return child
 
     def exit(self) -> None:
@@ -230,10 +226,10 @@ class HostKernel:
         self.facts: HostFacts = probe()
         self.timeout = timeout
         self.processes: list[HostProcess] = []
-        self._popens: list[subprocess.Popen[bytes]] = []
+        self._pids: list[int] = []  # every helper ever started, for the finalizer
         self._cpusets: Cpusets | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="realnuma-", dir=_shm_dir())
-        self._finalizer = weakref.finalize(self, _kill_all, [], self._popens)
+        self._finalizer = weakref.finalize(self, _kill_all, self._pids)
 
     # --- facts ----------------------------------------------------------------------
     @property
@@ -284,24 +280,12 @@ class HostKernel:
             mask = 0
         mems = None if cpuset_mems is None else check_nodes("cpuset_mems", cpuset_mems)
         ours, theirs = socket.socketpair()
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "realnuma.helper",
-                str(theirs.fileno()),
-                str(uid),
-                str(mask),
-                "libnuma" if self.libnuma else "syscall",
-            ],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
-            cwd="/",  # import the installed realnuma, never a source tree in the cwd
-        )
-        theirs.close()
-        self._popens.append(popen)
-        proc = HostProcess(self, popen.pid, ours, popen)
-        self.processes.append(proc)
+        try:
+            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, uid, mask)
+        finally:
+            theirs.close()
+        proc = HostProcess(self, pid, ours)
+        self.adopt(proc)
         ready, _, _ = select.select([ours], [], [], self.timeout)
         message = wire.recv(ours) if ready else None
         if message is None or message[0][0] != "ok":
@@ -316,30 +300,26 @@ class HostKernel:
     def spawn_kernel_thread(self) -> KernelThread:
         return KernelThread()
 
+    def adopt(self, proc: HostProcess) -> None:
+        self.processes.append(proc)
+        self._pids.append(proc.pid)
+
     def kill(self, proc: HostProcess) -> None:
         """Kill one helper (it hung or misbehaved)."""
         proc.alive = False
         proc.sock.close()
-        _kill_all([proc.pid], [proc.popen] if proc.popen else [])
+        _kill_all([proc.pid])
 
     def status_of(self, proc: HostProcess) -> str:
         """How a helper ended (its socket closed: it is exiting, give it a moment)."""
-        if proc.popen is not None:
-            try:
-                code = proc.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                return "still running"
-            return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
         deadline = time.monotonic() + 5
         while _is_live(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.005)
-        return "still running" if _is_live(proc.pid) else "gone (a forked helper: no exit status)"
+        # helpers are the zygote's children, reaped there: no exit status reaches us
+        return "still running" if _is_live(proc.pid) else "the process is gone"
 
     def reap(self, proc: HostProcess) -> None:
         """Wait until an exited helper's pid is gone (ESRCH from then on)."""
-        if proc.popen is not None:
-            proc.popen.wait(timeout=self.timeout)
-            return
         deadline = time.monotonic() + self.timeout
         while os.path.exists(f"/proc/{proc.pid}") and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -355,7 +335,7 @@ class HostKernel:
         for proc in self.processes:
             proc.alive = False
             proc.sock.close()
-        _kill_all(pids, self._popens)
+        _kill_all(pids)
         for pid in pids:
             deadline = time.monotonic() + 10
             while _is_live(pid) and time.monotonic() < deadline:
@@ -441,6 +421,77 @@ class HostKernel:
         finally:
             CALL_LOG.reset(token)
             probe_proc.exit()
+
+
+class Zygote:
+    """One root helper per controller process that forks the others: a fresh helper
+    costs a fork, not an interpreter start (which takes seconds under emulation)."""
+
+    def __init__(self, libnuma: bool, timeout: float) -> None:
+        self.timeout = timeout
+        self.sock, theirs = socket.socketpair()
+        self.popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "realnuma.helper",
+                str(theirs.fileno()),
+                "0",
+                "-1",
+                "libnuma" if libnuma else "syscall",
+            ],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            cwd="/",  # import the installed realnuma, never a source tree in the cwd
+        )
+        theirs.close()
+        hello = self._reply()
+        if hello is None or hello[0] != "ok":
+            detail = hello[2] if hello else f"exit status {self.popen.poll()}"
+            raise HelperDied(f"the helper zygote did not start: {detail}")
+
+    def _reply(self) -> Any:
+        ready, _, _ = select.select([self.sock], [], [], self.timeout)
+        message = wire.recv(self.sock) if ready else None
+        return None if message is None else message[0]
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def spawn(self, theirs: socket.socket, uid: int, caps: int) -> int:
+        """A new helper serving on ``theirs``: its pid."""
+        try:
+            wire.send(self.sock, ("spawn", (uid, caps)), [theirs.fileno()])
+            reply = self._reply()
+        except OSError:
+            reply = None
+        if reply is None or reply[0] != "ok":
+            raise HelperDied(f"the helper zygote {self.popen.pid} is gone")
+        pid: int = reply[1]
+        return pid
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(Exception):
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+
+
+_ZYGOTES: dict[bool, Zygote] = {}
+
+
+def _zygote(libnuma: bool, timeout: float) -> Zygote:
+    zygote = _ZYGOTES.get(libnuma)
+    if zygote is None or not zygote.alive():
+        zygote = _ZYGOTES[libnuma] = Zygote(libnuma, timeout)
+    return zygote
+
+
+@atexit.register
+def _close_zygotes() -> None:
+    for zygote in _ZYGOTES.values():
+        zygote.close()
+    _ZYGOTES.clear()
 
 
 def _shm_dir() -> str | None:

@@ -41,11 +41,17 @@ def run(clauses: list[str]) -> dict[str, Any]:
                 "case": r.case.id,
                 "outcome": r.outcome.value,
                 "detail": r.detail,
-                "calls": [list(c[:3]) + [list(c[3])] for c in r.calls],  # type: ignore[arg-type]
+                "calls": [_jsonable(c) for c in r.calls],
             }
             for r in results
         ],
     }
+
+
+def _jsonable(call: tuple[object, ...]) -> list[object]:
+    name, ret, err, out = call
+    assert isinstance(out, tuple)
+    return [name, ret, err, list(out)]
 
 
 def main(argv: list[str] | None = None) -> int:
