@@ -371,6 +371,14 @@ _ALL = [
         MAN,
         KERNEL,
     ),
+    _c(
+        "move_pages.errno.ENOMEM.caller_cpuset",
+        "a caller whose own cpuset excludes the target node passes the EACCES check (the "
+        "target's cpuset allows it) but gets ENOMEM: the new page is allocated under the "
+        "caller's cpuset",
+        KERNEL,
+        why="__GFP_HARDWALL allocation in the caller's context; seen on 6.12 under QEMU",
+    ),
     _c("move_pages.errno.EFAULT", "EFAULT: the pages array cannot be read", MAN, COMMIT, FR),
     _c(
         "move_pages.errno.EFAULT.status",

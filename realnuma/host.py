@@ -503,5 +503,5 @@ def _is_live(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # ENOENT, or ESRCH when it vanishes while read
         return False

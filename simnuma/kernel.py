@@ -65,6 +65,7 @@ class SimKernel:
         self.reserved: dict[int, int] = {}
         self.files: list[SimFile] = []
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
+        self.current: SimProcess | None = None  # the task in a syscall (None: a kworker)
         self.tasks: dict[int, SimProcess] = {}
         self._next_pid = FIRST_USER_PID
         kthreadd = SimProcess(

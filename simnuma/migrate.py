@@ -44,6 +44,10 @@ class Migration:
 def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     """One folio through all passes: its new node, or the error of its last attempt."""
     node = kernel.nodes[target]
+    # the new page is a user allocation of the calling task: its cpuset is a hard wall
+    # (__GFP_HARDWALL), whatever the target process's cpuset allows
+    if kernel.current is not None and target not in kernel.current.cpuset:
+        return -errno.ENOMEM
     if node.free < frame.nr_pages:
         if frame.order and frame.flags & THP:
             raise NotImplementedError(
@@ -75,6 +79,7 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     failed = 0
     rc = 0
     nodes = kernel.nodes
+    walled = kernel.current.cpuset if kernel.current is not None else None
     for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
@@ -82,7 +87,7 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
         node = nodes[target]
         # the common case, inline: an anonymous small page nothing else holds
         simple = frame.mapping is None and not frame.pins and not frame.order
-        if simple and node.used < node.capacity:
+        if simple and node.used < node.capacity and (walled is None or target in walled):
             node.used += 1
             nodes[frame.nid].used -= 1
             frame.nid = target

@@ -162,12 +162,6 @@ def node_outside_cpuset(env: Env) -> None:
 def target_cpuset_decides(env: Env) -> None:
     """The target's cpuset is checked, not the caller's (the 'current cpuset' FIXME)."""
     n0, n1 = env.memory_nodes[:2]
-    caller = env.spawn(cpuset_mems=[n0])
-    target = env.spawn(cpuset_mems=[n0, n1])
-    (a,) = env.pages(target, 1)
-    dest = _away(env, target, a)
-    r = caller.move_pages(target.pid, [a], [dest], MPOL_MF_MOVE)
-    expect_status(r, [dest], "caller's cpuset excludes the node, the target's allows it")
     confined = env.spawn(cpuset_mems=[n0])
     (b,) = env.pages(confined, 1)
     free = env.spawn(cpuset_mems=[n0, n1])
@@ -393,3 +387,20 @@ def wrapper_reports_errno(env: Env) -> None:
     expect((gone.ret, gone.err), (-1, errno.ESRCH), "pid gone")
     query = move_pages_raw(p, 0, [a], None, 0)
     expect((query.ret, query.err), (0, 0), "query")
+
+
+@case(
+    "move_pages.errno.ENOMEM.caller_cpuset",
+    needs=Needs(memory_nodes=2, features=frozenset({"cpuset"})),
+)
+def caller_cpuset_walls_allocation(env: Env) -> None:
+    """Caller confined to {n0}, target allowed {n0, n1}: moving to n1 is not EACCES but ENOMEM."""
+    n0, n1 = env.memory_nodes[:2]
+    caller = env.spawn(cpuset_mems=[n0])
+    target = env.spawn(cpuset_mems=[n0, n1])
+    (a,) = env.pages(target, 1)
+    pages = [a]
+    expect(env.where(target, pages), [n0], "the page starts on n0")
+    r = move_pages_raw(caller, target.pid, pages, [n1], MPOL_MF_MOVE)
+    expect((r.ret, r.err), (-1, errno.ENOMEM), "ret, errno")
+    expect(env.where(target, pages), [n0], "the page stays")

@@ -35,7 +35,11 @@ def dispatch(
         return -1, errno.ENOSYS
     fn, nargs = entry
     regs = (tuple(a & 0xFFFF_FFFF_FFFF_FFFF for a in args) + (0,) * nargs)[:nargs]
-    ret = fn(kernel, current, *regs)
+    kernel.current = current  # whose cpuset the migration's page allocations obey
+    try:
+        ret = fn(kernel, current, *regs)
+    finally:
+        kernel.current = None
     if ret < 0:
         return -1, -ret
     return ret, 0
