@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from conformance.env import Needs, Skip
+from conformance.registry import Case
+from conformance.runner import Outcome, Result
 from simnuma.abi import Kernel
 from simnuma.kernel import SimKernel
 from simnuma.profiles import Release, named_profiles, resolve_profile
@@ -26,12 +31,20 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class SimBackend:
-    """The simulator at one profile; ``memory_nodes`` with memory, then memoryless ones."""
+    """The simulator at one profile; ``memory_nodes`` with memory, then memoryless ones,
+    or exactly the ``layout`` of a real machine: (node id, has memory, has CPUs)."""
 
     profile: str | None = None
     memory_nodes: int = 3
     memoryless_nodes: int = 1
     label_text: str = ""
+    layout: tuple[tuple[int, bool, bool], ...] = ()
+    max_numnodes: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.layout:
+            object.__setattr__(self, "memory_nodes", sum(1 for _, m, _ in self.layout if m))
+            object.__setattr__(self, "memoryless_nodes", sum(1 for _, m, _ in self.layout if not m))
 
     @property
     def label(self) -> str:
@@ -42,6 +55,10 @@ class SimBackend:
         return resolve_profile(self.profile).release
 
     def topology(self) -> Topology:
+        if self.layout:
+            return Topology(
+                {nid: NodeSpec(memory=4 * GIB if m else 0, cpus=c) for nid, m, c in self.layout}
+            )
         nodes = {n: NodeSpec(memory=4 * GIB) for n in range(self.memory_nodes)}
         for n in range(self.memory_nodes, self.memory_nodes + self.memoryless_nodes):
             nodes[n] = NodeSpec(memory=0, cpus=True)
@@ -52,7 +69,9 @@ class SimBackend:
             raise Skip(f"needs {needs.memory_nodes} memory nodes, backend has {self.memory_nodes}")
         if needs.memoryless_node and not self.memoryless_nodes:
             raise Skip("needs a node without memory, backend has none")
-        kernel = SimKernel(topology=self.topology(), profile=self.profile)
+        kernel = SimKernel(
+            topology=self.topology(), profile=self.profile, max_numnodes=self.max_numnodes
+        )
         missing = needs.features - kernel.features
         if missing:
             raise Skip(f"{', '.join(sorted(missing))} not available on {kernel.release}")
@@ -80,14 +99,7 @@ class HostBackend:
 
     def mirror(self) -> SimBackend:
         """The simulator at this kernel's release and node counts (for the differential)."""
-        facts = self.facts
-        memoryless = len(set(facts.online_nodes) - set(facts.memory_nodes))
-        return SimBackend(
-            facts.release,
-            len(facts.memory_nodes),
-            memoryless,
-            f"sim({self.label})",
-        )
+        return mirror_of(self.label, dataclasses.asdict(self.facts))
 
     def open(self, needs: Needs) -> Kernel:
         from realnuma.binding import libnuma_available
@@ -113,6 +125,81 @@ class HostBackend:
             )
             raise Skip(f"host cannot {reasons}")
         return kernel
+
+
+def mirror_of(label: str, facts: dict[str, Any]) -> SimBackend:
+    """The simulator at a real kernel's release, node layout and MAX_NUMNODES."""
+    layout = tuple(
+        (n, n in facts["memory_nodes"], n in facts["cpu_nodes"]) for n in facts["online_nodes"]
+    )
+    return SimBackend(
+        facts["release"],
+        label_text=f"sim({label})",
+        layout=layout,
+        max_numnodes=facts.get("max_numnodes") or 1024,
+    )
+
+
+class VmBackend:
+    """A Debian kernel booted under QEMU with emulated NUMA nodes; the whole suite runs
+    inside the guest through the host backend, in one boot."""
+
+    def __init__(self, kernel: str, nodes: int = 3, timeout: float = 900.0) -> None:
+        from realnuma.vm.kernels import SUITES
+
+        if kernel not in SUITES:
+            raise ValueError(f"kernel must be one of {sorted(SUITES)}, not {kernel!r}")
+        if nodes < 1:
+            raise ValueError(f"nodes must be >= 1, got {nodes}")
+        self.kernel = kernel
+        self.nodes = nodes
+        self.timeout = timeout
+        self.facts: dict[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"vm:{self.kernel}"
+
+    @property
+    def release(self) -> Release:
+        return resolve_profile(self.kernel).release
+
+    def open(self, needs: Needs) -> Kernel:
+        raise NotImplementedError("a VM runs the whole suite in one boot: use run_all()")
+
+    def run_all(self, cases: Sequence[Case]) -> list[Result]:
+        from realnuma.probe import parse_nodes_shift
+        from realnuma.vm.kernels import KernelFetchError, fetch
+        from realnuma.vm.qemu import VmError, VmTopology, run_in_guest
+
+        try:
+            kernel = fetch(self.kernel)
+            topology = VmTopology.default(self.nodes)
+            offline = ",".join(str(c) for c in topology.offline_cpus)
+            command = [sys.executable, "-m", "realnuma.vm.guest", "--offline-cpus", offline]
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+            payload = run_in_guest(kernel, topology, command, timeout=self.timeout, env=env)
+        except (KernelFetchError, VmError, OSError) as exc:
+            return [Result(c, self.label, Outcome.ERROR, f"vm: {exc}") for c in cases]
+        facts = payload["facts"]
+        if kernel.config is not None:
+            facts["max_numnodes"] = parse_nodes_shift(kernel.config.read_text())
+        self.facts = facts
+        by_id = {r["case"]: r for r in payload["results"]}
+        results = []
+        for case in cases:
+            r = by_id.get(case.id)
+            if r is None:
+                results.append(Result(case, self.label, Outcome.ERROR, "no result from the guest"))
+                continue
+            calls = tuple((c[0], c[1], c[2], tuple(c[3])) for c in r["calls"])
+            results.append(Result(case, self.label, Outcome(r["outcome"]), r["detail"], calls))
+        return results
+
+    def mirror(self) -> SimBackend:
+        if self.facts is None:
+            raise RuntimeError("mirror() comes after run_all(): the guest's facts are needed")
+        return mirror_of(self.label, self.facts)
 
 
 # Why the host backend cannot do a piece of world-building.
@@ -169,4 +256,12 @@ def parse_backends(spec: str) -> list[Backend]:
         if rest not in ("", "libnuma"):
             raise ValueError(f"backend {spec!r}: host takes no options but 'libnuma'")
         return [HostBackend(libnuma=rest == "libnuma")]
-    raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim, host)")
+    if kind == "vm":
+        release = options.pop("kernel", None)
+        if release is None:
+            raise ValueError(f"backend {spec!r}: vm needs kernel=5.10|6.1|6.12|7.2")
+        nodes = _count(options, "nodes", 3, spec, 1)
+        if options:
+            raise ValueError(f"backend {spec!r}: unknown options {sorted(options)} (kernel, nodes)")
+        return [VmBackend(release, nodes)]
+    raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim, host, vm)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from conformance.backends import Backend, HostBackend, parse_backends
+from conformance.backends import Backend, HostBackend, VmBackend, parse_backends
 from conformance.registry import all_cases
 from conformance.runner import Outcome, differences, failed, render, run, summary_line
 
@@ -50,9 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = [c for c in cases if any(c.clause.id.startswith(p) for p in args.clause)]
         if not cases:
             parser.error(f"no clause starts with {args.clause}")
-    reals = [b for b in backends if isinstance(b, HostBackend)]
-    mirrors = [b.mirror() for b in reals] if args.compare else []
-    results = run(cases, [*backends, *mirrors])
+    results = run(cases, backends)
+    reals = [b for b in backends if isinstance(b, HostBackend | VmBackend)]
+    booted = [b for b in reals if not (isinstance(b, VmBackend) and b.facts is None)]
+    mirrors = [b.mirror() for b in booted] if args.compare else []
+    results += run(cases, mirrors)
     labels = [b.label for b in [*backends, *mirrors]]
     if args.quiet:
         for r in results:

@@ -6,11 +6,14 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from conformance.backends import Backend
 from conformance.clauses import CLAUSES
 from conformance.env import CaseFailed, Env, Skip
 from conformance.registry import Case
+
+if TYPE_CHECKING:
+    from conformance.backends import Backend
 from simnuma.abi import CALL_LOG, errno_name, format_statuses
 
 
@@ -92,7 +95,15 @@ def _show(call: tuple[object, ...]) -> str:
 
 
 def run(cases: Sequence[Case], backends: Sequence[Backend]) -> list[Result]:
-    return [run_case(case, backend) for backend in backends for case in cases]
+    """Every case on every backend; a backend with ``run_all`` (a VM) runs them at once."""
+    results: list[Result] = []
+    for backend in backends:
+        run_all = getattr(backend, "run_all", None)
+        if run_all is not None:
+            results += run_all(cases)
+        else:
+            results += [run_case(case, backend) for case in cases]
+    return results
 
 
 _RANK = {Outcome.FAIL: 0, Outcome.ERROR: 1, Outcome.PASS: 2, Outcome.SKIP: 3, Outcome.NA: 4}

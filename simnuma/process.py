@@ -71,9 +71,12 @@ class SimProcess(SyscallMethods):
     # --- allocation: where a fault's page comes from --------------------------------
     def _alloc(self, vma: VMA, addr: int, flags: int, order: int) -> Frame:
         policy = vma.policy or self.policy
-        if vma.policy is not None:
+        if vma.anonymous or vma.anon_shared or vma.policy is not None:
+            # interleave_nid(): a fault in a VMA interleaves by its page offset, under
+            # the task's policy too
             index = vma_interleave_index(vma.start, vma.pgoff, addr)
         else:
+            # page cache of a file: no VMA reaches the allocator, the task's rotor turns
             index = self.il_next
             self.il_next += 1
         nodes = candidate_nodes(self.kernel, policy, self.cpu_node, self.cpuset, index)

@@ -34,6 +34,7 @@ class Kernel:
     version: str  # uname -r, "6.12.38+deb13-amd64"
     vmlinuz: Path
     modules: Path  # the lib/modules/<version> directory
+    config: Path | None  # the kernel's .config, where the package ships it
 
 
 def cache_dir() -> Path:
@@ -150,7 +151,9 @@ def _located(release: str, tree: Path, version: str) -> Kernel:
             break
     else:
         raise KernelFetchError(f"modules of {version} missing under {tree}")
+    configs = [tree / "boot" / f"config-{version}", modules / "config"]
+    config = next((c for c in configs if c.exists()), None)
     for vmlinuz in (tree / "boot" / f"vmlinuz-{version}", modules / "vmlinuz"):
         if vmlinuz.exists():
-            return Kernel(release, version, vmlinuz, modules)
+            return Kernel(release, version, vmlinuz, modules, config)
     raise KernelFetchError(f"no vmlinuz for {version} under {tree}")
