@@ -191,14 +191,16 @@ _ALL = [
         "the -EIO case is counted in a positive return, its status left unwritten",
         KERNEL,
         since="4.17",
-        why="a49bd4d71637",
+        why="a49bd4d71637; 5.6–5.19 returned 0 for a lone page (off_by_one)",
+        gap=("5.6", "6.0"),
     ),
     _c(
         "move_pages.status.EINVAL.as_count",
         "the -EINVAL case is counted in a positive return, its status left unwritten",
         KERNEL,
         since="4.17",
-        why="a49bd4d71637",
+        why="a49bd4d71637; 5.6–5.19 returned 0 for a lone page (off_by_one)",
+        gap=("5.6", "6.0"),
     ),
     _c(
         "move_pages.status.ENOMEM",
@@ -243,8 +245,18 @@ _ALL = [
     ),
     _c(
         "move_pages.status.prot_none",
-        "a page made PROT_NONE after it was touched still moves",
+        "a page made PROT_NONE after it was touched is queried and moves like any other",
         KERNEL,
+        gap=("6.1", "6.6"),
+        why="6.1–6.5: see ENOENT.prot_none",
+    ),
+    _c(
+        "move_pages.status.ENOENT.prot_none",
+        "a page made PROT_NONE after it was touched is 'not present': -ENOENT, query and move",
+        KERNEL,
+        since="6.1",
+        until="6.6",
+        why="474098edac26 (gup_can_follow_protnone) until d74943a2f3cd; seen on Debian 6.1 [R]",
     ),
     _c(
         "move_pages.status.thp_whole",
@@ -295,7 +307,8 @@ _ALL = [
         "pages migration could not move are counted in a positive return",
         KERNEL,
         since="4.17",
-        why="a49bd4d71637; man 5.07+",
+        why="a49bd4d71637; man 5.07+; 5.6–5.19 one short (see off_by_one)",
+        gap=("5.6", "6.0"),
     ),
     _c(
         "move_pages.result.positive.old",
@@ -316,8 +329,18 @@ _ALL = [
         "move_pages.result.unattempted",
         "a positive return also counts the entries never attempted after the failing batch",
         KERNEL,
+        since="6.0",
+        why="5984fabb6e82 (5.6) counted them one short until Huang Ying's 2022 fix",
+    ),
+    _c(
+        "move_pages.result.off_by_one",
+        "the count of pages not migrated plus entries not attempted is one short: a lone "
+        "page that cannot move returns 0, its status unwritten (seen on Debian 5.10)",
+        KERNEL,
         since="5.6",
-        why="5984fabb6e82",
+        until="6.0",
+        why="5984fabb6e82 added nr_pages - i - 1; fixed by 'migrate: fix syscall "
+        "move_pages() return value for failure' (Huang Ying, 2022)",
     ),
     _c(
         "move_pages.result.batch_only",
@@ -328,19 +351,11 @@ _ALL = [
         why="a49bd4d71637 … 5984fabb6e82",
     ),
     _c(
-        "move_pages.result.counts_entry_twice",
-        "after an entry's error status the flushed batch's count includes that entry again",
-        KERNEL,
-        since="5.6",
-        until="6.0",
-        why="[R] fixed by Huang Ying, 2022",
-    ),
-    _c(
         "move_pages.result.counts_entry_once",
         "after an entry's error status the count does not include that entry",
         KERNEL,
-        since="6.0",
-        why="[R] Huang Ying, 2022",
+        since="5.6",
+        why="5.6–5.19 by the off-by-one, 6.0+ by an explicit decrement (Huang Ying, 2022)",
     ),
     _c(
         "move_pages.result.nothing_to_move",

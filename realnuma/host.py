@@ -38,8 +38,13 @@ from simnuma.abi import (
     check_nodes,
     check_range,
 )
+from simnuma.profiles import resolve_profile
 
 KTHREADD_PID = 2
+
+
+V2_MIGRATES_SINCE = (5, 13)
+POPULATE_SINCE = (5, 14)
 
 
 class HelperDied(RuntimeError):
@@ -200,7 +205,16 @@ class HostProcess(SyscallMethods):
         nodes = check_nodes("mems", mems)
         if not nodes:
             raise ValueError("mems must name at least one node")
-        self.kernel.cpusets().move(self._pid, nodes, memory_migrate=memory_migrate)
+        cpusets = self.kernel.cpusets()
+        if cpusets.version == "v2":
+            wanted = "cpuset_migrate_pages" if memory_migrate else "cpuset_keep_pages"
+            if wanted not in self.kernel.features:
+                raise NotImplementedError(
+                    f"cgroup v2 on {self.kernel.release} cannot move a task "
+                    f"{'with' if memory_migrate else 'without'} its pages"
+                )
+            memory_migrate = True  # v2 has no switch; the kernel does what it does
+        cpusets.move(self._pid, nodes, memory_migrate=memory_migrate)
 
     # --- the raw ABI ---------------------------------------------------------------------
     def syscall(self, name: str, *args: int) -> tuple[int, int]:
@@ -254,11 +268,19 @@ class HostKernel:
         features = {"pin", "dumpable", "kernel_thread", "files", "run_on"}
         if self.facts.is_root:
             features.add("capabilities")
+        release = resolve_profile(self.facts.release).release
         if self.facts.cpusets is not None:
             features.add("cpuset")
-            if self.facts.cpusets.startswith("v1"):
-                features.add("cpuset_keep_pages")  # cgroup v2 always migrates
-        if self.facts.thp in ("always", "madvise"):
+            # v1 does what cpuset.memory_migrate says; v2 never migrates a moved task's
+            # pages before 5.13 and always does since (ee9707e8593d [R])
+            v1 = self.facts.cpusets.startswith("v1")
+            if v1 or release < V2_MIGRATES_SINCE:
+                features.add("cpuset_keep_pages")
+            if v1 or release >= V2_MIGRATES_SINCE:
+                features.add("cpuset_migrate_pages")
+        if self.facts.thp in ("always", "madvise") and release >= POPULATE_SINCE:
+            # a THP needs a first touch that writes: MADV_POPULATE_WRITE (5.14); the
+            # read-then-write fallback maps the huge zero page and then small pages
             features.add("thp")
         if self.facts.hugepages >= 2:
             features.add("hugetlb")

@@ -204,6 +204,7 @@ WORLD_FEATURES = {
     "capabilities": "spawn a process holding chosen capabilities",
     "cpuset": "put a process in a cpuset",
     "cpuset_keep_pages": "move a process to another cpuset leaving its pages (v1 memory_migrate=0)",
+    "cpuset_migrate_pages": "move a process to another cpuset taking its pages along",
     "thp": "transparent huge pages on demand",
     "hugetlb": "hugetlb pages on demand",
     "run_on": "run a process on a CPU of a chosen node",

@@ -148,11 +148,19 @@ class Quirk(Enum):
         "5984fabb6e82",
         "positive return also counts the entries never attempted after a failing batch",
     )
-    COUNT_FAILED_ENTRY_TWICE = _q(
+    UNATTEMPTED_OFF_BY_ONE = _q(
         "5.6",
         "6.0",
-        "Huang Ying 2022 (migrate: fix syscall move_pages() return value for failure)",
-        "after a per-page error the flushed batch's failure count includes entry i twice [R]",
+        "5984fabb6e82 … Huang Ying 2022 (migrate: fix syscall move_pages() return value)",
+        "the not-attempted count is nr_pages - i - 1 at every flush: one short after a "
+        "node change or at the end (a lone unmovable page returns 0); seen on Debian 5.10",
+    )
+    PROT_NONE_NOT_FOLLOWED = _q(
+        "6.1",
+        "6.6",
+        "474098edac26 … d74943a2f3cd",
+        "follow_page() refuses PROT_NONE ptes (gup_can_follow_protnone) until "
+        "FOLL_HONOR_NUMA_FAULT: such a page is 'not present', -ENOENT; seen on Debian 6.1 [R]",
     )
     # --- migrate_pages(2) ----------------------------------------------------------
     MIGRATE_PAGES_UID_RULE = _q(

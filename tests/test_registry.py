@@ -68,9 +68,16 @@ def test_clause_not_holding_in_the_release_is_not_applicable() -> None:
 
 
 def test_backend_specs() -> None:
-    assert [b.label for b in parse_backends("sim:profile=6.1")] == ["sim:6.0–6.6"]
+    assert [b.label for b in parse_backends("sim:profile=6.1")] == ["sim:6.1–6.5"]
     assert len(parse_backends("sim:profile=all")) == len(named_profiles())
-    for bad in ("sim:nodes=0", "sim:profile", "vm:kernel=9.9", "vm:nodes=2", "sim:colour=red", "sim:profile=1.0"):
+    for bad in (
+        "sim:nodes=0",
+        "sim:profile",
+        "vm:kernel=9.9",
+        "vm:nodes=2",
+        "sim:colour=red",
+        "sim:profile=1.0",
+    ):
         with pytest.raises(ValueError):
             parse_backends(bad)
 

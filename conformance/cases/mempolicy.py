@@ -261,7 +261,10 @@ def strict_pinned(env: Env) -> None:
 
 
 # ---------------------------------------------------------------- cpuset(7)
-@case("cpuset.memory_migrate", needs=CPUSET)
+@case(
+    "cpuset.memory_migrate",
+    needs=Needs(memory_nodes=2, features=frozenset({"cpuset", "cpuset_migrate_pages"})),
+)
 def memory_migrate(env: Env) -> None:
     """Moved from cpuset {n0} to {n1} with memory_migrate: the pages follow."""
     n0, n1 = env.memory_nodes[:2]
@@ -285,7 +288,10 @@ def no_memory_migrate(env: Env) -> None:
     expect(env.where(q, others), [n0, n0], "without memory_migrate")
 
 
-@case("cpuset.rebinds_policy", needs=Needs(memory_nodes=3, features=frozenset({"cpuset"})))
+@case(
+    "cpuset.rebinds_policy",
+    needs=Needs(memory_nodes=3, features=frozenset({"cpuset", "cpuset_migrate_pages"})),
+)
 def policy_follows_cpuset(env: Env) -> None:
     """MPOL_BIND {n0} in cpuset {n0,n1} moved to {n1,n2} becomes {n1}; a static {n0} keeps {n0}
     as given but allocates from the new mems."""

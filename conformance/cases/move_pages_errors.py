@@ -111,16 +111,19 @@ def _failing_batch_then_bad_entry(env: Env) -> tuple[int, list[int]]:
     return r.ret, r.status
 
 
-@case("move_pages.result.counts_entry_twice", needs=PIN)
-def counts_entry_twice(env: Env) -> None:
-    """5.6–5.19: entry 1's -EFAULT flushes the failing batch; entry 1 is counted again: 2."""
-    ret, status = _failing_batch_then_bad_entry(env)
-    expect((ret, status), (2, [UNWRITTEN, -errno.EFAULT]), "return value, status")
+@case("move_pages.result.off_by_one", needs=PIN)
+def count_one_short(env: Env) -> None:
+    """5.6–5.19: a lone pinned page returns 0; then another node's entry: 1, not 2."""
+    p, pages, t = _pinned_and_free(env)
+    alone = p.move_pages(0, [pages[1]], [t], MPOL_MF_MOVE)
+    expect((alone.ret, alone.status), (0, [UNWRITTEN]), "lone pinned page: ret, status")
+    ret, status = _failing_batch_then_other_node(env)
+    expect((ret, status), (1, [UNWRITTEN, UNWRITTEN]), "then another node: ret, status")
 
 
 @case("move_pages.result.counts_entry_once", needs=PIN)
 def counts_entry_once(env: Env) -> None:
-    """6.0+: the same call returns 1."""
+    """Entry 1's -EFAULT flushes the failing batch: 1 (the batch), entry 1 not counted."""
     ret, status = _failing_batch_then_bad_entry(env)
     expect((ret, status), (1, [UNWRITTEN, -errno.EFAULT]), "return value, status")
 

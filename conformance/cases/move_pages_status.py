@@ -327,9 +327,22 @@ def prot_none_after_touch(env: Env) -> None:
     (a,) = env.pages(p, 1)
     here = env.where(p, [a])[0]
     p.mprotect(a, env.page_size, PROT_NONE)
+    expect(env.where(p, [a]), [here], "query of the PROT_NONE page")
     target = next(n for n in env.memory_nodes if n != here)
     expect_status(p.move_pages(0, [a], [target], MPOL_MF_MOVE), [target])
     expect(env.where(p, [a]), [target], "query after the move")
+
+
+@case("move_pages.status.ENOENT.prot_none", needs=TWO)
+def prot_none_not_followed(env: Env) -> None:
+    """6.1–6.5: a touched page made PROT_NONE is not present to move_pages()."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here = env.where(p, [a])[0]
+    p.mprotect(a, env.page_size, PROT_NONE)
+    expect(env.where(p, [a]), [-errno.ENOENT], "query")
+    target = next(n for n in env.memory_nodes if n != here)
+    expect(env.status_of(p, a, target, MPOL_MF_MOVE), -errno.ENOENT, "move")
 
 
 THP = Needs(memory_nodes=2, features=frozenset({"thp"}))

@@ -13,7 +13,7 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL
+from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.frames import HPAGE_NR, HUGETLB, ISOLATED, PAGE_SHIFT, SWAPPED, THP, ZERO, Frame
 from simnuma.migrate import migrate_frames, split_thp, vma_migratable
@@ -111,6 +111,9 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
         if anon_private and profile.has(Quirk.UNPOPULATED_ANON_EFAULT):
             return -errno.EFAULT
         return -errno.ENOENT
+    # STATUS -ENOENT: a PROT_NONE pte is not followed (6.1–6.5)
+    if vma.prot == PROT_NONE and profile.has(Quirk.PROT_NONE_NOT_FOLLOWED):
+        return -errno.ENOENT
     # STATUS -ENOENT: swapped out (a swap entry is not an empty pte: never -EFAULT)
     if frame.flags & SWAPPED:
         return -errno.ENOENT
@@ -193,6 +196,8 @@ def do_pages_stat(
     that faults ends the call with EFAULT, earlier chunks already written."""
     group = DO_PAGES_STAT_CHUNK_NR * 256
     pt_get = mm.pt.get
+    # the inline lookup below is only right where every present page is followed
+    inline = not kernel.profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
     done = 0
     while done < nr_pages:
         n = min(group, nr_pages - done)
@@ -203,7 +208,7 @@ def do_pages_stat(
             out = []
             for a in addrs:
                 frame = pt_get(a >> PAGE_SHIFT)
-                if frame is not None and not frame.flags & (ZERO | SWAPPED):
+                if inline and frame is not None and not frame.flags & (ZERO | SWAPPED):
                     out.append(frame.nid)
                 else:
                     out.append(stat_one(kernel, mm, a))
@@ -370,6 +375,7 @@ def _batched(
         get_addr = cast(Getter, (addr_of.get_range(0, nr_pages) or []).__getitem__)
         get_node = cast(Getter, (node_of.get_range(0, nr_pages) or []).__getitem__)
     pt_get = mm.pt.get
+    inline = not profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
     batch: list[Frame] = []
     current_node = -1
     start = 0
@@ -390,7 +396,7 @@ def _batched(
         if err:
             # a positive count also takes the entries never attempted (5984fabb6e82)
             if err > 0 and profile.has(Quirk.COUNT_UNATTEMPTED):
-                err += nr_pages - i
+                err += nr_pages - i - (1 if profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE) else 0)
             return err
         ok = put_ints(user, status + 4 * start, [current_node] * (i - start))
         return 0 if ok else -errno.EFAULT
@@ -417,7 +423,8 @@ def _batched(
             current_node, start = node, i
         frame = pt_get(addr >> PAGE_SHIFT)
         if (
-            frame is not None
+            inline
+            and frame is not None
             and frame.mapcount == 1
             and not frame.flags & (ZERO | SWAPPED | ISOLATED | THP | HUGETLB)
             and frame.nid != node
@@ -441,11 +448,8 @@ def _batched(
         err = flush(i)
         if err:
             # entry i was counted as not attempted although its status is stored
-            if (
-                err > 0
-                and not profile.has(Quirk.COUNT_FAILED_ENTRY_TWICE)
-                and profile.has(Quirk.COUNT_UNATTEMPTED)
-            ):
+            fixed = not profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE)
+            if err > 0 and fixed and profile.has(Quirk.COUNT_UNATTEMPTED):
                 err -= 1
             return err
         current_node = -1
