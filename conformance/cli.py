@@ -10,6 +10,17 @@ from conformance.backends import Backend, HostBackend, VmBackend, parse_backends
 from conformance.registry import all_cases
 from conformance.runner import Outcome, differences, failed, render, run, summary_line
 
+MARKDOWN_LEGEND = """\
+Cells: `pass`; `FAIL` (the backend does not do what the clause says); `ERROR` (set-up
+broke); `skip` (the backend cannot set the case up; the reason is in the notes); `n/a`
+(the clause does not hold in that release). A `sim(...)` column is the simulator at the
+real kernel's release and node layout; with `--compare`, every raw call of every case
+that ran on the real kernel returned the same value, errno and status array there.
+Documents: `man-3.07` move_pages.2 (man-pages 3.07), `commit-2006` 742755a1d8ce,
+`man-fr-3.65` the French page, `migrate_pages.2-6.03`; `kernel`: no document says so.
+
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -63,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(render(results, labels), end="")
     if args.markdown:
+        command = " ".join(["numa-conformance", *(argv if argv is not None else sys.argv[1:])])
         with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n")
+            out.write(MARKDOWN_LEGEND)
             out.write(render(results, labels, markdown=True))
     diffs: list[str] = []
     for real, mirror in zip(reals, mirrors, strict=False):

@@ -143,9 +143,10 @@ def render(results: Sequence[Result], backends: Sequence[str], *, markdown: bool
     counts = {o: sum(1 for r in results if r.outcome is o) for o in Outcome}
     summary = ", ".join(f"{n} {o.value}" for o, n in counts.items() if n)
     if markdown:
-        header.insert(1, "holds in")
+        header[1:1] = ["holds in", "documents", "why it holds where it does"]
         for row in rows:
-            row.insert(1, CLAUSES[row[0]].releases)
+            clause = CLAUSES[row[0]]
+            row[1:1] = [clause.releases, ", ".join(clause.sources), clause.why or "—"]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         lines += ["", f"Cases: {summary}."]

@@ -93,7 +93,9 @@ def test_cli_prints_table_and_writes_markdown(
     assert code == 0
     assert "move_pages.errno.EPERM.cap_sys_nice" in printed and "sim:4.3–4.12" in printed
     assert printed.rstrip().splitlines()[-1].startswith("conformance: ")
-    assert out.read_text().startswith("| clause | holds in | sim:4.3–4.12 |")
+    text = out.read_text()
+    assert text.startswith("# Conformance: sim:4.3–4.12\n\nProduced by `numa-conformance --backend")
+    assert "| clause | holds in | documents | why it holds where it does | sim:4.3–4.12 |" in text
 
 
 def test_cli_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
