@@ -177,7 +177,12 @@ class VmBackend:
             topology = VmTopology.default(self.nodes)
             offline = ",".join(str(c) for c in topology.offline_cpus)
             command = [sys.executable, "-m", "realnuma.vm.guest", "--offline-cpus", offline]
-            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+            env = {
+                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": "/run/tmp",
+                "TMPDIR": "/run/tmp",
+                "LANG": "C.UTF-8",
+            }
             payload = run_in_guest(kernel, topology, command, timeout=self.timeout, env=env)
         except (KernelFetchError, VmError, OSError) as exc:
             return [Result(c, self.label, Outcome.ERROR, f"vm: {exc}") for c in cases]

@@ -73,18 +73,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{r.outcome.value}: {r.case.id} on {r.backend}: {r.detail}")
     else:
         print(render(results, labels), end="")
+    diffs: list[str] = []
+    for real, mirror in zip(booted, mirrors, strict=False):
+        diffs += differences(
+            [r for r in results if r.backend == real.label],
+            [r for r in results if r.backend == mirror.label],
+        )
     if args.markdown:
         command = " ".join(["numa-conformance", *(argv if argv is not None else sys.argv[1:])])
         with open(args.markdown, "w", encoding="utf-8") as out:
             out.write(f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n")
             out.write(MARKDOWN_LEGEND)
             out.write(render(results, labels, markdown=True))
-    diffs: list[str] = []
-    for real, mirror in zip(reals, mirrors, strict=False):
-        diffs += differences(
-            [r for r in results if r.backend == real.label],
-            [r for r in results if r.backend == mirror.label],
-        )
+            if args.compare:
+                out.write(f"\n## Differential\n\n{len(diffs)} case(s) where the simulator ")
+                out.write("disagrees with a real kernel.\n")
+                out.writelines(f"\n- {line}" for line in diffs)
     for line in diffs:
         print(f"DIFFERS: {line}")
     if args.compare:

@@ -1,6 +1,7 @@
 """A tiny initramfs: busybox, the 9p modules, and an init that mounts the host's root
 read-only over virtio-9p, chroots into it and runs one command with the host's own
-Python, then powers the guest off."""
+Python, then powers the guest off.  The host's /tmp stays visible (a checkout or a
+virtualenv may live there); the guest's scratch space is a tmpfs on /run (TMPDIR)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ fi
 {b} mount -t proc proc /mnt/proc
 {b} mount -t sysfs sysfs /mnt/sys
 {b} mount -t devtmpfs dev /mnt/dev
-{b} mount -t tmpfs tmp /mnt/tmp
+{b} mount -t tmpfs run /mnt/run
+{b} mkdir -p /mnt/run/tmp
 {b} mkdir -p /mnt/dev/shm
 {b} mount -t tmpfs shm /mnt/dev/shm
 {b} mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup
