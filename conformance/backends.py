@@ -6,11 +6,14 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conformance.env import Needs, Skip
 from conformance.registry import Case
 from conformance.runner import Outcome, Result
+
+if TYPE_CHECKING:
+    from realnuma.vm.qemu import VmTopology
 from simnuma.abi import Kernel
 from simnuma.kernel import SimKernel
 from simnuma.profiles import Release, named_profiles, resolve_profile
@@ -144,15 +147,16 @@ class VmBackend:
     """A Debian kernel booted under QEMU with emulated NUMA nodes; the whole suite runs
     inside the guest through the host backend, in one boot."""
 
-    def __init__(self, kernel: str, nodes: int = 3, timeout: float = 900.0) -> None:
+    def __init__(
+        self, kernel: str, topology: VmTopology | None = None, timeout: float = 900.0
+    ) -> None:
         from realnuma.vm.kernels import SUITES
+        from realnuma.vm.qemu import VmTopology
 
         if kernel not in SUITES:
             raise ValueError(f"kernel must be one of {sorted(SUITES)}, not {kernel!r}")
-        if nodes < 1:
-            raise ValueError(f"nodes must be >= 1, got {nodes}")
         self.kernel = kernel
-        self.nodes = nodes
+        self.topology = topology or VmTopology.default(3)
         self.timeout = timeout
         self.facts: dict[str, Any] | None = None
 
@@ -170,11 +174,11 @@ class VmBackend:
     def run_all(self, cases: Sequence[Case]) -> list[Result]:
         from realnuma.probe import parse_nodes_shift
         from realnuma.vm.kernels import KernelFetchError, fetch
-        from realnuma.vm.qemu import VmError, VmTopology, run_in_guest
+        from realnuma.vm.qemu import VmError, run_in_guest
 
         try:
             kernel = fetch(self.kernel)
-            topology = VmTopology.default(self.nodes)
+            topology = self.topology
             offline = ",".join(str(c) for c in topology.offline_cpus)
             command = [sys.executable, "-m", "realnuma.vm.guest", "--offline-cpus", offline]
             env = {
@@ -266,8 +270,26 @@ def parse_backends(spec: str) -> list[Backend]:
         release = options.pop("kernel", None)
         if release is None:
             raise ValueError(f"backend {spec!r}: vm needs kernel=5.10|6.1|6.12|7.2")
+        from realnuma.vm.qemu import VmTopology
+
         nodes = _count(options, "nodes", 3, spec, 1)
+        many = nodes >= 3
+        try:
+            topology = VmTopology.build(
+                nodes,
+                memory_mib=_count(options, "mem", 512, spec, 1),
+                memoryless=_count(options, "memoryless", 1 if many else 0, spec, 0),
+                cpuless=_count(options, "cpuless", 1 if many else 0, spec, 0),
+                distance=_count(options, "distance", 20, spec, 1)
+                if "distance" in options
+                else None,
+            )
+        except ValueError as exc:
+            raise ValueError(f"backend {spec!r}: {exc}") from None
         if options:
-            raise ValueError(f"backend {spec!r}: unknown options {sorted(options)} (kernel, nodes)")
-        return [VmBackend(release, nodes)]
+            raise ValueError(
+                f"backend {spec!r}: unknown options {sorted(options)} "
+                "(kernel, nodes, mem, memoryless, cpuless, distance)"
+            )
+        return [VmBackend(release, topology)]
     raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim, host, vm)")

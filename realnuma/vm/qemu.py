@@ -49,13 +49,40 @@ class VmTopology:
     def default(cls, count: int) -> VmTopology:
         """``count`` nodes; with 3 or more, the last has no memory and node 1 no CPU,
         so that memoryless (ENODEV) and CPU-less nodes are both there."""
+        many = count >= 3
+        return cls.build(count, memoryless=1 if many else 0, cpuless=1 if many else 0)
+
+    @classmethod
+    def build(
+        cls,
+        count: int,
+        *,
+        memory_mib: int = 512,
+        memoryless: int = 0,
+        cpuless: int = 0,
+        distance: int | None = None,
+    ) -> VmTopology:
+        """``count`` nodes of ``memory_mib``; the last ``memoryless`` have no memory, the
+        ``cpuless`` after node 0 no CPU; ``distance`` between every two nodes."""
         if count < 1:
             raise ValueError(f"nodes must be >= 1, got {count}")
-        if count < 3:
-            return cls(tuple(GuestNode(512) for _ in range(count)))
-        nodes = [GuestNode(512), GuestNode(512, cpu=False)]
-        nodes += [GuestNode(512) for _ in range(count - 3)] + [GuestNode(0)]
-        return cls(tuple(nodes))
+        if memory_mib < 64:
+            raise ValueError(f"mem must be at least 64 (MiB per node), got {memory_mib}")
+        if not 0 <= memoryless < count:
+            raise ValueError(f"memoryless must be 0..{count - 1}, got {memoryless}")
+        if not 0 <= cpuless < count - memoryless:
+            raise ValueError(f"cpuless must be 0..{count - memoryless - 1}, got {cpuless}")
+        if distance is not None and not 11 <= distance <= 254:
+            raise ValueError(f"distance must be 11..254, got {distance}")
+        nodes = []
+        for i in range(count):
+            has_memory = i < count - memoryless
+            has_cpu = not (has_memory and 1 <= i <= cpuless)
+            nodes.append(GuestNode(memory_mib if has_memory else 0, cpu=has_cpu))
+        distances = {}
+        if distance is not None:
+            distances = {(a, b): distance for a in range(count) for b in range(count) if a < b}
+        return cls(tuple(nodes), distances)
 
     def qemu_args(self) -> list[str]:
         """Every node gets one vCPU (QEMU needs it to order nodes); the guest offlines
