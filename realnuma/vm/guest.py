@@ -23,6 +23,11 @@ def offline(cpus: list[int]) -> None:
         Path(f"/sys/devices/system/cpu/cpu{cpu}/online").write_text("0")
 
 
+def reserve_hugepages(count: int) -> None:
+    """Give the guest a pool of 2 MiB hugetlb pages (spread over the memory nodes)."""
+    Path("/proc/sys/vm/nr_hugepages").write_text(str(count))
+
+
 def run(clauses: list[str]) -> dict[str, Any]:
     from conformance.backends import HostBackend
     from conformance.registry import all_cases
@@ -58,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="realnuma.vm.guest")
     parser.add_argument("--offline-cpus", default="")
     parser.add_argument("--clause", action="append", default=[])
+    parser.add_argument("--hugepages", type=int, default=16)
     args = parser.parse_args(argv)
     try:
         offline([int(c) for c in args.offline_cpus.split(",") if c])
+        reserve_hugepages(args.hugepages)
         payload: dict[str, Any] = run(args.clause)
     except Exception:
         payload = {"error": traceback.format_exc()}
