@@ -6,7 +6,6 @@ precise reason), an exception from set-up (ERROR), ``CaseFailed`` (the check fai
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, cast
@@ -155,7 +154,6 @@ __all__ = [
     "Env",
     "Needs",
     "Skip",
-    "errno",
     "expect",
     "expect_errno",
     "expect_raw",

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simnuma.abi import WORLD_FEATURES, check_caps
-from simnuma.checks import check_bytes, check_int
+from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int
 from simnuma.creds import ALL_CAPS, SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (

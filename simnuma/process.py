@@ -9,11 +9,13 @@ from simnuma.abi import (
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
+    check_bytes,
+    check_int,
     check_mmap,
+    check_nodes,
     check_range,
     raise_errno,
 )
-from simnuma.checks import check_bytes, check_int, check_nodes
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.files import SimFile
 from simnuma.frames import HPAGE_SIZE, PAGE_SIZE, Frame
