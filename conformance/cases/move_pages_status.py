@@ -424,6 +424,19 @@ def unaligned_address(env: Env) -> None:
     expect(env.where(p, [a]), [target], "the containing page moved")
 
 
+@case("move_pages.unaligned")
+def unaligned_query(env: Env) -> None:
+    """On one node too: a + 17 and the page's last byte report the page at a; the next
+    page (untouched) reports its own status."""
+    p = env.spawn()
+    a, b = env.pages(p, 2, touch=False)
+    p.touch(a, env.page_size)  # b stays untouched: not present
+    here = env.where(p, [a])[0]
+    last = a + env.page_size - 1
+    expect(env.where(p, [a + 17, last]), [here, here], "query inside the page")
+    expect(env.where(p, [b])[0] != here, True, "the next page is not the same page")
+
+
 @case("move_pages.contents", needs=TWO)
 def contents_survive(env: Env) -> None:
     """Bytes written before a move read back the same after it."""
