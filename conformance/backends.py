@@ -221,8 +221,8 @@ HOST_LACKS = {
     "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
     "thp": "use transparent huge pages (disabled)",
     "cpuset": "write a cpuset hierarchy",
-    "cpuset_keep_pages": "keep pages on a cpuset move (cgroup v2 migrates them since 5.13)",
-    "cpuset_migrate_pages": "migrate pages on a cpuset move (cgroup v2 before 5.13 does not)",
+    "cpuset_keep_pages": "keep pages on a cpuset move (cgroup v2 migrates them since 5.15)",
+    "cpuset_migrate_pages": "migrate pages on a cpuset move (cgroup v2 before 5.15 does not)",
     "capabilities": "change capabilities (not root)",
 }
 

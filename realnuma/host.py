@@ -43,7 +43,7 @@ from simnuma.profiles import resolve_profile
 KTHREADD_PID = 2
 
 
-V2_MIGRATES_SINCE = (5, 13)
+V2_MIGRATES_SINCE = (5, 15)
 POPULATE_SINCE = (5, 14)
 
 
@@ -272,7 +272,7 @@ class HostKernel:
         if self.facts.cpusets is not None:
             features.add("cpuset")
             # v1 does what cpuset.memory_migrate says; v2 never migrates a moved task's
-            # pages before 5.13 and always does since (ee9707e8593d [R])
+            # pages before 5.15 and always does since (ee9707e8593d)
             v1 = self.facts.cpusets.startswith("v1")
             if v1 or release < V2_MIGRATES_SINCE:
                 features.add("cpuset_keep_pages")

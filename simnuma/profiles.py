@@ -109,7 +109,7 @@ class Quirk(Enum):
         "3.4",
         "3268c63eded4",
         "get_task_mm() (EINVAL for a kernel thread) came before the permission check "
-        "(mm: fix move/migrate_pages() race on task struct) [R]",
+        "(mm: fix move/migrate_pages() race on task struct, 2012-03-21)",
     )
     MOVE_PAGES_UID_RULE = _q(
         "2.6.18",
@@ -132,9 +132,10 @@ class Quirk(Enum):
     )
     HUGETLB_TAIL_EACCES = _q(
         "3.12",
-        "6.10",
-        "e632a938d914",
-        "a hugetlb tail-page address keeps err=-EACCES (only the head is isolated) [R]",
+        "6.7",
+        "e632a938d914 … b426ed7889be",
+        "a hugetlb tail-page address keeps err=-EACCES (only a PageHead() page was isolated); "
+        "seen on Debian 5.10 and 6.1",
     )
     ALREADY_ON_TARGET_UNWRITTEN = _q(
         "4.17",
@@ -150,17 +151,17 @@ class Quirk(Enum):
     )
     UNATTEMPTED_OFF_BY_ONE = _q(
         "5.6",
-        "6.0",
-        "5984fabb6e82 … Huang Ying 2022 (migrate: fix syscall move_pages() return value)",
+        "6.1",
+        "5984fabb6e82 … a7504ed14f9b (migrate: fix syscall move_pages() return value)",
         "the not-attempted count is nr_pages - i - 1 at every flush: one short after a "
         "node change or at the end (a lone unmovable page returns 0); seen on Debian 5.10",
     )
     PROT_NONE_NOT_FOLLOWED = _q(
         "6.1",
-        "6.6",
+        "6.5",
         "474098edac26 … d74943a2f3cd",
         "follow_page() refuses PROT_NONE ptes (gup_can_follow_protnone) until "
-        "FOLL_HONOR_NUMA_FAULT: such a page is 'not present', -ENOENT; seen on Debian 6.1 [R]",
+        "FOLL_HONOR_NUMA_FAULT: such a page is 'not present', -ENOENT; seen on Debian 6.1",
     )
     # --- migrate_pages(2) ----------------------------------------------------------
     MIGRATE_PAGES_UID_RULE = _q(

@@ -113,7 +113,7 @@ def _failing_batch_then_bad_entry(env: Env) -> tuple[int, list[int]]:
 
 @case("move_pages.result.off_by_one", needs=PIN)
 def count_one_short(env: Env) -> None:
-    """5.6–5.19: a lone pinned page returns 0; then another node's entry: 1, not 2."""
+    """5.6–6.0: a lone pinned page returns 0; then another node's entry: 1, not 2."""
     p, pages, t = _pinned_and_free(env)
     alone = p.move_pages(0, [pages[1]], [t], MPOL_MF_MOVE)
     expect((alone.ret, alone.status), (0, [UNWRITTEN]), "lone pinned page: ret, status")

@@ -335,7 +335,7 @@ def prot_none_after_touch(env: Env) -> None:
 
 @case("move_pages.status.ENOENT.prot_none", needs=TWO)
 def prot_none_not_followed(env: Env) -> None:
-    """6.1–6.5: a touched page made PROT_NONE is not present to move_pages()."""
+    """6.1–6.4: a touched page made PROT_NONE is not present to move_pages()."""
     p = env.spawn()
     (a,) = env.pages(p, 1)
     here = env.where(p, [a])[0]

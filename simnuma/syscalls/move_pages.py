@@ -111,7 +111,7 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
         if anon_private and profile.has(Quirk.UNPOPULATED_ANON_EFAULT):
             return -errno.EFAULT
         return -errno.ENOENT
-    # STATUS -ENOENT: a PROT_NONE pte is not followed (6.1–6.5)
+    # STATUS -ENOENT: a PROT_NONE pte is not followed (6.1–6.4)
     if vma.prot == PROT_NONE and profile.has(Quirk.PROT_NONE_NOT_FOLLOWED):
         return -errno.ENOENT
     # STATUS -ENOENT: swapped out (a swap entry is not an empty pte: never -EFAULT)
