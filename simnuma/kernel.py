@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int
-from simnuma.creds import ALL_CAPS, SUID_DUMP_DISABLE, Credentials
+from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
     DIRTY,
@@ -24,7 +24,7 @@ from simnuma.frames import (
     NodeMemory,
 )
 from simnuma.process import SimProcess
-from simnuma.profiles import Profile, Release, resolve_profile
+from simnuma.profiles import Profile, resolve_profile
 from simnuma.topology import Topology
 
 KTHREADD_PID = 2
@@ -80,10 +80,6 @@ class SimKernel:
     @property
     def release(self) -> str:
         return self.profile.release_name
-
-    @property
-    def release_tuple(self) -> Release:
-        return self.profile.release
 
     @property
     def has_thp(self) -> bool:
@@ -292,18 +288,6 @@ class SimKernel:
         if value not in (0, 1):
             raise ValueError(f"value must be 0 or 1, not {value}")
         proc.dumpable = value
-
-    def set_capability(self, proc: SimProcess, cap: str, present: bool) -> None:
-        """Add or drop ``cap`` from the effective and permitted sets."""
-        if cap not in ALL_CAPS:
-            raise ValueError(f"cap must be one of {sorted(ALL_CAPS)}, not {cap!r}")
-        creds = proc.creds
-        if present:
-            creds.permitted = creds.permitted | {cap}
-            creds.effective = creds.effective | {cap}
-        else:
-            creds.permitted = creds.permitted - {cap}
-            creds.effective = creds.effective - {cap}
 
     def run_on(self, proc: SimProcess, nid: int) -> None:
         """Run ``proc`` on a CPU of node ``nid`` (its local node for MPOL_DEFAULT)."""

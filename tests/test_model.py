@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import errno
 
+import pytest
+
 from simnuma import NodeSpec, SimKernel, Topology
 from simnuma.abi import MPOL_BIND, MPOL_INTERLEAVE, MPOL_MF_MOVE, MPOL_PREFERRED
+from simnuma.frames import OutOfNodeMemory
 
 PAGE = 4096
 TIB = 1 << 40
@@ -81,12 +84,27 @@ def test_bind_to_a_full_node_fails_the_fault() -> None:
     k = SimKernel(topology=Topology({0: NodeSpec(memory=PAGE * 4), 1: NodeSpec()}))
     p = k.spawn()
     p.mbind(a := p.mmap(8 * PAGE), 8 * PAGE, MPOL_BIND, [0])
-    try:
+    with pytest.raises(OutOfNodeMemory, match="no room"):  # the kernel would OOM-kill
         p.touch(a, 8 * PAGE)
-    except Exception as exc:  # the kernel would OOM-kill the task
-        assert "no room" in str(exc)
-    else:
-        raise AssertionError("touching 8 pages bound to a 4-page node succeeded")
+    k.check_consistency()
+
+
+def test_world_building_undoes_itself() -> None:
+    """isolate/putback and fill_node/drain_node restore the state they changed."""
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    a = p.mmap(PAGE)
+    p.touch(a, PAGE)
+    k.isolate(p, a)
+    assert p.move_pages(0, [a, a], [1, 1], MPOL_MF_MOVE).status[0] == -errno.EBUSY
+    k.putback(p, a)
+    assert p.move_pages(0, [a], [1], MPOL_MF_MOVE).status == [1]
+    free = k.nodes[0].free
+    k.fill_node(0)
+    assert k.nodes[0].free == 0
+    k.drain_node(0)
+    assert k.nodes[0].free == free
+    k.check_consistency()
 
 
 def test_move_keeps_node_counts_and_contents() -> None:
