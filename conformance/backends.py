@@ -15,8 +15,9 @@ from conformance.runner import Outcome, Result
 if TYPE_CHECKING:
     from realnuma.vm.qemu import VmTopology
 from simnuma.abi import Kernel
+from simnuma.abi.quirks import Release
 from simnuma.kernel import SimKernel
-from simnuma.profiles import Release, named_profiles, resolve_profile
+from simnuma.profiles import named_profiles, resolve_profile
 from simnuma.topology import GIB, NodeSpec, Topology
 
 
@@ -180,7 +181,7 @@ class VmBackend:
             kernel = fetch(self.kernel)
             topology = self.topology
             offline = ",".join(str(c) for c in topology.offline_cpus)
-            command = [sys.executable, "-m", "realnuma.vm.guest", "--offline-cpus", offline]
+            command = [sys.executable, "-m", "conformance.guest", "--offline-cpus", offline]
             env = {
                 "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                 "HOME": "/run/tmp",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simnuma.profiles import Release, parse_release
+from simnuma.abi.quirks import Release, parse_release
 
 MAN = "man-3.07"
 COMMIT = "commit-2006"

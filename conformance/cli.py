@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.probe:
         from realnuma.probe import describe, probe
 
-        print(describe(probe()))
+        facts = probe()
+        print(describe(facts))
+        print(f"simnuma profile: {_profile_name(facts.release)}")
         return 0
     try:
         backends: list[Backend] = [
@@ -99,3 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _profile_name(release: str) -> str:
+    """The simulator profile that matches a host release (for --probe)."""
+    from simnuma.profiles import resolve_profile
+
+    try:
+        return resolve_profile(release).name
+    except ValueError as exc:
+        return f"unknown ({exc})"

@@ -20,7 +20,7 @@ from simnuma.abi import (
     errno_name,
     format_statuses,
 )
-from simnuma.profiles import Release
+from simnuma.abi.quirks import Release
 
 
 class Skip(Exception):

@@ -14,7 +14,8 @@ from conformance.registry import Case
 
 if TYPE_CHECKING:
     from conformance.backends import Backend
-from simnuma.abi import CALL_LOG, errno_name, format_statuses
+from conformance.recording import RecordedKernel
+from simnuma.abi import errno_name, format_statuses
 
 
 class Outcome(StrEnum):
@@ -42,9 +43,8 @@ def run_case(case: Case, backend: Backend) -> Result:
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     calls: list[tuple[object, ...]] = []
-    token = CALL_LOG.set(calls)
     try:
-        case.fn(Env(kernel, backend.release, case.needs))
+        case.fn(Env(RecordedKernel(kernel, calls), backend.release, case.needs))
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     except CaseFailed as failed:
@@ -54,7 +54,6 @@ def run_case(case: Case, backend: Backend) -> Result:
         detail = f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"
         return Result(case, backend.label, Outcome.ERROR, detail, tuple(calls))
     finally:
-        CALL_LOG.reset(token)
         kernel.close()
     return Result(case, backend.label, Outcome.PASS, "", tuple(calls))
 
@@ -89,8 +88,11 @@ def differences(real: Sequence[Result], sim: Sequence[Result]) -> list[str]:
 
 def _show(call: tuple[object, ...]) -> str:
     name, ret, err, out = call
-    assert isinstance(err, int) and isinstance(out, tuple)
-    shown = format_statuses(list(out)) if name == "move_pages" else str(list(out))
+    assert isinstance(err, int) and (out is None or isinstance(out, tuple))
+    if out is None:
+        shown = "(output unreadable)"
+    else:
+        shown = format_statuses(list(out)) if name == "move_pages" else str(list(out))
     return f"{name} -> ret={ret} errno={errno_name(err)} {shown}"
 
 

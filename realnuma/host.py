@@ -26,7 +26,6 @@ from realnuma import binding, wire
 from realnuma.cpusets import Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from simnuma.abi import (
-    CALL_LOG,
     CAPABILITIES,
     PROT_READ,
     PROT_WRITE,
@@ -38,7 +37,7 @@ from simnuma.abi import (
     check_nodes,
     check_range,
 )
-from simnuma.profiles import resolve_profile
+from simnuma.abi.quirks import parse_release
 
 KTHREADD_PID = 2
 
@@ -268,7 +267,7 @@ class HostKernel:
         features = {"pin", "dumpable", "kernel_thread", "files", "run_on"}
         if self.facts.is_root:
             features.add("capabilities")
-        release = resolve_profile(self.facts.release).release
+        release = parse_release(self.facts.release)
         if self.facts.cpusets is not None:
             features.add("cpuset")
             # v1 does what cpuset.memory_migrate says; v2 never migrates a moved task's
@@ -430,7 +429,6 @@ class HostKernel:
             raise TypeError(f"f must be HostFile, not {type(f).__name__}")
         check_int("index", index, minimum=0)
         probe_proc = self.spawn()
-        token = CALL_LOG.set(None)  # world-building: not part of what a case observes
         try:
             addr = probe_proc.mmap(f.size, file=f, shared=True)
             page = addr + index * self.page_size
@@ -441,7 +439,6 @@ class HostKernel:
             status = probe_proc.move_pages(0, [page], None, 0).status[0]
             return status if status >= 0 else None
         finally:
-            CALL_LOG.reset(token)
             probe_proc.exit()
 
 

@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from simnuma.profiles import resolve_profile
-
 __all__ = [
     "CAP_SYS_NICE",
     "CAP_SYS_PTRACE",
@@ -57,7 +55,6 @@ NOT_WRITABLE = "cpuset hierarchy not writable"
 @dataclass(frozen=True)
 class HostFacts:
     release: str  # os.uname().release
-    profile: str  # simnuma profile name matching the release
     possible_nodes: list[int]
     online_nodes: list[int]
     memory_nodes: list[int]
@@ -314,13 +311,6 @@ def _cpusets(root: Path) -> tuple[str | None, str]:
     return None, f"{NOT_WRITABLE}: " + "; ".join(reasons)
 
 
-def _profile_name(release: str) -> str:
-    try:
-        return resolve_profile(release).name
-    except ValueError as exc:
-        return f"unknown ({exc})"
-
-
 def probe(root: Path = Path("/"), *, release: str | None = None) -> HostFacts:
     """Read the host's facts below ``root``; ``release`` defaults to ``os.uname().release``."""
     rel = os.uname().release if release is None else release
@@ -339,7 +329,6 @@ def probe(root: Path = Path("/"), *, release: str | None = None) -> HostFacts:
     cpusets, reason = _cpusets(root)
     return HostFacts(
         release=rel,
-        profile=_profile_name(rel),
         possible_nodes=_nodes(root, "possible") or [],
         online_nodes=online,
         memory_nodes=memory,
@@ -370,7 +359,7 @@ def describe(facts: HostFacts) -> str:
     cpusets = facts.cpusets if facts.cpusets is not None else f"unavailable: {facts.cpuset_reason}"
     balancing = "unknown" if facts.numa_balancing is None else str(facts.numa_balancing)
     lines = [
-        f"kernel {facts.release} (simnuma profile {facts.profile})",
+        f"kernel {facts.release}",
         f"nodes: possible {_list(facts.possible_nodes)}, online {_list(facts.online_nodes)}, "
         f"with memory {_list(facts.memory_nodes)}, with cpus {_list(facts.cpu_nodes)}; "
         f"MAX_NUMNODES {max_nodes}",

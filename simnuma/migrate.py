@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from simnuma.abi.quirks import Quirk
 from simnuma.frames import (
     DIRTY,
     HPAGE_NR,
@@ -27,7 +28,6 @@ from simnuma.frames import (
 )
 from simnuma.mempolicy import node_remap
 from simnuma.mm import VMA, AddressSpace
-from simnuma.profiles import Quirk
 
 if TYPE_CHECKING:
     from simnuma.kernel import SimKernel

@@ -22,7 +22,6 @@ from realnuma.probe import (
     parse_thp,
     probe,
 )
-from simnuma.profiles import resolve_profile
 
 # ----------------------------------------------------------------------------- parsers
 
@@ -178,7 +177,6 @@ def test_probe_fake_v1_tree(tmp_path: Path) -> None:
     facts = probe(tmp_path, release="6.1.0-13-amd64")
     assert facts == HostFacts(
         release="6.1.0-13-amd64",
-        profile=resolve_profile("6.1").name,
         possible_nodes=[0, 1, 2, 3],
         online_nodes=[0, 1, 2],
         memory_nodes=[0, 2],
@@ -208,7 +206,6 @@ def test_probe_fake_v2_tree(tmp_path: Path) -> None:
     assert facts.cpusets == f"v2:{mount}"
     assert facts.cpuset_reason == ""
     assert facts.max_numnodes == 1024
-    assert facts.profile == "6.12+"
     assert [p.name for p in mount.iterdir() if p.is_dir()] == []
 
 
@@ -244,7 +241,6 @@ def test_probe_absent_files(tmp_path: Path) -> None:
     assert facts.thp is None
     assert facts.hugepages == 0
     assert facts.max_numnodes is None
-    assert facts.profile == resolve_profile("5.4").name
     assert "MAX_NUMNODES unknown" in describe(facts)
 
 
@@ -265,7 +261,7 @@ def test_find_cpuset_mounts_without_mountinfo(tmp_path: Path) -> None:
 
 def test_unknown_release_does_not_crash(tmp_path: Path) -> None:
     facts = probe(tmp_path, release="weird")
-    assert facts.profile.startswith("unknown")
+    assert facts.release == "weird"
 
 
 # ----------------------------------------------------------------------------- this host
@@ -277,7 +273,6 @@ def test_probe_real_host() -> None:
     assert facts.release == os.uname().release
     assert facts.memory_nodes, "a running kernel has at least one node with memory"
     assert set(facts.memory_nodes) <= set(facts.online_nodes) <= set(facts.possible_nodes)
-    assert facts.profile == resolve_profile(facts.release).name
     assert facts.is_root == (os.geteuid() == 0)
     assert (facts.cpusets is None) == bool(facts.cpuset_reason)
     if facts.cpusets is not None:

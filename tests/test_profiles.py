@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from simnuma import Quirk, SimKernel, named_profiles, resolve_profile
-from simnuma.profiles import parse_release
+from simnuma.abi.quirks import parse_release
 
 
 @pytest.mark.parametrize(

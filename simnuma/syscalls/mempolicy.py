@@ -26,6 +26,7 @@ from simnuma.abi import (
     pack_ints,
     pack_ulongs,
 )
+from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO
 from simnuma.mempolicy import (
@@ -36,7 +37,6 @@ from simnuma.mempolicy import (
 )
 from simnuma.migrate import migrate_frames, queue_pages
 from simnuma.mm import AddressSpace
-from simnuma.profiles import Quirk
 from simnuma.syscalls.common import get_nodes
 from simnuma.uaccess import as_s32, as_u32, as_u64
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.migrate import do_migrate_pages
-from simnuma.profiles import Quirk
 from simnuma.syscalls.common import find_task, get_nodes, may_act_on
 from simnuma.uaccess import as_s32, as_u64
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
+from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.frames import HPAGE_NR, HUGETLB, ISOLATED, PAGE_SHIFT, SWAPPED, THP, ZERO, Frame
 from simnuma.migrate import migrate_frames, split_thp, vma_migratable
 from simnuma.mm import AddressSpace
-from simnuma.profiles import Quirk
 from simnuma.syscalls.common import find_task, may_act_on
 from simnuma.uaccess import U64, UserArray, as_s32, as_u64, put_ints, readable, writable
 

@@ -1,7 +1,7 @@
 """Inside the guest: finish the topology, run the conformance suite on this kernel
 through the host backend, and print the results as JSON between the markers.
 
-    python -m realnuma.vm.guest [--offline-cpus 1,2] [--clause PREFIX ...]
+    python -m conformance.guest [--offline-cpus 1,2] [--clause PREFIX ...]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _jsonable(call: tuple[object, ...]) -> list[object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="realnuma.vm.guest")
+    parser = argparse.ArgumentParser(prog="conformance.guest")
     parser.add_argument("--offline-cpus", default="")
     parser.add_argument("--clause", action="append", default=[])
     parser.add_argument("--hugepages", type=int, default=16)

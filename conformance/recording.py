@@ -1,0 +1,105 @@
+"""The suite's call log: every raw NUMA syscall a case makes, as the kernel answered it.
+
+The runner hands a case a ``RecordedKernel``: its processes are wrappers whose
+``syscall`` records (name, return value, errno, output array) after the call, where
+the output array is what the call wrote to the caller's memory (move_pages' *status*,
+get_mempolicy's mode and mask).  The Python API's methods are built on ``syscall``,
+so every call a case makes is seen, on every backend alike; world-building performed
+by a backend itself (a probe process of its own) is not.  The differential check
+compares these logs between a real kernel and the simulator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simnuma.abi import (
+    BITS_PER_LONG,
+    Process,
+    SyscallMethods,
+    nodemask_nodes,
+    unpack_ints,
+    unpack_ulongs,
+)
+
+Call = tuple[object, ...]  # (name, ret, errno, output array as a tuple, or None)
+
+# Output arrays longer than this are not read back (a case asking for E2BIG passes
+# counts no memory could hold).
+_MAX_OUT = 1 << 16
+
+
+class RecordedProcess(SyscallMethods):
+    """A process whose raw syscalls are logged; everything else is the process's own."""
+
+    def __init__(self, inner: Process, log: list[Call]) -> None:
+        self._inner = inner
+        self._log = log
+
+    @property
+    def pid(self) -> int:
+        return self._inner.pid
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return f"Recorded({self._inner!r})"
+
+    def fork(self) -> RecordedProcess:
+        return RecordedProcess(self._inner.fork(), self._log)
+
+    def syscall(self, name: str, *args: int) -> tuple[int, int]:
+        ret, err = self._inner.syscall(name, *args)
+        self._log.append((name, ret, err, self._output(name, args)))
+        return ret, err
+
+    def _output(self, name: str, args: tuple[int, ...]) -> tuple[int, ...] | None:
+        """What the call left in the caller's arrays; None where they cannot be read."""
+        try:
+            if name == "move_pages" and len(args) >= 5:
+                count, status = args[1], args[4]
+                if not 0 <= count <= _MAX_OUT:
+                    return None
+                return tuple(unpack_ints(self._inner.read_bytes(status, 4 * count)))
+            if name == "get_mempolicy" and len(args) >= 3:
+                mode_ptr, mask_ptr, maxnode = args[0], args[1], args[2]
+                mode = unpack_ints(self._inner.read_bytes(mode_ptr, 4)) if mode_ptr else []
+                mask: list[int] = []
+                if mask_ptr and 0 < maxnode <= _MAX_OUT:
+                    words = (maxnode + BITS_PER_LONG - 1) // BITS_PER_LONG
+                    raw = unpack_ulongs(self._inner.read_bytes(mask_ptr, 8 * words))
+                    mask = nodemask_nodes(raw, maxnode - 1)
+                return (*mode, *mask)
+        except (OSError, ValueError, TypeError):
+            return None
+        return ()
+
+
+def unwrap(value: Any) -> Any:
+    """The backend's own process behind a recorded one (world-building takes those)."""
+    return value._inner if isinstance(value, RecordedProcess) else value
+
+
+class RecordedKernel:
+    """A kernel whose processes record their syscalls into ``log``."""
+
+    def __init__(self, inner: Any, log: list[Call]) -> None:
+        self._inner = inner
+        self.log = log
+
+    def spawn(self, **kwargs: Any) -> RecordedProcess:
+        return RecordedProcess(self._inner.spawn(**kwargs), self.log)
+
+    def spawn_kernel_thread(self) -> RecordedProcess:
+        return RecordedProcess(self._inner.spawn_kernel_thread(), self.log)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return attr(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
+
+        return call

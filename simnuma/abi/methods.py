@@ -1,0 +1,89 @@
+"""The Python API's syscall methods, shared by every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from simnuma.abi.arrays import (
+    default_maxnode,
+    get_mempolicy_raw,
+    mbind_raw,
+    migrate_pages_raw,
+    move_pages_raw,
+    set_mempolicy_raw,
+)
+from simnuma.abi.checks import check_int, check_ints, check_nodes, raise_errno
+from simnuma.abi.constants import GET_MEMPOLICY_MAXNODE
+from simnuma.abi.protocols import MovePagesResult, Process
+
+
+class SyscallMethods:
+    """The Python API's syscall methods, built on ``syscall`` and the process's own
+    memory alone, shared by every backend: a bad array is the kernel's EFAULT."""
+
+    def move_pages(
+        self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
+    ) -> MovePagesResult:
+        """move_pages(2); OSError(errno) when it returns -1."""
+        check_int("pid", pid)
+        page_list = check_ints("pages", pages)
+        node_list = None if nodes is None else check_ints("nodes", nodes)
+        check_int("flags", flags)
+        if node_list is not None and len(node_list) != len(page_list):
+            raise ValueError(f"nodes has {len(node_list)} entries, pages has {len(page_list)}")
+        ret, err, status = move_pages_raw(self._proc(), pid, page_list, node_list, flags)
+        if ret == -1:
+            raise_errno(err, "move_pages")
+        return MovePagesResult(ret, status)
+
+    def migrate_pages(
+        self,
+        pid: int,
+        old_nodes: Sequence[int],
+        new_nodes: Sequence[int],
+        maxnode: int | None = None,
+    ) -> int:
+        """migrate_pages(2): the number of pages not moved; OSError(errno) on -1."""
+        check_int("pid", pid)
+        old = check_nodes("old_nodes", old_nodes)
+        new = check_nodes("new_nodes", new_nodes)
+        if maxnode is None:
+            maxnode = default_maxnode(old, new)
+        check_int("maxnode", maxnode)
+        ret, err, _ = migrate_pages_raw(self._proc(), pid, old, new, maxnode)
+        if ret == -1:
+            raise_errno(err, "migrate_pages")
+        return ret
+
+    def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]:
+        """get_mempolicy(2): (mode or node, nodes of the mask)."""
+        check_int("flags", flags)
+        check_int("addr", addr, minimum=0)
+        ret, err, out = get_mempolicy_raw(self._proc(), flags, addr, GET_MEMPOLICY_MAXNODE)
+        if ret == -1:
+            raise_errno(err, "get_mempolicy")
+        return out[0], out[1:]
+
+    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None:
+        check_int("mode", mode)
+        node_list = check_nodes("nodes", nodes)
+        ret, err, _ = set_mempolicy_raw(self._proc(), mode, node_list, default_maxnode(node_list))
+        if ret == -1:
+            raise_errno(err, "set_mempolicy")
+
+    def mbind(
+        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+    ) -> None:
+        check_int("addr", addr, minimum=0)
+        check_int("length", length, minimum=0)
+        check_int("mode", mode)
+        node_list = check_nodes("nodes", nodes)
+        check_int("flags", flags)
+        maxnode = default_maxnode(node_list)
+        ret, err, _ = mbind_raw(self._proc(), addr, length, mode, node_list, maxnode, flags)
+        if ret == -1:
+            raise_errno(err, "mbind")
+
+    def _proc(self) -> Process:
+        return cast(Process, self)

@@ -1,0 +1,167 @@
+"""The interface conformance cases are written against: Process, Kernel, World, and
+move_pages()' result as the kernel writes it."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from simnuma.abi.constants import PROT_READ, PROT_WRITE, UNWRITTEN
+
+
+class MovePagesResult(NamedTuple):
+    """move_pages(2) RETURN VALUE and the *status* array exactly as written.
+
+    ``status`` holds node ids or negative errno values; entries the kernel left
+    unwritten keep the caller's pre-initialised value (see ``UNWRITTEN``).
+    """
+
+    ret: int
+    status: list[int]
+
+
+def format_status(value: int) -> str:
+    """Render one status entry for people: ``1``, ``-EFAULT``, ``unwritten``."""
+    if value == UNWRITTEN:
+        return "unwritten"
+    if value >= 0:
+        return str(value)
+    name = errno.errorcode.get(-value)
+    return f"-{name}" if name else str(value)
+
+
+def format_statuses(status: Sequence[int]) -> str:
+    """Render a whole status array: ``[0, -EFAULT, unwritten]``."""
+    return "[" + ", ".join(format_status(v) for v in status) + "]"
+
+
+def errno_name(err: int) -> str:
+    """``errno.EPERM`` -> ``'EPERM'``; 0 -> ``'0'``."""
+    return errno.errorcode.get(err, str(err)) if err else "0"
+
+
+@runtime_checkable
+class Process(Protocol):
+    """A process of either backend: set-up operations plus the NUMA syscalls."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def mmap(
+        self,
+        length: int,
+        *,
+        shared: bool = False,
+        file: object | None = None,
+        huge: str | None = None,
+        prot: int = PROT_READ | PROT_WRITE,
+    ) -> int: ...
+
+    def munmap(self, addr: int, length: int) -> None: ...
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None: ...
+
+    def touch(self, addr: int, length: int) -> None: ...
+
+    def read(self, addr: int, length: int) -> None: ...
+
+    def write_bytes(self, addr: int, data: bytes) -> None: ...
+
+    def read_bytes(self, addr: int, length: int) -> bytes: ...
+
+    def mlock(self, addr: int, length: int) -> None: ...
+
+    def fork(self) -> Process: ...
+
+    def exit(self) -> None: ...
+
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None: ...
+
+    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None: ...
+
+    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None: ...
+
+    def mbind(
+        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+    ) -> None: ...
+
+    def move_pages(
+        self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
+    ) -> MovePagesResult: ...
+
+    def migrate_pages(
+        self,
+        pid: int,
+        old_nodes: Sequence[int],
+        new_nodes: Sequence[int],
+        maxnode: int | None = None,
+    ) -> int: ...
+
+    def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]: ...
+
+    def syscall(self, name: str, *args: int) -> tuple[int, int]: ...
+
+
+@runtime_checkable
+class Kernel(Protocol):
+    """A kernel of either backend: topology facts and process creation."""
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def release(self) -> str: ...
+
+    def node_ids(self) -> list[int]: ...
+
+    def memory_node_ids(self) -> list[int]: ...
+
+    def cpu_node_ids(self) -> list[int]: ...
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The world-building operations (``WORLD_FEATURES``) this backend can perform."""
+        ...
+
+    def spawn(
+        self,
+        *,
+        uid: int = 0,
+        cpuset_mems: Sequence[int] | None = None,
+        caps: Sequence[str] | None = None,
+    ) -> Process:
+        """A process of ``uid`` (root: every capability, others none, unless ``caps``
+        names exactly the capabilities it holds) in a cpuset of ``cpuset_mems``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class World(Protocol):
+    """World-building: sets state, never results.  Check ``Kernel.features`` first."""
+
+    def pin(self, proc: Any, addr: int) -> None: ...
+
+    def unpin(self, proc: Any, addr: int) -> None: ...
+
+    def isolate(self, proc: Any, addr: int) -> None: ...
+
+    def start_writeback(self, proc: Any, addr: int) -> None: ...
+
+    def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> Any: ...
+
+    def write_file(self, f: Any, offset: int, data: bytes) -> None: ...
+
+    def file_page_node(self, f: Any, index: int) -> int | None: ...
+
+    def fill_node(self, nid: int, free_pages: int = 0) -> None: ...
+
+    def spawn_kernel_thread(self) -> Process: ...
+
+    def set_dumpable(self, proc: Any, value: int) -> None: ...
+
+    def run_on(self, proc: Any, nid: int) -> None: ...
+
+    def swap_out(self, proc: Any, addr: int) -> None: ...

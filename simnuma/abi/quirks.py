@@ -1,0 +1,201 @@
+"""Kernel releases and the quirks: behaviours of the ABI that changed between releases,
+each citing the release and commit that made it.
+
+This is the one source of every release fact: the simulator's profiles, the clauses
+of the conformance suite and the real backend's feature checks all read it.  A quirk
+holds for a half-open range of releases ``[since, until)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+Release = tuple[int, ...]
+
+FIRST_RELEASE: Release = (2, 6, 18)  # move_pages(2) appeared (742755a1d8ce)
+NEWEST_RELEASE: Release = (7, 2)
+
+
+def parse_release(text: str) -> Release:
+    """``'6.1'`` / ``'2.6.18'`` / ``'6.12.38+deb13-amd64'`` -> ``(6, 1)`` ..."""
+    if not isinstance(text, str):
+        raise TypeError(f"release must be str, not {type(text).__name__}")
+    m = re.match(r"^(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    if not m:
+        raise ValueError(f"release {text!r} is not a kernel version such as '6.1'")
+    major, minor, patch = int(m[1]), int(m[2]), m[3]
+    # 2.6.x and older: the third number names the release; later it is a stable update.
+    if (major, minor) <= (2, 6) and patch is not None:
+        return (major, minor, int(patch))
+    return (major, minor)
+
+
+def format_release(release: Release) -> str:
+    return ".".join(str(n) for n in release)
+
+
+@dataclass(frozen=True)
+class QuirkInfo:
+    since: Release
+    until: Release | None
+    commit: str
+    summary: str
+
+
+def _q(since: str, until: str | None, commit: str, summary: str) -> QuirkInfo:
+    return QuirkInfo(parse_release(since), parse_release(until) if until else None, commit, summary)
+
+
+class Quirk(Enum):
+    """Kernel behaviours that changed across releases.  ``[R]`` = release recalled, not re-read."""
+
+    # --- move_pages(2) front end -------------------------------------------------
+    MOVE_PAGES_WHOLE_ARRAY = _q(
+        "2.6.18",
+        "2.6.29",
+        "3140a2273009",
+        "whole pages[]/nodes[] array read and validated before any migration; "
+        "E2BIG for nr_pages >= ULONG_MAX/sizeof(page_to_node)-1; vmalloc'd control array; "
+        "per-page migration outcomes (node, -EAGAIN, -EIO, -EINVAL) in status and "
+        "migrate_pages()' failure count returned as is",
+    )
+    MOVE_PAGES_CHUNKED = _q(
+        "2.6.29",
+        "4.17",
+        "3140a2273009",
+        "array handled in chunks of PAGE_SIZE/sizeof(page_to_node)-1 (169) entries: "
+        "each chunk validated, then migrated, then its statuses stored (per-page "
+        "migration outcomes); pages not migrated never reach the return value (0); "
+        "a49bd4d71637 (4.17) batches by node and returns the count instead",
+    )
+    MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED = _q(
+        "2.6.18",
+        "2.6.28",
+        "e78bbfa82624",
+        "errno ENOENT when no page needed moving (mm: stop returning -ENOENT from "
+        "sys_move_pages() if nothing got migrated)",
+    )
+    NODE_RANGE_UNCHECKED = _q(
+        "2.6.18",
+        "2.6.33",
+        "6f5a55f1a6c5",
+        "target node not bounds-checked before node_state() (CVE-2010-0415) [R]",
+    )
+    HOLE_BELOW_VMA_ENOENT = _q(
+        "2.6.18",
+        "2.6.37",
+        "Gleb Natapov 2010-10",
+        "address in a hole below a VMA looked up in the next VMA: -ENOENT, not -EFAULT [R]",
+    )
+    ZERO_PAGE_ENOENT = _q(
+        "2.6.18",
+        "4.3",
+        "d899844e9c98",
+        "the zero page reported as -ENOENT (PageReserved), not -EFAULT",
+    )
+    UNPOPULATED_ANON_EFAULT = _q(
+        "4.3",
+        "6.12",
+        "d899844e9c98..7dff875c9436",
+        "FOLL_DUMP side effect: never-populated anonymous memory gives -EFAULT; "
+        "6.12's folio_walk conversion restored -ENOENT",
+    )
+    MM_BEFORE_PERMISSION = _q(
+        "2.6.16",
+        "3.4",
+        "3268c63eded4",
+        "get_task_mm() (EINVAL for a kernel thread) came before the permission check "
+        "(mm: fix move/migrate_pages() race on task struct, 2012-03-21)",
+    )
+    MOVE_PAGES_UID_RULE = _q(
+        "2.6.18",
+        "4.13",
+        "197e7e521384",
+        "another process's pages: caller uid/euid must match target uid/suid, or "
+        "CAP_SYS_NICE (replaced by ptrace_may_access(PTRACE_MODE_READ_REALCREDS))",
+    )
+    THP_SPLIT_ON_MOVE = _q(
+        "2.6.38",
+        "4.14",
+        "e8db67eb0ded",
+        "a transparent huge page is split (FOLL_SPLIT) and only the named 4 KiB page moves [R]",
+    )
+    HUGETLB_NOT_MIGRATABLE = _q(
+        "2.6.18",
+        "3.12",
+        "e632a938d914",
+        "hugetlb VMAs fail vma_migratable(): status -EFAULT [R]",
+    )
+    HUGETLB_TAIL_EACCES = _q(
+        "3.12",
+        "6.7",
+        "e632a938d914 … b426ed7889be",
+        "a hugetlb tail-page address keeps err=-EACCES (only a PageHead() page was isolated); "
+        "seen on Debian 5.10 and 6.1",
+    )
+    ALREADY_ON_TARGET_UNWRITTEN = _q(
+        "4.17",
+        "5.5",
+        "e0153fc2c760",
+        "an entry already on its target node is written only when its batch migrates",
+    )
+    COUNT_UNATTEMPTED = _q(
+        "5.6",
+        None,
+        "5984fabb6e82",
+        "positive return also counts the entries never attempted after a failing batch",
+    )
+    UNATTEMPTED_OFF_BY_ONE = _q(
+        "5.6",
+        "6.1",
+        "5984fabb6e82 … a7504ed14f9b (migrate: fix syscall move_pages() return value)",
+        "the not-attempted count is nr_pages - i - 1 at every flush: one short after a "
+        "node change or at the end (a lone unmovable page returns 0); seen on Debian 5.10",
+    )
+    PROT_NONE_NOT_FOLLOWED = _q(
+        "6.1",
+        "6.5",
+        "474098edac26 … d74943a2f3cd",
+        "follow_page() refuses PROT_NONE ptes (gup_can_follow_protnone) until "
+        "FOLL_HONOR_NUMA_FAULT: such a page is 'not present', -ENOENT; seen on Debian 6.1",
+    )
+    # --- migrate_pages(2) ----------------------------------------------------------
+    MIGRATE_PAGES_UID_RULE = _q(
+        "2.6.16",
+        "4.15",
+        "313674661925",
+        "uid/euid match or CAP_SYS_NICE instead of ptrace_may_access(READ_REALCREDS)",
+    )
+    MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY = _q(
+        "2.6.16",
+        "4.16",
+        "Yisheng Xie (mm/mempolicy: add nodes_empty check in SYSC_migrate_pages) [R]",
+        "new_nodes must be a subset of N_MEMORY (else EINVAL); an empty new_nodes or one "
+        "outside the caller's cpuset is accepted",
+    )
+    MIGRATE_PAGES_COUNTS_UNQUEUED = _q(
+        "6.7",
+        None,
+        "1cb5d11a370f",
+        "pages that could not be isolated are counted in the return value",
+    )
+    # --- memory policy modes ---------------------------------------------------------
+    MPOL_LOCAL_MODE = _q("3.8", None, "479e2802d09f", "MPOL_LOCAL is a mode of its own")
+    MPOL_F_NUMA_BALANCING_FLAG = _q(
+        "5.12", None, "bda420b98505", "MPOL_F_NUMA_BALANCING mode flag (MPOL_BIND only)"
+    )
+    MPOL_PREFERRED_MANY_MODE = _q("5.15", None, "b27abaccf8e8", "MPOL_PREFERRED_MANY exists")
+    MPOL_WEIGHTED_INTERLEAVE_MODE = _q(
+        "6.9", None, "fa3bea4e1f82", "MPOL_WEIGHTED_INTERLEAVE exists"
+    )
+
+    @property
+    def info(self) -> QuirkInfo:
+        value: QuirkInfo = self.value
+        return value
+
+    def holds_in(self, release: Release) -> bool:
+        info = self.info
+        return info.since <= release and (info.until is None or release < info.until)
