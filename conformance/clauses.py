@@ -156,6 +156,54 @@ _ALL = [
         FR,
     ),
     _c(
+        "fork.shared_not_copied",
+        "fork() copies no page-table entries of a shared mapping (anonymous or file): in the "
+        "child the parent's page is not present (-ENOENT) until the child touches it, and the "
+        "parent's page stays mapped once (it moves without MPOL_MF_MOVE_ALL)",
+        KERNEL,
+        why="copy_page_range(): a VMA without an anon_vma is refilled by faults",
+    ),
+    _c(
+        "fork.private_file_clean_not_copied",
+        "a private file mapping that holds no copy-on-write page is not copied by fork(): "
+        "the child's page is not present (-ENOENT)",
+        KERNEL,
+        why="copy_page_range(): no anon_vma",
+    ),
+    _c(
+        "fork.anon_vma_copies_every_entry",
+        "a private mapping holding an anonymous page is copied whole by fork(): the child "
+        "maps its page-cache pages too (a second mapping: -EACCES without MPOL_MF_MOVE_ALL)",
+        KERNEL,
+        why="copy_page_range(): the VMA has an anon_vma",
+    ),
+    _c(
+        "fork.zero_page_not_copied",
+        "a private anonymous mapping that only read (the zero page, -EFAULT) has no anon_vma: "
+        "fork() does not copy it and the child's page is not present (-ENOENT)",
+        KERNEL,
+        since="6.12",
+        why="visible once 7dff875c9436 gave unpopulated memory -ENOENT (-EFAULT before)",
+    ),
+    _c(
+        "fork.hugetlb_copied",
+        "fork() copies a shared hugetlb mapping's entries: the child maps the page at once "
+        "(query gives its node) and the parent's page is mapped twice (-EACCES)",
+        KERNEL,
+        since="3.12",
+        until="6.0",
+        why="copy_page_range() excluded VM_HUGETLB from its lazy copy until bcd51a3c679d; "
+        "checked from 3.12, when hugetlb pages became migratable (e632a938d914)",
+    ),
+    _c(
+        "fork.hugetlb_not_copied",
+        "fork() leaves a shared hugetlb mapping's entries to faults: the child's page is not "
+        "present (-ENOENT) and the parent's page moves without MPOL_MF_MOVE_ALL",
+        KERNEL,
+        since="6.0",
+        why="bcd51a3c679d (hugetlb: lazy page table copies in fork())",
+    ),
+    _c(
         "move_pages.status.ENOENT.swapped",
         "a page swapped out gives -ENOENT (not present), even where untouched memory gave -EFAULT",
         MAN,

@@ -39,12 +39,18 @@ FILESYSTEMS = {
 
 @dataclass(eq=False)
 class SimFile:
-    """A file (memfd/tmpfs-like unless told otherwise) and its page cache."""
+    """A file (memfd/tmpfs-like unless told otherwise) and its page cache.
+
+    ``unlinked`` marks the shmem object behind a shared anonymous mapping: no name
+    keeps it, so it (and its page cache) goes away with the last VMA that maps it.
+    """
 
     name: str
     size: int
     fs: Filesystem = TMPFS
     pages: dict[int, Frame] = field(default_factory=dict)  # page index -> page-cache frame
+    unlinked: bool = False
+    vmas: int = 0  # VMAs mapping it, in every address space
 
     def __repr__(self) -> str:
         return f"SimFile({self.name!r}, size={self.size}, fs={self.fs.name})"

@@ -7,12 +7,15 @@ a capability dropped); every syscall result is computed from that state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int
+from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
     DIRTY,
+    HPAGE_NR,
     ISOLATED,
     PAGE_SHIFT,
     PAGE_SIZE,
@@ -157,26 +160,28 @@ class SimKernel:
         return self.tasks.get(pid)
 
     def fork(self, parent: SimProcess) -> SimProcess:
+        """fork(2): the child gets a copy of every VMA, but page-table entries only
+        where a fault could not refill them (copy_page_range(): VMAs holding
+        anonymous pages; hugetlb VMAs too before bcd51a3c679d)."""
         mm = parent._mm()
         child = SimProcess(self, self._new_pid(), parent.creds.copy(), parent.cpuset)
         child.policy, child.il_next, child.cpu_node = parent.policy, parent.il_next, parent.cpu_node
         child.dumpable = parent.dumpable
         assert child.mm is not None
         child_mm = child.mm
+        copies_hugetlb = self.profile.has(Quirk.HUGETLB_FORK_COPIES_PTES)
+        seen: set[int] = set()  # a huge folio is one mapping per address space
         for vma in mm.vmas:
-            copy = type(vma)(**vma.__dict__)
-            copy.locked = False  # mlock is not inherited (mlock(2))
-            child_mm.add_vma(copy)
-        seen: set[int] = set()
-        for vpn, frame in mm.pt.items():
-            child_mm.pt[vpn] = frame
-            if frame.flags & ZERO:
-                continue
-            if frame.order:
-                if id(frame) in seen:
+            child_mm.add_vma(replace(vma, locked=False))  # mlock is not inherited (mlock(2))
+            if not (vma.anon_vma or (vma.huge == "hugetlb" and copies_hugetlb)):
+                continue  # a fault in the child maps the page again
+            for vpn, frame in mm.mapped_in(vma.start, vma.end):
+                child_mm.pt[vpn] = frame
+                if frame.flags & ZERO or id(frame) in seen:
                     continue
-                seen.add(id(frame))
-            frame.mapcount += 1
+                if frame.order:
+                    seen.add(id(frame))
+                frame.mapcount += 1
         child_mm._next = mm._next
         self.tasks[child.pid] = child
         return child
@@ -323,6 +328,16 @@ class SimKernel:
         self.memory.swap_out(frame)
 
     # --- consistency --------------------------------------------------------------------
+    def live_files(self) -> list[SimFile]:
+        """Named files, and the shmem objects of shared anonymous mappings still mapped."""
+        found = {id(f): f for f in self.files}
+        for proc in self.tasks.values():
+            if proc.mm is not None:
+                for vma in proc.mm.vmas:
+                    if vma.file is not None:
+                        found.setdefault(id(vma.file), vma.file)
+        return list(found.values())
+
     def frames(self) -> dict[int, Frame]:
         """Every live frame, by identity: mapped, cached or pinned."""
         found: dict[int, Frame] = {}
@@ -331,35 +346,46 @@ class SimKernel:
                 for frame in proc.mm.pt.values():
                     if not frame.flags & ZERO:
                         found[id(frame)] = frame
-        for f in self.files:
+        for f in self.live_files():
             for frame in f.pages.values():
                 found[id(frame)] = frame
         found.update(self.pinned)
         return found
 
     def check_consistency(self) -> None:
-        """Every frame on exactly one node with memory; node counts and mapcounts right."""
+        """The model's invariants; AssertionError naming the first one broken.
+
+        Every frame is on exactly one node with memory (or on swap) and the node counts
+        add up, so nothing leaks; mapcounts equal the mappings; every page-table entry
+        lies in a VMA of its address space, a huge folio under all its 512 aligned page
+        numbers; page caches and the VMA counts of files are right; pins are tracked.
+        """
         used = dict.fromkeys(self.nodes, 0)
         for nid, taken in self.reserved.items():
             used[nid] += taken
         mapcounts: dict[int, int] = {}
+        file_vmas: dict[int, int] = {}
         for proc in self.tasks.values():
             if proc.mm is None:
                 continue
-            seen_huge: set[int] = set()
-            for frame in proc.mm.pt.values():
-                if frame.flags & ZERO:
-                    continue
-                if frame.order:
-                    if id(frame) in seen_huge:
-                        continue
-                    seen_huge.add(id(frame))
+            for vma in proc.mm.vmas:
+                if vma.file is not None:
+                    file_vmas[id(vma.file)] = file_vmas.get(id(vma.file), 0) + 1
+            for frame in _check_page_table(proc):
                 mapcounts[id(frame)] = mapcounts.get(id(frame), 0) + 1
+        for f in self.live_files():
+            if f.vmas != file_vmas.get(id(f), 0):
+                raise AssertionError(f"{f}: counts {f.vmas} VMAs, {file_vmas.get(id(f), 0)} map it")
+            for index, frame in f.pages.items():
+                if frame.mapping is not f or frame.index != index:
+                    raise AssertionError(f"{f}: page {index} is {frame} of another file/index")
         for key, frame in self.frames().items():
             if mapcounts.get(key, 0) != frame.mapcount:
                 raise AssertionError(
                     f"{frame}: mapcount {frame.mapcount}, {mapcounts.get(key, 0)} mappings"
                 )
+            if (key in self.pinned) != (frame.pins > 0):
+                raise AssertionError(f"{frame}: pins={frame.pins}, tracked={key in self.pinned}")
             if frame.flags & SWAPPED:
                 continue
             if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:
@@ -368,3 +394,25 @@ class SimKernel:
         for nid, node in self.nodes.items():
             if node.used != used[nid]:
                 raise AssertionError(f"node {nid}: used={node.used}, frames say {used[nid]}")
+
+
+def _check_page_table(proc: SimProcess) -> list[Frame]:
+    """The distinct frames ``proc`` maps (each huge folio once), checking that every
+    entry lies in a VMA and every huge folio fills its aligned 512 entries."""
+    mm = proc.mm
+    assert mm is not None
+    frames: list[Frame] = []
+    for vpn, frame in mm.pt.items():
+        vma = mm.vma_lookup(vpn << PAGE_SHIFT)
+        if vma is None:
+            raise AssertionError(f"pid {proc.pid}: {vpn << PAGE_SHIFT:#x} mapped outside a VMA")
+        if frame.flags & ZERO:
+            continue
+        if frame.order:
+            base = vpn & ~(HPAGE_NR - 1)
+            if vpn != base:
+                continue
+            if any(mm.pt.get(v) is not frame for v in range(base, base + HPAGE_NR)):
+                raise AssertionError(f"pid {proc.pid}: huge {frame} at {vpn << PAGE_SHIFT:#x} torn")
+        frames.append(frame)
+    return frames

@@ -50,6 +50,7 @@ class VMA:
     anon_shared: bool = False  # MAP_SHARED|MAP_ANONYMOUS (shmem underneath)
     locked: bool = False  # VM_LOCKED (mlock)
     policy: Mempolicy | None = None  # mbind(2) policy
+    anon_vma: bool = False  # holds anonymous pages (a write fault or a COW copy made one)
 
     @property
     def anonymous(self) -> bool:
@@ -113,8 +114,25 @@ class AddressSpace:
         return addr
 
     def add_vma(self, vma: VMA) -> None:
+        self._attach(vma)
         self.vmas.append(vma)
         self._reindex()
+
+    def _attach(self, vma: VMA) -> None:
+        if vma.file is not None:
+            vma.file.vmas += 1
+
+    def _detach(self, vma: VMA) -> None:
+        """``vma`` is gone: the shmem object of a shared anonymous mapping goes with
+        its last VMA (shmem_evict_inode: its page cache is truncated)."""
+        f = vma.file
+        if f is None:
+            return
+        f.vmas -= 1
+        if f.vmas == 0 and f.unlinked:
+            cached, f.pages = f.pages, {}
+            for frame in cached.values():
+                self.maybe_free(frame)
 
     def split(self, addr: int) -> None:
         """Split the VMA containing ``addr`` so that a VMA starts at ``addr``."""
@@ -127,16 +145,30 @@ class AddressSpace:
         if vma.anonymous and not vma.anon_shared:
             upper.pgoff = addr >> PAGE_SHIFT
         vma.end = addr
+        self._attach(upper)
         self.vmas.append(upper)
         self._reindex()
 
     def remove_range(self, start: int, end: int) -> None:
+        """munmap(): drop the VMAs of [start, end), splitting those that straddle it."""
+        for edge in (start, end):
+            self._refuse_pmd_split(edge)
         self.split(start)
         self.split(end)
         for vma in list(self.vmas_in(start, end)):
             self.unmap_pages(vma.start, vma.end)
             self.vmas.remove(vma)
+            self._detach(vma)
         self._reindex()
+
+    def _refuse_pmd_split(self, addr: int) -> None:
+        """Checked before anything changes: a range edge inside a mapped huge folio."""
+        frame = self.pt.get(addr >> PAGE_SHIFT)
+        if frame is not None and frame.order and addr % HPAGE_SIZE:
+            raise NotImplementedError(
+                f"address {addr:#x} falls inside a mapped huge page: splitting its PMD "
+                "(partial munmap of a transparent huge page) is not modelled"
+            )
 
     # --- page table ----------------------------------------------------------------
     def map_frame(self, vpn: int, frame: Frame) -> None:
@@ -150,15 +182,26 @@ class AddressSpace:
         if not frame.flags & ZERO:
             frame.mapcount += 1
 
+    def mapped_vpns(self, start: int, end: int) -> list[int]:
+        """The page numbers in [start, end) that have an entry, in order."""
+        pt = self.pt
+        first, last = start >> PAGE_SHIFT, end >> PAGE_SHIFT
+        if len(pt) < last - first:
+            return sorted(v for v in pt if first <= v < last)
+        return [v for v in range(first, last) if v in pt]
+
+    def mapped_in(self, start: int, end: int) -> Iterator[tuple[int, Frame]]:
+        """(page number, frame) for every entry in [start, end), in address order."""
+        pt = self.pt
+        for vpn in self.mapped_vpns(start, end):
+            yield vpn, pt[vpn]
+
     def unmap_pages(self, start: int, end: int) -> None:
         """Drop the mappings of [start, end); free frames nothing else holds."""
         pt = self.pt
         vpn = start >> PAGE_SHIFT
         last = end >> PAGE_SHIFT
-        if len(pt) < last - vpn:
-            vpns = sorted(v for v in pt if vpn <= v < last)
-        else:
-            vpns = [v for v in range(vpn, last) if v in pt]
+        vpns = self.mapped_vpns(start, end)
         for v in vpns:
             frame = pt.get(v)
             if frame is None:
@@ -217,6 +260,7 @@ class AddressSpace:
             self.map_frame(vpn, cached)
             return cached
         frame = self.alloc(vma, base << PAGE_SHIFT, HUGETLB | ANON, HPAGE_ORDER)
+        vma.anon_vma = True
         self.map_frame(vpn, frame)
         return frame
 
@@ -240,6 +284,7 @@ class AddressSpace:
                 self.release(mapped)
             copy = self.alloc(vma, vpn << PAGE_SHIFT, ANON | DIRTY, 0)
             copy.data = bytearray(cached.data) if cached.data is not None else None
+            vma.anon_vma = True
             self.map_frame(vpn, copy)
             return copy
         if mapped is None:
@@ -272,9 +317,11 @@ class AddressSpace:
         if vma.huge == "thp" and self._thp_fits(vma, vpn):
             base = vpn & ~(HPAGE_NR - 1)
             frame = self.alloc(vma, base << PAGE_SHIFT, ANON | DIRTY | THP, HPAGE_ORDER)
+            vma.anon_vma = True
             self.map_frame(vpn, frame)
             return frame
         frame = self.alloc(vma, addr, ANON | DIRTY, 0)
+        vma.anon_vma = True
         if mapped is not None:  # replacing the zero page
             del self.pt[vpn]
         self.map_frame(vpn, frame)

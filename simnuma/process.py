@@ -113,7 +113,7 @@ class SimProcess(SyscallMethods):
         addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE)
         anon_shared = shared and file is None
         if anon_shared:
-            file = SimFile(f"/dev/zero (deleted) pid {self._pid}", length)
+            file = SimFile(f"/dev/zero (deleted) pid {self._pid}", length, unlinked=True)
         assert file is None or isinstance(file, SimFile)
         pgoff = offset // PAGE_SIZE if file is not None else addr // PAGE_SIZE
         mm.add_vma(

@@ -135,6 +135,15 @@ class Quirk(Enum):
         "a hugetlb tail-page address keeps err=-EACCES (only a PageHead() page was isolated); "
         "seen on Debian 5.10 and 6.1",
     )
+    HUGETLB_FORK_COPIES_PTES = _q(
+        "2.6.18",
+        "6.0",
+        "bcd51a3c679d",
+        "fork() copies the page-table entries of every hugetlb VMA (copy_page_range() "
+        "excluded VM_HUGETLB from its lazy copy): a child sees a shared hugetlb page mapped "
+        "(a second mapping) before it touches it; since 6.0 only VMAs with an anon_vma are "
+        "copied (hugetlb: lazy page table copies in fork())",
+    )
     ALREADY_ON_TARGET_UNWRITTEN = _q(
         "4.17",
         "5.5",
