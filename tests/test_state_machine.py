@@ -245,10 +245,9 @@ class World(RuleBasedStateMachine):
             with pytest.raises(Segfault):
                 (p.touch if write else p.read)(start, end - start)
             return
-        try:
+        # the kernel would OOM-kill; or an unmodelled corner, refused loudly
+        with contextlib.suppress(OutOfNodeMemory, NotImplementedError):
             (p.touch if write else p.read)(start, end - start)
-        except (OutOfNodeMemory, NotImplementedError):
-            pass  # the kernel would OOM-kill; or an unmodelled corner, refused loudly
         if write:
             self._copied_on_write(p, start, end)
 
@@ -331,10 +330,8 @@ class World(RuleBasedStateMachine):
         area = p and self._area(p, j)
         if p is None or area is None or not area.prot & PROT_READ:
             return
-        try:
+        with contextlib.suppress(OutOfNodeMemory, NotImplementedError):
             p.mlock(area.start, area.end - area.start)  # populates: write faults if writable
-        except (OutOfNodeMemory, NotImplementedError):
-            pass
         self._copied_on_write(p, area.start, area.end)
 
     # --- world-building ------------------------------------------------------------------
