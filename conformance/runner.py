@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from conformance.registry import Case
 if TYPE_CHECKING:
     from conformance.backends import Backend
 from conformance.recording import RecordedKernel
-from simnuma.abi import errno_name, format_statuses
+from simnuma.abi import SyscallError, errno_name, format_statuses
 
 
 class Outcome(StrEnum):
@@ -48,14 +49,42 @@ def run_case(case: Case, backend: Backend) -> Result:
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     except CaseFailed as failed:
-        return Result(case, backend.label, Outcome.FAIL, str(failed), tuple(calls))
+        detail = f"{failed} ({location(case, failed)})"
+        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
+    except SyscallError as exc:  # the call under test answered an errno the case did not expect
+        detail = (
+            f"{exc.syscall}: unexpected {errno_name(exc.errno or 0)} "
+            f"({exc.strerror}) ({location(case, exc)})"
+        )
+        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
     except Exception as exc:  # set-up broke: report it, never as a pass
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        detail = f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"
+        detail = f"{type(exc).__name__}: {exc} ({location(case, exc)})"
         return Result(case, backend.label, Outcome.ERROR, detail, tuple(calls))
     finally:
         kernel.close()
     return Result(case, backend.label, Outcome.PASS, "", tuple(calls))
+
+
+def location(case: Case, exc: BaseException) -> str:
+    """``file:line`` of the innermost traceback frame in the case's own module (the
+    line of the case that made the failing call), else of the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "no traceback"
+    code = getattr(case.fn, "__code__", None)  # the module the case's function lives in
+    home = code.co_filename if code is not None else None
+    mine = [f for f in frames if f.filename == home]
+    where = (mine or frames)[-1]
+    return f"{_short(where.filename)}:{where.lineno}"
+
+
+def _short(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if rel.startswith(os.pardir) else rel
 
 
 def differences(real: Sequence[Result], sim: Sequence[Result]) -> list[str]:
