@@ -18,7 +18,7 @@ import pytest
 
 from conformance.backends import SimBackend
 from conformance.clauses import CLAUSES
-from conformance.env import Env, Needs, expect
+from conformance.env import Env, Needs, expect, expect_errno
 from conformance.registry import Case
 from conformance.runner import Outcome, Result, failed, run_case
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_STRICT, SyscallError
@@ -150,6 +150,18 @@ def test_a_set_up_error_inside_a_syscall_method_is_still_an_error() -> None:
     assert result.outcome is Outcome.ERROR, result
     assert result.detail.startswith("ValueError: nodes has 2 entries")
     assert _location(result) == f"{HERE}:{_line(bad_argument, 'bad argument')}"
+
+
+def test_expect_errno_judges_only_the_syscalls_errno() -> None:
+    """An OSError from set-up inside expect_errno's call is not the errno it expects."""
+
+    def set_up_inside(env: Env) -> None:
+        p = env.spawn()
+        expect_errno(lambda: p.read_bytes(env.unmapped, 4), errno.EFAULT, "read")  # inside
+
+    result = _run(set_up_inside)
+    assert result.outcome is Outcome.ERROR, result
+    assert _location(result) == f"{HERE}:{_line(set_up_inside, 'inside')}"
 
 
 def test_without_a_frame_in_the_cases_module_the_innermost_is_named() -> None:
