@@ -105,8 +105,25 @@ def test_cli_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
     assert "nodes must be an integer" in capsys.readouterr().err
 
 
-def test_errno_module_is_the_source_of_values() -> None:
-    assert errno.ENODEV == 19  # the status arrays carry the stdlib's numbers
+def test_errnos_and_statuses_are_named_for_people() -> None:
+    """What FAIL details and the differential print: errno names, status arrays."""
+    from simnuma.abi import UNWRITTEN, errno_name, format_status, format_statuses
+
+    assert [errno_name(e) for e in (0, errno.EPERM, errno.ENODEV, 4095)] == [
+        "0",
+        "EPERM",
+        "ENODEV",
+        "4095",
+    ]
+    assert [format_status(v) for v in (0, 3, -errno.EFAULT, UNWRITTEN, -4095)] == [
+        "0",
+        "3",
+        "-EFAULT",
+        "unwritten",
+        "-4095",
+    ]
+    assert format_statuses([1, -errno.ENOENT, UNWRITTEN]) == "[1, -ENOENT, unwritten]"
+    assert format_statuses([]) == "[]"
 
 
 def test_cases_use_only_the_backend_neutral_interface() -> None:
