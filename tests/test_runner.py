@@ -13,14 +13,25 @@ import inspect
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conformance.backends import SimBackend
+from conformance.backends import HostBackend, SimBackend
 from conformance.clauses import CLAUSES
 from conformance.env import Env, Needs, expect, expect_errno
 from conformance.registry import Case
-from conformance.runner import Outcome, Result, failed, run_case
+from conformance.runner import (
+    Differential,
+    Outcome,
+    Result,
+    differential,
+    failed,
+    render,
+    render_differential,
+    run_case,
+)
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_STRICT, SyscallError
 
 HERE = os.path.relpath(__file__)
@@ -184,3 +195,156 @@ def test_syscall_error_is_an_oserror_with_its_errno() -> None:
     assert isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
     assert (exc.errno, exc.syscall) == (errno.ENODEV, "move_pages")
     assert str(exc) == f"[Errno {errno.ENODEV}] move_pages: {os.strerror(errno.ENODEV)}"
+
+
+# ------------------------------------------------------------------ known divergences
+
+REASON = "the simulator answers -ENOENT for an untouched page at every release"
+
+
+def _query_untouched(env: Env) -> None:
+    """A move_pages() query of a page never faulted in (its answer changed in 4.3 and 6.12)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    p.move_pages(0, [a], None, 0)
+
+
+def _marked(fn: Callable[[Env], None] = _query_untouched, reason: str = REASON) -> Case:
+    return Case(CLAUSES["move_pages.result.zero"], fn.__name__, "", Needs(), fn, reason)
+
+
+def test_the_decorator_records_the_reason_and_wants_one() -> None:
+    from conformance.registry import CASES, case, known_divergences
+
+    with pytest.raises(ValueError, match="reason"):
+        case("move_pages.result.zero", sim_differs=" ")
+    before = len(CASES)
+    try:
+        case("move_pages.result.zero", sim_differs=f"  {REASON} ")(_query_untouched)
+        (registered,) = CASES[before:]
+    finally:
+        del CASES[before:]
+    assert registered.sim_differs == REASON
+    assert known_divergences([registered, _case(_query_untouched), registered]) == [registered]
+
+
+def test_reports_list_every_known_divergence_with_its_reason() -> None:
+    marked = run_case(_marked(), SimBackend("6.12"))
+    plain = run_case(_case(_query_untouched, "move_pages.errno.EFAULT"), SimBackend("6.12"))
+    assert marked.outcome is plain.outcome is Outcome.PASS
+    text = render([marked, plain], ["sim:6.12+"])
+    assert text.splitlines()[-2:] == [
+        "known divergences (the simulator knowingly differs from real kernels):",
+        f"  move_pages.result.zero::_query_untouched: {REASON}",
+    ]
+    md = render([marked, plain], ["sim:6.12+"], markdown=True)
+    assert md.endswith(
+        f"\n## Known divergences\n\n- `move_pages.result.zero::_query_untouched`: {REASON}\n"
+    )
+    assert "known divergences" not in render([plain], ["sim:6.12+"])
+    assert "None: no case is marked `sim_differs`." in render([plain], ["sim:6.12+"], markdown=True)
+
+
+def _twins(case: Case, real_profile: str, sim_profile: str) -> tuple[Result, Result]:
+    """The case on a "real" kernel (the simulator at another release) and on the simulator."""
+    real = run_case(case, SimBackend(real_profile, label_text="host:fake"))
+    sim = run_case(case, SimBackend(sim_profile, label_text="sim(host:fake)"))
+    return real, sim
+
+
+def test_the_differential_sorts_known_unexpected_and_stale() -> None:
+    # 4.9 answers -EFAULT (FOLL_DUMP side effect), 6.12 -ENOENT: the calls differ
+    real, sim = _twins(_marked(), "4.9", "6.12")
+    diff = differential([real], [sim])
+    assert diff.unexpected == [] and diff.stale == []
+    (known,) = diff.known
+    assert known.startswith("move_pages.result.zero::_query_untouched: call 0: host:fake ")
+    assert "-EFAULT" in known and "-ENOENT" in known and known.endswith(f"[known: {REASON}]")
+
+    real, sim = _twins(_case(_query_untouched), "4.9", "6.12")
+    diff = differential([real], [sim])
+    assert (len(diff.unexpected), diff.known, diff.stale) == (1, [], [])
+
+    real, sim = _twins(_marked(), "6.12", "6.12")  # the marker no longer holds
+    diff = differential([real], [sim])
+    assert (diff.unexpected, diff.known) == ([], [])
+    (stale,) = diff.stale
+    assert stale.startswith("move_pages.result.zero::_query_untouched: marked sim_differs (")
+    assert "host:fake and sim(host:fake) agree" in stale
+
+    real, sim = _twins(_case(_query_untouched), "6.12", "6.12")
+    assert differential([real], [sim]) == Differential([], [], [])
+
+
+def test_a_known_divergence_skipped_on_the_real_kernel_is_not_stale() -> None:
+    real = Result(_marked(), "host:fake", Outcome.SKIP, "needs 2 memory nodes")
+    assert differential([real], []) == Differential([], [], [])
+
+
+def test_render_differential_lines() -> None:
+    diff = Differential(["a: call 0"], ["b: call 1 [known: why]"], ["c: marked"])
+    assert render_differential(diff).splitlines() == [
+        "DIFFERS: a: call 0",
+        "KNOWN: b: call 1 [known: why]",
+        "STALE: c: marked",
+        "differential: 1 case(s) where the simulator disagrees "
+        "(1 known divergence(s) besides), 1 stale sim_differs marker(s)",
+    ]
+    assert render_differential(Differential([], [], [])) == (
+        "differential: 0 case(s) where the simulator disagrees\n"
+    )
+    md = render_differential(diff, markdown=True)
+    assert "- known: b: call 1 [known: why]" in md and "- stale: c: marked" in md
+
+
+class _FakeHost(HostBackend):
+    """A "real" backend that is the simulator at ``real``, mirrored at ``mirrored``."""
+
+    def __init__(self, real: str, mirrored: str) -> None:
+        self.real, self.mirrored = SimBackend(real), mirrored
+
+    @property
+    def label(self) -> str:
+        return "host:fake"
+
+    @property
+    def release(self) -> tuple[int, ...]:
+        return self.real.release
+
+    def mirror(self) -> SimBackend:
+        return SimBackend(self.mirrored, label_text="sim(host:fake)")
+
+    def open(self, needs: Needs) -> Any:
+        return self.real.open(needs)
+
+
+@pytest.mark.parametrize(
+    ("marked", "mirrored", "code", "printed"),
+    [
+        (True, "6.12", 0, "KNOWN: move_pages.result.zero::_query_untouched: call 0: host:fake"),
+        (False, "6.12", 1, "DIFFERS: move_pages.result.zero::_query_untouched: call 0:"),
+        (True, "4.9", 0, "STALE: move_pages.result.zero::_query_untouched: marked sim_differs"),
+    ],
+)
+def test_compare_reports_known_divergences(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    marked: bool,
+    mirrored: str,
+    code: int,
+    printed: str,
+) -> None:
+    from conformance import cli
+
+    case = _marked() if marked else _case(_query_untouched)
+    monkeypatch.setattr(cli, "all_cases", lambda: [case])
+    monkeypatch.setattr(cli, "parse_backends", lambda spec: [_FakeHost("4.9", mirrored)])
+    out = tmp_path / "report.md"
+    assert cli.main(["--backend", "host", "--compare", "--quiet", "--markdown", str(out)]) == code
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(printed) for line in lines), lines
+    report = out.read_text()
+    listed = f"- `move_pages.result.zero::_query_untouched`: {REASON}"
+    assert (listed in report) is marked
+    assert "## Differential" in report
