@@ -221,7 +221,8 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _leftovers(root: Path) -> list[str]:
-    return [p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("simnuma-")]
+    """This process's cgroups under ``root`` (other runs' come and go concurrently)."""
+    return [str(d) for d in sorted(root.glob(f"simnuma-{os.getpid()}-*"))]
 
 
 def _procs(directory: Path) -> list[int]:
