@@ -454,6 +454,17 @@ class HostKernel:
             probe_proc.exit()
 
 
+def _helper_env() -> dict[str, str]:
+    """The environment of the helper zygote: PYTHONPATH leads with the directory this
+    controller imported realnuma from, so both ends of the wire run the same code
+    (a source tree under test, not whatever realnuma is installed)."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+    env["PYTHONPATH"] = os.pathsep.join([root, *rest])
+    return env
+
+
 class Zygote:
     """One root helper per controller process that forks the others: a fresh helper
     costs a fork, not an interpreter start (which takes seconds under emulation)."""
@@ -473,7 +484,8 @@ class Zygote:
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
-            cwd="/",  # import the installed realnuma, never a source tree in the cwd
+            cwd="/",  # never a source tree that happens to be the cwd ...
+            env=_helper_env(),  # ... but the realnuma this controller runs
         )
         theirs.close()
         hello = self._reply()

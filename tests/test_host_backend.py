@@ -202,6 +202,19 @@ def test_libnuma_backend_calls_through_libnuma() -> None:
         assert "libnuma" not in Path(f"/proc/{p.pid}/maps").read_text()
 
 
+def test_helpers_run_the_controllers_realnuma() -> None:
+    """The helpers load the very realnuma the controller runs (this tree's, under test),
+    not whatever realnuma is installed."""
+    from realnuma import _syscalls
+
+    ours = os.path.realpath(_syscalls.__file__)
+    with HostKernel() as kernel:
+        for p in (kernel.spawn(), kernel.spawn(uid=1000)):
+            maps = Path(f"/proc/{p.pid}/maps").read_text()
+            loaded = {line.split()[-1] for line in maps.splitlines() if "_syscalls" in line}
+            assert loaded == {ours}, (p.pid, loaded)
+
+
 def test_contract_constants_are_the_kernel_headers() -> None:
     """simnuma.abi's constants equal what the C compiler read from <linux/mempolicy.h>
     and <sys/mman.h> when realnuma was built."""
