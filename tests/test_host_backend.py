@@ -82,14 +82,17 @@ def test_dropping_the_kernel_kills_every_helper(facts: HostFacts) -> None:
 
 
 def test_a_crashed_controller_leaves_no_helper() -> None:
+    import realnuma
+
     script = (
-        "import os\n"
+        "import os, realnuma\n"
         "from realnuma.host import HostKernel\n"
         "k = HostKernel()\n"
         "p = k.spawn(); c = p.fork(); u = k.spawn(uid=1000)\n"
-        "print(p.pid, c.pid, u.pid, flush=True)\n"
+        "print(realnuma.__file__, p.pid, c.pid, u.pid, flush=True)\n"
         "os._exit(1)\n"
     )
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(realnuma.__file__)))
     out = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -97,10 +100,12 @@ def test_a_crashed_controller_leaves_no_helper() -> None:
         timeout=60,
         check=False,
         cwd="/",
+        env={**os.environ, "PYTHONPATH": ours},  # this tree's realnuma, not the installed one
     )
-    pids = [int(p) for p in out.stdout.split()]
+    imported, *pids = out.stdout.split() or [""]
+    assert imported == realnuma.__file__, (imported, out.stderr)
     assert len(pids) == 3, out.stderr
-    assert _gone(pids)
+    assert _gone([int(p) for p in pids])
 
 
 def test_a_dead_helper_is_a_clear_error() -> None:
