@@ -52,9 +52,10 @@ def run_case(case: Case, backend: Backend) -> Result:
         detail = f"{failed} ({location(case, failed)})"
         return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
     except SyscallError as exc:  # the call under test answered an errno the case did not expect
+        err = exc.errno or 0
         detail = (
-            f"{exc.syscall}: unexpected {errno_name(exc.errno or 0)} "
-            f"({exc.strerror}) ({location(case, exc)})"
+            f"{exc.syscall}: unexpected {errno_name(err)} ({os.strerror(err)}) "
+            f"({location(case, exc)})"
         )
         return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
     except Exception as exc:  # set-up broke: report it, never as a pass
