@@ -34,7 +34,7 @@ from conformance.runner import (
 )
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_STRICT, SyscallError
 
-HERE = os.path.relpath(__file__)
+HERE = os.path.abspath(__file__)
 
 
 def _case(fn: Callable[[Env], None], clause: str = "move_pages.result.zero") -> Case:
@@ -50,10 +50,11 @@ def _line(fn: Callable[..., object], marker: str) -> int:
 
 
 def _location(result: Result) -> str:
-    """The trailing ``(file:line)`` of a result's detail."""
-    m = re.search(r"\(([^()]+:\d+)\)$", result.detail)
+    """The trailing ``(file:line)`` of a result's detail, the file made absolute (it is
+    printed relative to the working directory when it lies below it)."""
+    m = re.search(r"\(([^()]+):(\d+)\)$", result.detail)
     assert m, result.detail
-    return m[1]
+    return f"{os.path.abspath(m[1])}:{m[2]}"
 
 
 def _run(fn: Callable[[Env], None]) -> Result:
