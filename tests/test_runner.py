@@ -164,6 +164,27 @@ def test_a_set_up_error_inside_a_syscall_method_is_still_an_error() -> None:
     assert _location(result) == f"{HERE}:{_line(bad_argument, 'bad argument')}"
 
 
+def test_a_syscall_failing_inside_world_building_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The host's file_page_node() makes a move_pages() query in a helper of its own:
+    should that fail, set-up broke; the case's call under test did not answer."""
+    from simnuma import SimKernel
+
+    def fill_node(self: SimKernel, nid: int, leave: int = 0) -> None:
+        raise SyscallError("move_pages", errno.EIO)
+
+    monkeypatch.setattr(SimKernel, "fill_node", fill_node)
+
+    def world_building(env: Env) -> None:
+        env.world.fill_node(env.memory_nodes[0], 0)  # world-building
+
+    result = _run(world_building)
+    assert result.outcome is Outcome.ERROR, result
+    assert result.detail.startswith("SetUpError: fill_node: [Errno 5] move_pages: ")
+    assert _location(result) == f"{HERE}:{_line(world_building, 'world-building')}"
+
+
 def test_expect_errno_judges_only_the_syscalls_errno() -> None:
     """An OSError from set-up inside expect_errno's call is not the errno it expects."""
 
