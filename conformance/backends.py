@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -187,6 +188,8 @@ class VmBackend:
                 "HOME": "/run/tmp",
                 "TMPDIR": "/run/tmp",
                 "LANG": "C.UTF-8",
+                # the guest sees the host's root: run this suite, not the installed one
+                "PYTHONPATH": _source_root(),
             }
             payload = run_in_guest(kernel, topology, command, timeout=self.timeout, env=env)
         except (KernelFetchError, VmError, OSError) as exc:
@@ -210,6 +213,11 @@ class VmBackend:
         if self.facts is None:
             raise RuntimeError("mirror() comes after run_all(): the guest's facts are needed")
         return mirror_of(self.label, self.facts)
+
+
+def _source_root() -> str:
+    """The directory this conformance package (and its simnuma, realnuma) is imported from."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # Why the host backend cannot do a piece of world-building.

@@ -2,6 +2,8 @@
 
 Three outcomes, as in LTP: ``Skip`` (the backend cannot set the case up, with the
 precise reason), an exception from set-up (ERROR), ``CaseFailed`` (the check failed).
+A NUMA syscall of the Python API answering an errno the case did not catch raises
+``SyscallError``: the call under test failed, so that is a FAIL too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from simnuma.abi import (
     MovePagesResult,
     Process,
     RawResult,
+    SyscallError,
     World,
     errno_name,
     format_statuses,
@@ -131,10 +134,11 @@ def expect_status(
 
 
 def expect_errno(call: Callable[[], object], err: int, what: str) -> None:
-    """The call must fail with OSError ``err``."""
+    """The call must fail with errno ``err`` (a SyscallError; any other exception is
+    set-up breaking and propagates)."""
     try:
         value = call()
-    except OSError as exc:
+    except SyscallError as exc:
         if exc.errno != err:
             fail(f"{what}: expected {errno_name(err)}, got {errno_name(exc.errno or 0)} ({exc})")
         return

@@ -16,6 +16,7 @@ from typing import Any
 from simnuma.abi import (
     BITS_PER_LONG,
     Process,
+    SyscallError,
     SyscallMethods,
     nodemask_nodes,
     unpack_ints,
@@ -100,6 +101,14 @@ class RecordedKernel:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return attr(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
+            try:
+                return attr(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
+            except SyscallError as exc:  # a syscall of the backend's own: set-up, not a verdict
+                raise SetUpError(f"{name}: {exc}") from exc
 
         return call
+
+
+class SetUpError(RuntimeError):
+    """World-building failed inside a NUMA syscall the backend made itself (its own
+    helper process, say): set-up broke (ERROR), not the call under test (FAIL)."""

@@ -1,8 +1,8 @@
-"""The case registry: ``@case(clause_id, needs=...)`` on a function of an Env."""
+"""The case registry: ``@case(clause_id, needs=..., sim_differs=...)`` on a function of an Env."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from conformance.clauses import CLAUSES, Clause
@@ -18,6 +18,10 @@ class Case:
     doc: str
     needs: Needs
     fn: CaseFn
+    # Why the simulator knowingly answers otherwise than real kernels here ("" = it
+    # does not): the report lists it under "Known divergences", the differential
+    # reports its differences as known, and says so when they are gone.
+    sim_differs: str = ""
 
     @property
     def id(self) -> str:
@@ -27,17 +31,32 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(clause_id: str, *, needs: Needs | None = None) -> Callable[[CaseFn], CaseFn]:
-    """Register a case that checks clause ``clause_id``."""
+def case(
+    clause_id: str, *, needs: Needs | None = None, sim_differs: str | None = None
+) -> Callable[[CaseFn], CaseFn]:
+    """Register a case that checks clause ``clause_id``; ``sim_differs="reason"`` marks
+    a case where the simulator knowingly differs from real kernels (grep sim_differs)."""
     if clause_id not in CLAUSES:
         raise KeyError(f"no clause {clause_id!r} in conformance.clauses")
+    if sim_differs is not None and (not isinstance(sim_differs, str) or not sim_differs.strip()):
+        raise ValueError("sim_differs needs the reason the simulator differs, as a string")
 
     def register(fn: CaseFn) -> CaseFn:
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else fn.__name__
-        CASES.append(Case(CLAUSES[clause_id], fn.__name__, doc, needs or Needs(), fn))
+        reason = (sim_differs or "").strip()
+        CASES.append(Case(CLAUSES[clause_id], fn.__name__, doc, needs or Needs(), fn, reason))
         return fn
 
     return register
+
+
+def known_divergences(cases: Iterable[Case]) -> list[Case]:
+    """The cases marked ``sim_differs``, each once, in order."""
+    seen: dict[str, Case] = {}
+    for c in cases:
+        if c.sim_differs and c.id not in seen:
+            seen[c.id] = c
+    return list(seen.values())
 
 
 def all_cases() -> list[Case]:

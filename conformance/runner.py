@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from conformance.clauses import CLAUSES
 from conformance.env import CaseFailed, Env, Skip
-from conformance.registry import Case
+from conformance.registry import Case, known_divergences
 
 if TYPE_CHECKING:
     from conformance.backends import Backend
 from conformance.recording import RecordedKernel
-from simnuma.abi import errno_name, format_statuses
+from simnuma.abi import SyscallError, errno_name, format_statuses
 
 
 class Outcome(StrEnum):
@@ -48,42 +49,129 @@ def run_case(case: Case, backend: Backend) -> Result:
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     except CaseFailed as failed:
-        return Result(case, backend.label, Outcome.FAIL, str(failed), tuple(calls))
+        detail = f"{failed} ({location(case, failed)})"
+        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
+    except SyscallError as exc:  # the call under test answered an errno the case did not expect
+        err = exc.errno or 0
+        detail = (
+            f"{exc.syscall}: unexpected {errno_name(err)} ({os.strerror(err)}) "
+            f"({location(case, exc)})"
+        )
+        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
     except Exception as exc:  # set-up broke: report it, never as a pass
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        detail = f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})"
+        detail = f"{type(exc).__name__}: {exc} ({location(case, exc)})"
         return Result(case, backend.label, Outcome.ERROR, detail, tuple(calls))
     finally:
         kernel.close()
     return Result(case, backend.label, Outcome.PASS, "", tuple(calls))
 
 
-def differences(real: Sequence[Result], sim: Sequence[Result]) -> list[str]:
-    """Cases that ran on a real backend whose raw calls the simulator answered otherwise."""
+def location(case: Case, exc: BaseException) -> str:
+    """``file:line`` of the innermost traceback frame in the case's own module (the
+    line of the case that made the failing call), else of the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "no traceback"
+    code = getattr(case.fn, "__code__", None)  # the module the case's function lives in
+    home = code.co_filename if code is not None else None
+    mine = [f for f in frames if f.filename == home]
+    where = (mine or frames)[-1]
+    return f"{_short(where.filename)}:{where.lineno}"
+
+
+def _short(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if rel.startswith(os.pardir) else rel
+
+
+@dataclass(frozen=True)
+class Differential:
+    """The simulator against a real kernel, case by case: ``unexpected`` differences
+    fail the run; ``known`` ones are those of cases marked ``sim_differs``; ``stale``
+    lists marked cases that ran on both and no longer differ (remove the marker)."""
+
+    unexpected: list[str]
+    known: list[str]
+    stale: list[str]
+
+    def __add__(self, other: Differential) -> Differential:
+        return Differential(
+            self.unexpected + other.unexpected, self.known + other.known, self.stale + other.stale
+        )
+
+
+def differential(real: Sequence[Result], sim: Sequence[Result]) -> Differential:
+    """Cases that ran on a real backend whose raw calls the simulator answered otherwise,
+    sorted into unexpected, known (``sim_differs``) and stale markers."""
     by_case = {r.case.id: r for r in sim}
-    found = []
+    unexpected: list[str] = []
+    known: list[str] = []
+    stale: list[str] = []
     for r in real:
         if r.outcome in (Outcome.SKIP, Outcome.NA):
             continue
         twin = by_case.get(r.case.id)
-        if twin is None or twin.outcome in (Outcome.SKIP, Outcome.NA):
-            found.append(
-                f"{r.case.id}: ran on {r.backend}, not on the simulator ({twin and twin.detail})"
-            )
-            continue
-        for i, (a, b) in enumerate(zip(r.calls, twin.calls, strict=False)):
-            if a != b:
-                found.append(
-                    f"{r.case.id}: call {i}: {r.backend} {_show(a)} != {twin.backend} {_show(b)}"
+        found = _mismatch(r, twin)
+        reason = r.case.sim_differs
+        if found is None:
+            if reason:
+                shown = twin.backend if twin is not None else "the simulator"
+                stale.append(
+                    f"{r.case.id}: marked sim_differs ({reason}), but {r.backend} and "
+                    f"{shown} agree: remove the marker if no kernel differs any more"
                 )
-                break
+        elif reason:
+            known.append(f"{found} [known: {reason}]")
         else:
-            if len(r.calls) != len(twin.calls):
-                found.append(
-                    f"{r.case.id}: {len(r.calls)} calls on {r.backend}, "
-                    f"{len(twin.calls)} on {twin.backend}"
-                )
-    return found
+            unexpected.append(found)
+    return Differential(unexpected, known, stale)
+
+
+def differences(real: Sequence[Result], sim: Sequence[Result]) -> list[str]:
+    """The unexpected differences alone (see ``differential``)."""
+    return differential(real, sim).unexpected
+
+
+def _mismatch(r: Result, twin: Result | None) -> str | None:
+    """How the simulator's run of a case differs from a real kernel's, or None."""
+    if twin is None or twin.outcome in (Outcome.SKIP, Outcome.NA):
+        return f"{r.case.id}: ran on {r.backend}, not on the simulator ({twin and twin.detail})"
+    for i, (a, b) in enumerate(zip(r.calls, twin.calls, strict=False)):
+        if a != b:
+            return f"{r.case.id}: call {i}: {r.backend} {_show(a)} != {twin.backend} {_show(b)}"
+    if len(r.calls) != len(twin.calls):
+        return (
+            f"{r.case.id}: {len(r.calls)} calls on {r.backend}, {len(twin.calls)} on {twin.backend}"
+        )
+    return None
+
+
+def render_differential(diff: Differential, *, markdown: bool = False) -> str:
+    """The differential's lines: DIFFERS, KNOWN, STALE, then its summary line."""
+    if markdown:
+        lines = [
+            f"{len(diff.unexpected)} case(s) where the simulator disagrees with a real kernel "
+            f"unexpectedly; {len(diff.known)} known divergence(s); "
+            f"{len(diff.stale)} stale marker(s).",
+            "",
+            *(f"- {line}" for line in diff.unexpected),
+            *(f"- known: {line}" for line in diff.known),
+            *(f"- stale: {line}" for line in diff.stale),
+        ]
+        return "\n".join(lines).rstrip() + "\n"
+    lines = [f"DIFFERS: {line}" for line in diff.unexpected]
+    lines += [f"KNOWN: {line}" for line in diff.known]
+    lines += [f"STALE: {line}" for line in diff.stale]
+    lines.append(
+        f"differential: {len(diff.unexpected)} case(s) where the simulator disagrees"
+        + (f" ({len(diff.known)} known divergence(s) besides)" if diff.known else "")
+        + (f", {len(diff.stale)} stale sim_differs marker(s)" if diff.stale else "")
+    )
+    return "\n".join(lines) + "\n"
 
 
 def _show(call: tuple[object, ...]) -> str:
@@ -126,8 +214,10 @@ def failed(results: Sequence[Result]) -> bool:
 
 
 def render(results: Sequence[Result], backends: Sequence[str], *, markdown: bool = False) -> str:
-    """The clause × backend table, then every FAIL/ERROR/skip with its reason."""
+    """The clause × backend table, every FAIL/ERROR/skip with its reason, then the
+    known divergences (cases marked ``sim_differs``) with theirs."""
     cells = clause_cells(results)
+    divergent = known_divergences(r.case for r in results)
     clause_ids = [c for c in CLAUSES if any((c, b) in cells for b in backends)]
     notes: list[str] = []
 
@@ -153,6 +243,10 @@ def render(results: Sequence[Result], backends: Sequence[str], *, markdown: bool
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         lines += ["", f"Cases: {summary}."]
         lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
+        lines += ["", "## Known divergences", ""]
+        lines += [f"- `{c.id}`: {c.sim_differs}" for c in divergent] or [
+            "None: no case is marked `sim_differs`."
+        ]
         return "\n".join(lines) + "\n"
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
@@ -162,6 +256,9 @@ def render(results: Sequence[Result], backends: Sequence[str], *, markdown: bool
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines += ["", f"cases: {summary}"]
     lines += [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
+    if divergent:
+        lines += ["", "known divergences (the simulator knowingly differs from real kernels):"]
+        lines += [f"  {c.id}: {c.sim_differs}" for c in divergent]
     return "\n".join(lines) + "\n"
 
 

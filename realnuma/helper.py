@@ -178,7 +178,7 @@ class Helper:
             try:
                 reply: tuple[Any, ...] = ("ok", handler(*args))
             except OSError as exc:
-                reply = ("oserror", exc.errno or errno.EIO, str(exc))
+                reply = ("oserror", exc.errno or errno.EIO, exc.strerror or str(exc))
             except (ValueError, TypeError) as exc:
                 reply = ("error", f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # a bug of ours: say so, and keep serving
@@ -193,7 +193,10 @@ class Helper:
             try:
                 setup(uid, caps)
             except OSError as exc:
-                wire.send(sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc}"))
+                wire.send(
+                    sock,
+                    ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc.strerror or exc}"),
+                )
                 os._exit(1)
             wire.send(sock, ("ok", os.getpid()))
             Helper(sock, self.libnuma).serve()
@@ -236,7 +239,9 @@ def main(argv: list[str]) -> NoReturn:
             binding.load_libnuma()  # before dropping root: the module may be root-only
         setup(uid, caps)
     except OSError as exc:
-        wire.send(sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc}"))
+        wire.send(
+            sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc.strerror or exc}")
+        )
         os._exit(1)
     wire.send(sock, ("ok", os.getpid()))
     Helper(sock, libnuma).serve()

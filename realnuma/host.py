@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from realnuma import binding, wire
-from realnuma.cpusets import Cpusets
+from realnuma.cpusets import CpusetError, Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from simnuma.abi import (
     CAPABILITIES,
@@ -71,6 +71,15 @@ def _kill_all(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+
+
+def _release(pids: list[int], cpusets: list[Cpusets]) -> None:
+    """The finalizer of a HostKernel dropped without close(): kill every helper, then
+    remove its cpusets (their dying tasks go back to the root; rmdir waits for them)."""
+    _kill_all(pids)
+    for cs in cpusets:
+        with contextlib.suppress(CpusetError):  # what is left, realnuma.leftovers reports
+            cs.close()
 
 
 class HostProcess(SyscallMethods):
@@ -241,8 +250,9 @@ class HostKernel:
         self.processes: list[HostProcess] = []
         self._pids: list[int] = []  # every helper ever started, for the finalizer
         self._cpusets: Cpusets | None = None
+        self._made_cpusets: list[Cpusets] = []  # for the finalizer
         self._tmpdir = tempfile.TemporaryDirectory(prefix="realnuma-", dir=_shm_dir())
-        self._finalizer = weakref.finalize(self, _kill_all, self._pids)
+        self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
 
     # --- facts ----------------------------------------------------------------------
     @property
@@ -348,6 +358,7 @@ class HostKernel:
     def cpusets(self) -> Cpusets:
         if self._cpusets is None:
             self._cpusets = Cpusets()
+            self._made_cpusets.append(self._cpusets)
         return self._cpusets
 
     def close(self) -> None:
@@ -364,6 +375,7 @@ class HostKernel:
         if self._cpusets is not None:
             self._cpusets.close()
             self._cpusets = None
+            self._made_cpusets.clear()
         self._tmpdir.cleanup()
         self.processes.clear()
 
@@ -442,6 +454,17 @@ class HostKernel:
             probe_proc.exit()
 
 
+def _helper_env() -> dict[str, str]:
+    """The environment of the helper zygote: PYTHONPATH leads with the directory this
+    controller imported realnuma from, so both ends of the wire run the same code
+    (a source tree under test, not whatever realnuma is installed)."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+    env["PYTHONPATH"] = os.pathsep.join([root, *rest])
+    return env
+
+
 class Zygote:
     """One root helper per controller process that forks the others: a fresh helper
     costs a fork, not an interpreter start (which takes seconds under emulation)."""
@@ -461,7 +484,8 @@ class Zygote:
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
-            cwd="/",  # import the installed realnuma, never a source tree in the cwd
+            cwd="/",  # never a source tree that happens to be the cwd ...
+            env=_helper_env(),  # ... but the realnuma this controller runs
         )
         theirs.close()
         hello = self._reply()

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from realnuma.probe import _read, _under, parse_mountinfo
+
 
 def helper_pids() -> list[int]:
     """Live processes running realnuma.helper."""
@@ -26,9 +28,27 @@ def helper_pids() -> list[int]:
     return found
 
 
-def cpuset_dirs() -> list[str]:
-    roots = [Path("/sys/fs/cgroup/cpuset"), Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")]
-    return [str(d) for root in roots if root.is_dir() for d in root.glob("simnuma-*")]
+def cpuset_roots(root: Path = Path("/")) -> list[Path]:
+    """Every hierarchy realnuma.cpusets may make its cgroups in: each mounted cgroup v1
+    hierarchy with cpuset and each cgroup2 mount (from mountinfo), and the conventional
+    places (``sys/fs/cgroup/cpuset``, ``sys/fs/cgroup``, ``sys/fs/cgroup/unified``)."""
+    text = _read(root / "proc/self/mountinfo")
+    mounted = [_under(root, m.path) for m in parse_mountinfo(text or "")]
+    cg = root / "sys/fs/cgroup"
+    found: list[Path] = []
+    for path in [*mounted, cg / "cpuset", cg, cg / "unified"]:
+        if path.is_dir() and path not in found:
+            found.append(path)
+    return found
+
+
+def cpuset_dirs(owner: int | None = None, root: Path = Path("/")) -> list[str]:
+    """Our cgroups (``simnuma-*``) in every hierarchy; only those process ``owner``
+    made (``simnuma-<owner>-<n>``, ``simnuma-probe-<owner>``) when it is given."""
+    patterns = ["simnuma-*"] if owner is None else [f"simnuma-{owner}-*", f"simnuma-probe-{owner}"]
+    return sorted(
+        {str(d) for top in cpuset_roots(root) for pattern in patterns for d in top.glob(pattern)}
+    )
 
 
 def main() -> int:

@@ -17,10 +17,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realnuma.host import HelperDied, HostKernel
-from realnuma.probe import probe
+from realnuma.leftovers import cpuset_dirs
+from realnuma.probe import HostFacts, probe
 
-FACTS = probe()
-pytestmark = pytest.mark.skipif(not FACTS.is_root, reason="needs root: helpers change uid")
+
+@pytest.fixture(scope="module", autouse=True)
+def facts() -> HostFacts:
+    """The host, probed when the module's first test runs (not at import: collecting
+    the suite probes nothing)."""
+    found = probe()
+    if not found.is_root:
+        pytest.skip("needs root: helpers change uid")
+    return found
 
 
 def _gone(pids: list[int], timeout: float = 10.0) -> bool:
@@ -41,39 +49,50 @@ def _gone(pids: list[int], timeout: float = 10.0) -> bool:
     return False
 
 
-def _family(kernel: HostKernel) -> list[int]:
+def _family(kernel: HostKernel, facts: HostFacts) -> list[int]:
+    """Helpers: a process, its child and grandchild, another uid's, and (where the
+    host has cpusets) one in a cpuset of its own."""
     p = kernel.spawn()
     child = p.fork()
     grandchild = child.fork()
     user = kernel.spawn(uid=1000)
-    return [p.pid, child.pid, grandchild.pid, user.pid]
+    pids = [p.pid, child.pid, grandchild.pid, user.pid]
+    if facts.cpusets is not None:
+        pids.append(kernel.spawn(cpuset_mems=facts.memory_nodes[:1]).pid)
+        assert cpuset_dirs(os.getpid()), "a cpuset of this process's own"
+    return pids
 
 
-def test_close_kills_every_helper() -> None:
+def test_close_kills_every_helper(facts: HostFacts) -> None:
     kernel = HostKernel()
-    pids = _family(kernel)
+    pids = _family(kernel, facts)
     assert not _gone(pids, timeout=0.1)
     kernel.close()
     assert _gone(pids)
+    assert not cpuset_dirs(os.getpid())
 
 
-def test_dropping_the_kernel_kills_every_helper() -> None:
+def test_dropping_the_kernel_kills_every_helper(facts: HostFacts) -> None:
     kernel = HostKernel()
-    pids = _family(kernel)
+    pids = _family(kernel, facts)
     del kernel
     gc.collect()
     assert _gone(pids)
+    assert not cpuset_dirs(os.getpid())
 
 
 def test_a_crashed_controller_leaves_no_helper() -> None:
+    import realnuma
+
     script = (
-        "import os\n"
+        "import os, realnuma\n"
         "from realnuma.host import HostKernel\n"
         "k = HostKernel()\n"
         "p = k.spawn(); c = p.fork(); u = k.spawn(uid=1000)\n"
-        "print(p.pid, c.pid, u.pid, flush=True)\n"
+        "print(realnuma.__file__, p.pid, c.pid, u.pid, flush=True)\n"
         "os._exit(1)\n"
     )
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(realnuma.__file__)))
     out = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -81,10 +100,12 @@ def test_a_crashed_controller_leaves_no_helper() -> None:
         timeout=60,
         check=False,
         cwd="/",
+        env={**os.environ, "PYTHONPATH": ours},  # this tree's realnuma, not the installed one
     )
-    pids = [int(p) for p in out.stdout.split()]
+    imported, *pids = out.stdout.split() or [""]
+    assert imported == realnuma.__file__, (imported, out.stderr)
     assert len(pids) == 3, out.stderr
-    assert _gone(pids)
+    assert _gone([int(p) for p in pids])
 
 
 def test_a_dead_helper_is_a_clear_error() -> None:
@@ -163,9 +184,11 @@ def _shared_kernel() -> HostKernel:
 
 
 def teardown_module() -> None:
+    """No cgroup this process made is left, in any hierarchy (cgroup v1's cpuset or
+    cgroup2): other runs' cgroups (``simnuma-<their pid>-*``) are theirs."""
     for kernel in _KERNEL:
         kernel.close()
-    leftovers = [d.name for d in Path("/sys/fs/cgroup/cpuset").glob("simnuma-*")]
+    leftovers = cpuset_dirs(os.getpid())
     assert not leftovers, leftovers
 
 
@@ -182,6 +205,19 @@ def test_libnuma_backend_calls_through_libnuma() -> None:
         p = kernel.spawn()
         p.syscall("move_pages", 0, 0, 0, 0, 0, 0)
         assert "libnuma" not in Path(f"/proc/{p.pid}/maps").read_text()
+
+
+def test_helpers_run_the_controllers_realnuma() -> None:
+    """The helpers load the very realnuma the controller runs (this tree's, under test),
+    not whatever realnuma is installed."""
+    from realnuma import _syscalls
+
+    ours = os.path.realpath(_syscalls.__file__)
+    with HostKernel() as kernel:
+        for p in (kernel.spawn(), kernel.spawn(uid=1000)):
+            maps = Path(f"/proc/{p.pid}/maps").read_text()
+            loaded = {line.split()[-1] for line in maps.splitlines() if "_syscalls" in line}
+            assert loaded == {ours}, (p.pid, loaded)
 
 
 def test_contract_constants_are_the_kernel_headers() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from realnuma.cpusets import V2_ALWAYS_MIGRATES, CpusetError, Cpusets
+from realnuma.leftovers import cpuset_dirs, cpuset_roots
 from realnuma.probe import parse_nodelist, probe
 
 # ----------------------------------------------------------------------------- fake trees
@@ -143,6 +144,38 @@ def test_fake_v2_without_cpuset_controller(fake_v2: Path) -> None:
     assert _subdirs(fake_v2) == []
 
 
+def test_leftovers_are_looked_for_in_every_hierarchy(tmp_path: Path) -> None:
+    """realnuma.leftovers finds our cgroups in a cgroup2 mount (here at a place of its
+    own, known from mountinfo) as in v1's cpuset; ``owner`` keeps other runs' out."""
+    root = tmp_path / "root"
+    _files(
+        root / "proc/self",
+        {
+            "mountinfo": "31 23 0:28 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset\n"
+            "40 31 0:38 / /srv/cg2 rw,relatime - cgroup2 cgroup2 rw\n"
+        },
+    )
+    v2 = _files(
+        root / "srv/cg2",
+        {
+            "cgroup.controllers": "cpuset\n",
+            "cgroup.subtree_control": "",
+            "cgroup.procs": "",
+            "cpuset.cpus.effective": "0-1\n",
+            "cpuset.mems.effective": "0\n",
+        },
+    )
+    (root / "sys/fs/cgroup/cpuset/simnuma-1-1").mkdir(parents=True)  # another run's
+    assert cpuset_roots(root) == [root / "sys/fs/cgroup/cpuset", v2, root / "sys/fs/cgroup"]
+    assert cpuset_dirs(os.getpid(), root) == []
+    with FakeCpusets(v2) as cs:
+        assert cpuset_dirs(os.getpid(), root) == [str(cs.parent)]
+        assert cpuset_dirs(None, root) == sorted(
+            [str(cs.parent), str(root / "sys/fs/cgroup/cpuset/simnuma-1-1")]
+        )
+    assert cpuset_dirs(os.getpid(), root) == []
+
+
 def test_not_a_hierarchy(tmp_path: Path) -> None:
     with pytest.raises(CpusetError, match="is not a cpuset hierarchy"):
         Cpusets(tmp_path)
@@ -188,7 +221,8 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _leftovers(root: Path) -> list[str]:
-    return [p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("simnuma-")]
+    """This process's cgroups under ``root`` (other runs' come and go concurrently)."""
+    return [str(d) for d in sorted(root.glob(f"simnuma-{os.getpid()}-*"))]
 
 
 def _procs(directory: Path) -> list[int]:

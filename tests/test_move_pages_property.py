@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simnuma import NodeSpec, Quirk, SimKernel, Topology, named_profiles
-from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, UNWRITTEN, move_pages_raw
+from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, UNWRITTEN, format_status, move_pages_raw
+from simnuma.profiles import Profile
 
 PAGE = 4096
 PROFILES = [p.name for p in named_profiles()]
@@ -18,6 +19,29 @@ DOCUMENTED |= {errno.ENOENT, errno.ENOMEM, errno.EPERM, errno.ESRCH}
 # page kinds: 0 touched, 1 read only (zero page), 2 untouched, 3 shared with a child,
 # 4 touched and pinned, 5 unmapped
 KINDS = st.lists(st.integers(0, 5), min_size=1, max_size=12)
+KIND_NAMES = ["touched", "zero page", "untouched", "shared", "pinned", "unmapped"]
+
+
+def allowed_statuses(profile: Profile, kind: int, move_all: bool) -> set[int]:
+    """The negative statuses a page of ``kind`` may get at ``profile`` (the test maps
+    every page before fork(), so the child maps each present page too)."""
+    if kind == 1:  # the zero page: PageReserved -ENOENT until 4.3
+        return {-errno.ENOENT if profile.has(Quirk.ZERO_PAGE_ENOENT) else -errno.EFAULT}
+    if kind == 2:  # never populated: 4.3-6.11's FOLL_DUMP side effect gives -EFAULT
+        return {-errno.EFAULT if profile.has(Quirk.UNPOPULATED_ANON_EFAULT) else -errno.ENOENT}
+    if kind == 5:  # a hole: before 2.6.37 a VMA above it answers -ENOENT
+        return (
+            {-errno.EFAULT, -errno.ENOENT}
+            if profile.has(Quirk.HOLE_BELOW_VMA_ENOENT)
+            else {-errno.EFAULT}
+        )
+    allowed = set() if move_all else {-errno.EACCES}  # mapped by the child too
+    per_page_outcome = profile.has(Quirk.MOVE_PAGES_WHOLE_ARRAY) or profile.has(
+        Quirk.MOVE_PAGES_CHUNKED
+    )
+    if kind == 4 and move_all and per_page_outcome:  # until 4.17 migration's -EAGAIN
+        allowed.add(-errno.EAGAIN)
+    return allowed
 
 
 @settings(max_examples=1000, deadline=None)
@@ -81,6 +105,11 @@ def test_reports_match_reality(
                 assert value == nodes[i] == where[i], (i, value, where[i])
             elif value == UNWRITTEN:
                 assert unwritten_ok, (i, status)
+    # every negative status, written before an error too, is one the page's kind allows
+    for i, value in enumerate(status):
+        if value < 0 and value != UNWRITTEN:
+            allowed = allowed_statuses(k.profile, kinds[i], move_all)
+            assert value in allowed, (i, KIND_NAMES[kinds[i]], format_status(value), allowed)
     for i, kind in enumerate(kinds):
         if kind in (0, 3, 4):
             assert p.read_bytes(addrs[i], PAGE) == bytes([i + 1]) * PAGE

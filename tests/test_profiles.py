@@ -38,8 +38,28 @@ def test_required_profiles_exist_as_boundaries() -> None:
 
 
 def test_quirks_constant_within_a_profile() -> None:
-    profiles = named_profiles()
-    for before, after in itertools.pairwise(profiles):
+    """Every release inside a named profile (2.6.18–2.6.39, then x.0–x.N up to the
+    newest) shows exactly that profile's quirks; each profile starts at its release;
+    neighbouring profiles differ (the intervals are maximal)."""
+    from simnuma.abi.quirks import FIRST_RELEASE, NEWEST_RELEASE, format_release
+
+    last_minor = {3: 19, 4: 20, 5: 19, 6: 19}
+    releases = [(2, 6, n) for n in range(FIRST_RELEASE[2], 40)]
+    for major in range(3, NEWEST_RELEASE[0] + 1):
+        top = last_minor.get(major, NEWEST_RELEASE[1])
+        releases += [(major, minor) for minor in range(top + 1) if (major, minor) <= NEWEST_RELEASE]
+    profiles = {p.name: p for p in named_profiles()}
+    first: dict[str, tuple[int, ...]] = {}
+    for release in releases:
+        found = resolve_profile(format_release(release))
+        named = profiles[found.name]
+        first.setdefault(found.name, release)
+        assert found.quirks == named.quirks, (
+            f"{format_release(release)} in {found.name}: "
+            f"{sorted(q.name for q in found.quirks ^ named.quirks)} differ"
+        )
+    assert first == {name: p.release for name, p in profiles.items()}
+    for before, after in itertools.pairwise(named_profiles()):
         assert before.quirks != after.quirks, (before.name, after.name)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from simnuma import NodeSpec, SimKernel, Topology
-from simnuma.abi import MPOL_BIND, MPOL_MF_MOVE
+from simnuma.abi import MPOL_BIND, MPOL_MF_MOVE, SyscallError
 
 
 @pytest.fixture
@@ -84,6 +84,33 @@ def test_errors_come_back_as_oserror_with_errno(p: Any) -> None:
     with pytest.raises(OSError) as info:
         p.move_pages(0, [0], [0], 99)
     assert info.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "err"),
+    [
+        (lambda p: p.move_pages(0, [0], [0], 99), "move_pages", errno.EINVAL),
+        (lambda p: p.migrate_pages(0, [0], [4095]), "migrate_pages", errno.EINVAL),
+        (lambda p: p.get_mempolicy(1 << 30), "get_mempolicy", errno.EINVAL),
+        (lambda p: p.set_mempolicy(99, [0]), "set_mempolicy", errno.EINVAL),
+        (lambda p: p.mbind(4097, 4096, 0, []), "mbind", errno.EINVAL),
+    ],
+)
+def test_a_numa_syscall_failing_raises_syscall_error(
+    p: Any, call: Any, name: str, err: int
+) -> None:
+    """The NUMA syscalls raise SyscallError (an OSError): the runner's FAIL."""
+    with pytest.raises(SyscallError) as info:
+        call(p)
+    assert (info.value.syscall, info.value.errno) == (name, err)
+
+
+def test_a_set_up_call_failing_is_a_plain_oserror() -> None:
+    """setresuid() is set-up, not a call under test: not a SyscallError."""
+    user = SimKernel(nodes=2).spawn(uid=1000)
+    with pytest.raises(OSError) as info:
+        user.setresuid(0, 0, 0)
+    assert info.value.errno == errno.EPERM and not isinstance(info.value, SyscallError)
 
 
 def test_failed_call_leaves_no_scratch_mapping(p: Any) -> None:

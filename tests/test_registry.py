@@ -105,24 +105,52 @@ def test_cli_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
     assert "nodes must be an integer" in capsys.readouterr().err
 
 
-def test_errno_module_is_the_source_of_values() -> None:
-    assert errno.ENODEV == 19  # the status arrays carry the stdlib's numbers
+def test_errnos_and_statuses_are_named_for_people() -> None:
+    """What FAIL details and the differential print: errno names, status arrays."""
+    from simnuma.abi import UNWRITTEN, errno_name, format_status, format_statuses
+
+    assert [errno_name(e) for e in (0, errno.EPERM, errno.ENODEV, 4095)] == [
+        "0",
+        "EPERM",
+        "ENODEV",
+        "4095",
+    ]
+    assert [format_status(v) for v in (0, 3, -errno.EFAULT, UNWRITTEN, -4095)] == [
+        "0",
+        "3",
+        "-EFAULT",
+        "unwritten",
+        "-4095",
+    ]
+    assert format_statuses([1, -errno.ENOENT, UNWRITTEN]) == "[1, -ENOENT, unwritten]"
+    assert format_statuses([]) == "[]"
 
 
 def test_cases_use_only_the_backend_neutral_interface() -> None:
-    """Case modules import nothing of simnuma but the contract (simnuma.abi)."""
+    """Case modules import nothing of simnuma but the contract (simnuma.abi), and
+    nothing of realnuma; the files are found from the package, wherever pytest runs."""
     import ast
 
-    for path in sorted(Path("conformance/cases").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+    import conformance.cases
+
+    package = Path(conformance.cases.__file__).parent
+    paths = sorted(package.glob("*.py"))
+    modules = {p.stem for p in paths}
+    assert set(conformance.cases.__all__) <= modules, (package, sorted(modules))
+    registered = {c.fn.__module__.rpartition(".")[2] for c in all_cases()}
+    assert registered <= modules, (package, sorted(registered - modules))
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = []
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             for name in names:
-                if name.startswith("simnuma"):
+                top = name.split(".")[0]
+                if top == "simnuma":
                     assert name == "simnuma.abi", f"{path}: imports {name}"
+                assert top != "realnuma", f"{path}: imports {name}"
 
 
 def test_simulator_implements_the_protocols() -> None:

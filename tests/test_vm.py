@@ -146,3 +146,24 @@ def test_missing_qemu_says_what_to_install(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(qemu.shutil, "which", lambda name: None)
     with pytest.raises(VmError, match="apt-get install qemu-system-x86"):
         qemu.run_in_guest(_kernel(tmp_path), VmTopology.default(1), ["true"])
+
+
+def test_the_guest_runs_this_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guest sees the host's root: PYTHONPATH makes it import the conformance,
+    simnuma and realnuma the host side runs, not whatever is installed."""
+    import conformance
+    from realnuma.vm import kernels
+
+    seen: dict[str, object] = {}
+
+    def fake_run(kernel: Kernel, topology: VmTopology, command: list[str], **kw: object) -> object:
+        seen.update(command=command, **kw)
+        return {"facts": {"release": "6.12.0"}, "results": []}
+
+    monkeypatch.setattr(kernels, "fetch", lambda release: _kernel(tmp_path))
+    monkeypatch.setattr(qemu, "run_in_guest", fake_run)
+    assert VmBackend("6.12").run_all([]) == []
+    env = seen["env"]
+    assert isinstance(env, dict)
+    assert env["PYTHONPATH"] == str(Path(conformance.__file__).resolve().parent.parent)
+    assert seen["command"][1:3] == ["-m", "conformance.guest"]  # type: ignore[index]

@@ -434,7 +434,9 @@ def unaligned_query(env: Env) -> None:
     here = env.where(p, [a])[0]
     last = a + env.page_size - 1
     expect(env.where(p, [a + 17, last]), [here, here], "query inside the page")
-    expect(env.where(p, [b])[0] != here, True, "the next page is not the same page")
+    status = env.where(p, [b])[0]
+    not_present = (-errno.ENOENT, -errno.EFAULT)  # -EFAULT: 4.3-6.11's FOLL_DUMP side effect
+    expect(status in not_present, True, f"the next page, untouched: not present ({status})")
 
 
 @case("move_pages.contents", needs=TWO)

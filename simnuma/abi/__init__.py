@@ -24,6 +24,7 @@ from simnuma.abi.arrays import (
     unpack_ulongs,
 )
 from simnuma.abi.checks import (
+    SyscallError,
     check_bytes,
     check_caps,
     check_int,
@@ -32,6 +33,7 @@ from simnuma.abi.checks import (
     check_nodes,
     check_range,
     raise_errno,
+    raise_syscall_error,
 )
 from simnuma.abi.constants import (
     BITS_PER_LONG,
@@ -110,6 +112,7 @@ __all__ = [
     "Process",
     "RawResult",
     "Scratch",
+    "SyscallError",
     "SyscallMethods",
     "World",
     "check_bytes",
@@ -132,6 +135,7 @@ __all__ = [
     "pack_ints",
     "pack_ulongs",
     "raise_errno",
+    "raise_syscall_error",
     "set_mempolicy_raw",
     "unpack_ints",
     "unpack_ulongs",

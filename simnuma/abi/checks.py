@@ -82,5 +82,23 @@ def check_range(addr: object, length: object, page_size: int) -> tuple[int, int]
 
 
 def raise_errno(err: int, what: str) -> NoReturn:
-    """The Python API's answer to a -1 return: OSError(errno) with its message."""
+    """A set-up operation's answer to a failure: OSError(errno) with its message."""
     raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+class SyscallError(OSError):
+    """A NUMA syscall of the Python API (move_pages, migrate_pages, get_mempolicy,
+    set_mempolicy, mbind) returned -1.  Still an OSError with ``.errno``; its own type
+    tells the kernel's answer to the call apart from a set-up step that failed."""
+
+    def __init__(self, syscall: str, err: int) -> None:
+        super().__init__(err, f"{syscall}: {os.strerror(err)}")
+        self.syscall = syscall
+
+    def __reduce__(self) -> tuple[type[SyscallError], tuple[str, int]]:
+        return SyscallError, (self.syscall, self.errno or 0)
+
+
+def raise_syscall_error(err: int, syscall: str) -> NoReturn:
+    """The Python API's answer to a NUMA syscall's -1 return: SyscallError(errno)."""
+    raise SyscallError(syscall, err)

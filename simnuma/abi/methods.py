@@ -13,19 +13,20 @@ from simnuma.abi.arrays import (
     move_pages_raw,
     set_mempolicy_raw,
 )
-from simnuma.abi.checks import check_int, check_ints, check_nodes, raise_errno
+from simnuma.abi.checks import check_int, check_ints, check_nodes, raise_syscall_error
 from simnuma.abi.constants import GET_MEMPOLICY_MAXNODE
 from simnuma.abi.protocols import MovePagesResult, Process
 
 
 class SyscallMethods:
     """The Python API's syscall methods, built on ``syscall`` and the process's own
-    memory alone, shared by every backend: a bad array is the kernel's EFAULT."""
+    memory alone, shared by every backend: a bad array is the kernel's EFAULT.  A call
+    that returns -1 raises ``SyscallError``, an OSError carrying the errno."""
 
     def move_pages(
         self, pid: int, pages: Sequence[int], nodes: Sequence[int] | None, flags: int
     ) -> MovePagesResult:
-        """move_pages(2); OSError(errno) when it returns -1."""
+        """move_pages(2); SyscallError (an OSError) when it returns -1."""
         check_int("pid", pid)
         page_list = check_ints("pages", pages)
         node_list = None if nodes is None else check_ints("nodes", nodes)
@@ -34,7 +35,7 @@ class SyscallMethods:
             raise ValueError(f"nodes has {len(node_list)} entries, pages has {len(page_list)}")
         ret, err, status = move_pages_raw(self._proc(), pid, page_list, node_list, flags)
         if ret == -1:
-            raise_errno(err, "move_pages")
+            raise_syscall_error(err, "move_pages")
         return MovePagesResult(ret, status)
 
     def migrate_pages(
@@ -44,7 +45,7 @@ class SyscallMethods:
         new_nodes: Sequence[int],
         maxnode: int | None = None,
     ) -> int:
-        """migrate_pages(2): the number of pages not moved; OSError(errno) on -1."""
+        """migrate_pages(2): the number of pages not moved; SyscallError (an OSError) on -1."""
         check_int("pid", pid)
         old = check_nodes("old_nodes", old_nodes)
         new = check_nodes("new_nodes", new_nodes)
@@ -53,7 +54,7 @@ class SyscallMethods:
         check_int("maxnode", maxnode)
         ret, err, _ = migrate_pages_raw(self._proc(), pid, old, new, maxnode)
         if ret == -1:
-            raise_errno(err, "migrate_pages")
+            raise_syscall_error(err, "migrate_pages")
         return ret
 
     def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]:
@@ -62,7 +63,7 @@ class SyscallMethods:
         check_int("addr", addr, minimum=0)
         ret, err, out = get_mempolicy_raw(self._proc(), flags, addr, GET_MEMPOLICY_MAXNODE)
         if ret == -1:
-            raise_errno(err, "get_mempolicy")
+            raise_syscall_error(err, "get_mempolicy")
         return out[0], out[1:]
 
     def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None:
@@ -70,7 +71,7 @@ class SyscallMethods:
         node_list = check_nodes("nodes", nodes)
         ret, err, _ = set_mempolicy_raw(self._proc(), mode, node_list, default_maxnode(node_list))
         if ret == -1:
-            raise_errno(err, "set_mempolicy")
+            raise_syscall_error(err, "set_mempolicy")
 
     def mbind(
         self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
@@ -83,7 +84,7 @@ class SyscallMethods:
         maxnode = default_maxnode(node_list)
         ret, err, _ = mbind_raw(self._proc(), addr, length, mode, node_list, maxnode, flags)
         if ret == -1:
-            raise_errno(err, "mbind")
+            raise_syscall_error(err, "mbind")
 
     def _proc(self) -> Process:
         return cast(Process, self)
