@@ -266,10 +266,14 @@ class AddressSpace:
 
     def _fault_file(self, vma: VMA, vpn: int, write: bool, mapped: Frame | None) -> Frame:
         assert vma.file is not None
-        if mapped is not None and (vma.shared or mapped.flags & ANON):
+        if mapped is not None and mapped.flags & ANON and not vma.shared:
+            # a private copy made earlier is an anonymous page now (shared with a forked
+            # child, a write copies it again)
+            return self._fault_anon(vma, vpn << PAGE_SHIFT, vpn, write, mapped)
+        if mapped is not None and vma.shared:
             if write:
                 mapped.flags |= DIRTY
-            return mapped  # already writable: a shared page, or a private COW copy
+            return mapped  # a shared page is written in place
         index = vma.file_index(vpn)
         cached = vma.file.pages.get(index)
         if cached is None:
@@ -301,9 +305,11 @@ class AddressSpace:
             self.pt[vpn] = ZERO_PAGE
             return ZERO_PAGE
         if mapped is not None and not mapped.flags & ZERO:
-            if mapped.mapcount == 1 and mapped.pins == 0:
+            if mapped.mapcount == 1:
+                # exclusively ours: its pte is writable, so the write lands in place, pinned
+                # or not (a pin holds this very page: vmsplice sees the new bytes)
                 mapped.flags |= DIRTY
-                return mapped  # exclusively ours: write in place
+                return mapped
             if mapped.order:
                 raise NotImplementedError(
                     "copy-on-write of a transparent huge page shared by fork is not modelled"
