@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int
+from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
@@ -83,7 +84,7 @@ class SimKernel:
 
     @property
     def has_thp(self) -> bool:
-        return self.profile.release >= (2, 6, 38)
+        return self.profile.has(Quirk.THP)
 
     @property
     def features(self) -> frozenset[str]:

@@ -405,7 +405,7 @@ def hugetlb_not_migratable(env: Env) -> None:
 
 @case("move_pages.status.EACCES.hugetlb_tail", needs=HUGETLB)
 def hugetlb_tail(env: Env) -> None:
-    """A tail-page address of a hugetlb page keeps -EACCES and nothing moves (3.12–6.9)."""
+    """A tail-page address of a hugetlb page keeps -EACCES and nothing moves (3.12–6.6)."""
     p, a, here, t = _hugetlb(env)
     tail = a + 5 * env.page_size
     expect(env.status_of(p, tail, t, MPOL_MF_MOVE), -errno.EACCES, "status")

@@ -147,7 +147,7 @@ def isolate_for_move(
     # STATUS -EACCES: mapped by several processes and no MPOL_MF_MOVE_ALL
     if frame.mapcount > 1 and not move_all:
         return -errno.EACCES
-    # STATUS -EACCES: a hugetlb tail page is never isolated, err keeps -EACCES (3.12–6.9)
+    # STATUS -EACCES: a hugetlb tail page is never isolated, err keeps -EACCES (3.12–6.6)
     tail = (addr >> PAGE_SHIFT) % HPAGE_NR
     if frame.flags & HUGETLB and tail and profile.has(Quirk.HUGETLB_TAIL_EACCES):
         return -errno.EACCES
