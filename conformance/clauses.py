@@ -265,6 +265,12 @@ _ALL = [
         when=Q.ALREADY_ON_TARGET_UNWRITTEN,
     ),
     _c(
+        "move_pages.status.already_on_target",
+        "an entry already on its target node has that node written in status",
+        MAN,
+        unless=Q.ALREADY_ON_TARGET_UNWRITTEN,
+    ),
+    _c(
         "move_pages.status.writeback",
         "a page under writeback is waited for and moves (MIGRATE_SYNC), it does not give -EBUSY",
         MAN,
@@ -317,6 +323,13 @@ _ALL = [
         KERNEL,
         when=Q.HUGETLB_TAIL_EACCES,
         note="only a PageHead() page was isolated",
+    ),
+    _c(
+        "move_pages.status.hugetlb_tail",
+        "a hugetlb tail-page address moves the whole hugetlb page",
+        KERNEL,
+        unless=(Q.HUGETLB_NOT_MIGRATABLE, Q.HUGETLB_TAIL_EACCES),
+        note="the folio of any sub-page is isolated",
     ),
     _c(
         "move_pages.unaligned",
@@ -429,6 +442,20 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
+    ),
+    _c(
+        "move_pages.errno.EINVAL.kernel_thread_first",
+        "a caller without privilege naming a kernel thread gets EINVAL: the mm is looked "
+        "at before the permission check",
+        KERNEL,
+        when=Q.MM_BEFORE_PERMISSION,
+    ),
+    _c(
+        "move_pages.errno.EPERM.kernel_thread",
+        "a caller without privilege naming a kernel thread gets EPERM: the permission "
+        "check comes before the mm is looked at",
+        KERNEL,
+        unless=Q.MM_BEFORE_PERMISSION,
     ),
     _c(
         "move_pages.errno.ENODEV",
@@ -693,6 +720,54 @@ _ALL = [
         "set_mempolicy.errno.EINVAL.mode",
         "EINVAL: an unknown mode, or nodes with MPOL_DEFAULT",
         KERNEL,
+    ),
+    _c(
+        "set_mempolicy.mode.local",
+        "MPOL_LOCAL is a mode of its own: accepted without nodes, read back as MPOL_LOCAL",
+        KERNEL,
+        when=Q.MPOL_LOCAL_MODE,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.local",
+        "MPOL_LOCAL (4) is beyond MPOL_MAX: EINVAL",
+        KERNEL,
+        unless=Q.MPOL_LOCAL_MODE,
+    ),
+    _c(
+        "set_mempolicy.mode.numa_balancing",
+        "MPOL_BIND | MPOL_F_NUMA_BALANCING is accepted",
+        KERNEL,
+        when=Q.MPOL_F_NUMA_BALANCING_FLAG,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.numa_balancing",
+        "MPOL_F_NUMA_BALANCING is no mode flag: MPOL_BIND with it is an unknown mode, EINVAL",
+        KERNEL,
+        unless=Q.MPOL_F_NUMA_BALANCING_FLAG,
+    ),
+    _c(
+        "set_mempolicy.mode.preferred_many",
+        "MPOL_PREFERRED_MANY with a node is accepted and read back",
+        KERNEL,
+        when=Q.MPOL_PREFERRED_MANY_MODE,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.preferred_many",
+        "MPOL_PREFERRED_MANY (5) is beyond MPOL_MAX: EINVAL",
+        KERNEL,
+        unless=Q.MPOL_PREFERRED_MANY_MODE,
+    ),
+    _c(
+        "set_mempolicy.mode.weighted_interleave",
+        "MPOL_WEIGHTED_INTERLEAVE with a node is accepted and read back",
+        KERNEL,
+        when=Q.MPOL_WEIGHTED_INTERLEAVE_MODE,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.weighted_interleave",
+        "MPOL_WEIGHTED_INTERLEAVE (6) is beyond MPOL_MAX: EINVAL",
+        KERNEL,
+        unless=Q.MPOL_WEIGHTED_INTERLEAVE_MODE,
     ),
     _c("mbind.placement", "new pages in an mbind range follow the VMA policy", KERNEL),
     _c("mbind.errno.EPERM.move_all", "EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE", KERNEL),

@@ -1,5 +1,17 @@
 """Conformance cases, one module per surface; importing this registers them all."""
 
-from conformance.cases import mempolicy, migrate_pages, move_pages_errors, move_pages_status
+from conformance.cases import (
+    mempolicy,
+    migrate_pages,
+    move_pages_errors,
+    move_pages_status,
+    release_edges,
+)
 
-__all__ = ["mempolicy", "migrate_pages", "move_pages_errors", "move_pages_status"]
+__all__ = [
+    "mempolicy",
+    "migrate_pages",
+    "move_pages_errors",
+    "move_pages_status",
+    "release_edges",
+]
