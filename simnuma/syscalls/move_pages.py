@@ -33,6 +33,11 @@ VMALLOC_SPACE = 32 << 40  # x86-64 vmalloc area: 32 TiB
 
 Getter = Callable[[int], int | None]
 
+# The query and batched paths answer the common entry (a present private page) from the
+# page table without the lookup rule (resolve/isolate_for_move).  False sends every
+# entry through the rule: tests/test_move_pages_fast_paths.py runs each call both ways.
+FAST_PATHS = True
+
 
 def sys_move_pages(
     kernel: SimKernel,
@@ -202,7 +207,8 @@ def do_pages_stat(
     while done < nr_pages:
         n = min(group, nr_pages - done)
         src, dst = pages + 8 * done, status + 4 * done
-        if n > DO_PAGES_STAT_CHUNK_NR and readable(user, src, 8 * n) and writable(user, dst, 4 * n):
+        run = FAST_PATHS and n > DO_PAGES_STAT_CHUNK_NR
+        if run and readable(user, src, 8 * n) and writable(user, dst, 4 * n):
             # no fault anywhere in this run of chunks: handle it in one go
             addrs = UserArray(user, src, n, "Q").get_range(0, n) or []
             out = []
@@ -370,12 +376,13 @@ def _batched(
     node_of = UserArray(user, nodes, nr_pages, "i")
     get_addr: Getter = addr_of.get
     get_node: Getter = node_of.get
-    if readable(user, pages, 8 * nr_pages) and readable(user, nodes, 4 * nr_pages):
+    whole = FAST_PATHS and readable(user, pages, 8 * nr_pages)
+    if whole and readable(user, nodes, 4 * nr_pages):
         # both arrays readable: read them whole instead of entry by entry
         get_addr = cast(Getter, (addr_of.get_range(0, nr_pages) or []).__getitem__)
         get_node = cast(Getter, (node_of.get_range(0, nr_pages) or []).__getitem__)
     pt_get = mm.pt.get
-    inline = not profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
+    inline = FAST_PATHS and not profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
     batch: list[Frame] = []
     current_node = -1
     start = 0
