@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from simnuma.process import SimProcess
 
 PAGE_TO_NODE_SIZE = 24  # struct page_to_node: addr, page, node, status
-CHUNK_NR_PAGES = 4096 // PAGE_TO_NODE_SIZE - 1  # 169 (2.6.29–4.16)
+CHUNK_NR_PAGES = 4096 // PAGE_TO_NODE_SIZE - 1  # 169 (MOVE_PAGES_CHUNKED)
 DO_PAGES_STAT_CHUNK_NR = 16
 VMALLOC_SPACE = 32 << 40  # x86-64 vmalloc area: 32 TiB
 
@@ -197,8 +197,8 @@ def _check_node(
     if not 0 <= node < kernel.max_numnodes:
         if kernel.profile.has(Quirk.NODE_RANGE_UNCHECKED):
             raise NotImplementedError(
-                f"node {node}: before 2.6.33 an out-of-range node indexed node_states[] "
-                "out of bounds (CVE-2010-0415); the outcome is not modelled"
+                f"node {node}: NODE_RANGE_UNCHECKED ({kernel.profile.name}): an out-of-range "
+                "node indexed node_states[] out of bounds (CVE-2010-0415); not modelled"
             )
         return -errno.ENODEV
     if node not in memory_nodes:
