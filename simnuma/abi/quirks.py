@@ -128,7 +128,9 @@ class Quirk(Enum):
         "2.6.18",
         "2.6.33",
         "6f5a55f1a6c5",
-        "target node not bounds-checked before node_state() (CVE-2010-0415)",
+        "target node not bounds-checked before node_state() (CVE-2010-0415); a 2.6.32.2 "
+        "tree lacks the node < 0 || node >= MAX_NUMNODES check, 2.6.33.3 and 2.6.36 have "
+        "it (the hash is not read)",
         confirmed=False,
         one_sided="an out-of-range node read past node_states[]: no defined result to check",
     )
@@ -136,9 +138,10 @@ class Quirk(Enum):
         "2.6.18",
         "2.6.37",
         "",
-        "address in a hole below a VMA looked up in the next VMA: -ENOENT, not -EFAULT "
-        "(Gleb Natapov, 'fix error reporting in move_pages syscall', posted 2010-10-19 "
-        "on linux-mm, for the 2.6.37 merge window; hash not yet read)",
+        "address in a hole below a VMA looked up in the next VMA: -ENOENT, not -EFAULT, "
+        "until Gleb Natapov's 'fix error reporting in move_pages syscall' (linux-mm, "
+        "2010-10-19): a 2.6.36 tree's mm/migrate.c has no vm_start check, 2.6.37's has it "
+        "in the move and the query path (the hash is not read)",
         confirmed=False,
     )
     ZERO_PAGE_ENOENT = _q(
@@ -230,8 +233,8 @@ class Quirk(Enum):
         "0486a38bcc47",
         "new_nodes must be a subset of N_MEMORY (else EINVAL); an empty new_nodes or one "
         "outside the caller's cpuset is accepted, until Yisheng Xie's 'mm/mempolicy: add "
-        "nodes_empty check in SYSC_migrate_pages' (in mmotm since-4.15 on 2018-02-01, "
-        "beside a49bd4d71637 which landed in 4.17: 4.16 not yet read)",
+        "nodes_empty check in SYSC_migrate_pages' (queued in mmotm since-4.15; a 4.16.13 "
+        "tree has the new check and still the chunked do_pages_move: the hash is not read)",
         confirmed=False,
     )
     MIGRATE_PAGES_COUNTS_UNQUEUED = _q(
