@@ -257,18 +257,17 @@ class Quirk(Enum):
         "2.6.38",
         None,
         "71e3aac0724f",
-        "transparent huge pages exist (thp: transparent hugepage core)",
+        "transparent huge pages exist (thp: transparent hugepage core, committed "
+        "2011-01-13, after 2.6.37's release; a 2.6.37 tree has no mm/huge_memory.c)",
         kind=FEATURE,
-        confirmed=False,
     )
     MADV_POPULATE = _q(
         "5.14",
         None,
         "4ca9b3859dac",
         "madvise(MADV_POPULATE_READ/WRITE) prefaults a range; a write-populate of a THP "
-        "range maps a huge page (older kernels: EINVAL)",
+        "range maps a huge page (older kernels: EINVAL); part of v5.14-rc1",
         kind=HOST_FEATURE,
-        confirmed=False,
     )
     CGROUP_V2_CPUSET_MIGRATES = _q(
         "5.15",
