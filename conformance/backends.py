@@ -16,7 +16,7 @@ from conformance.runner import Outcome, Result
 if TYPE_CHECKING:
     from realnuma.vm.qemu import VmTopology
 from simnuma.abi import Kernel
-from simnuma.abi.quirks import Release
+from simnuma.abi.quirks import Quirk, Release, format_release
 from simnuma.kernel import SimKernel
 from simnuma.profiles import named_profiles, resolve_profile
 from simnuma.topology import GIB, NodeSpec, Topology
@@ -220,6 +220,8 @@ def _source_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+_V2_MIGRATES = format_release(Quirk.CGROUP_V2_CPUSET_MIGRATES.info.since)
+
 # Why the host backend cannot do a piece of world-building.
 HOST_LACKS = {
     "isolate": "take a page off the LRU from user space",
@@ -228,10 +230,10 @@ HOST_LACKS = {
     "fill_node": "fill a node without risking the machine (memhog is not run)",
     "swap": "swap a chosen page out (no swap device is set up)",
     "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
-    "thp": "use transparent huge pages (disabled)",
+    "thp": "use transparent huge pages (disabled, or no MADV_POPULATE_WRITE to fault one)",
     "cpuset": "write a cpuset hierarchy",
-    "cpuset_keep_pages": "keep pages on a cpuset move (cgroup v2 migrates them since 5.15)",
-    "cpuset_migrate_pages": "migrate pages on a cpuset move (cgroup v2 before 5.15 does not)",
+    "cpuset_keep_pages": f"keep pages on a cpuset move (v2 migrates them since {_V2_MIGRATES})",
+    "cpuset_migrate_pages": f"migrate pages on a cpuset move (v2 before {_V2_MIGRATES} does not)",
     "capabilities": "change capabilities (not root)",
 }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simnuma.abi.quirks import Release, parse_release
+from simnuma.abi.quirks import FIRST_RELEASE, Quirk, Release, describe, format_release
 
 MAN = "man-3.07"
 COMMIT = "commit-2006"
@@ -23,40 +23,76 @@ KERNEL = "kernel"
 
 @dataclass(frozen=True)
 class Clause:
+    """A behaviour and where it holds: in every release where each ``when`` quirk holds
+    and no ``unless`` quirk does (no quirk named: every release).  The releases, the
+    commits and the reason are read from the quirks, never restated here."""
+
     id: str
     text: str
     sources: tuple[str, ...]
-    since: str = "2.6.18"
-    until: str | None = None  # first release where it no longer holds
-    why: str = ""  # the commit or reason that bounds it
-    gap: tuple[str, str] | None = None  # [first, end) releases where it did not hold
+    when: tuple[Quirk, ...] = ()
+    unless: tuple[Quirk, ...] = ()
+    note: str = ""  # how the kernel comes to do it (no release fact)
 
     def holds_in(self, release: Release) -> bool:
-        if release < parse_release(self.since):
-            return False
-        if self.gap and parse_release(self.gap[0]) <= release < parse_release(self.gap[1]):
-            return False
-        return self.until is None or release < parse_release(self.until)
+        return all(q.holds_in(release) for q in self.when) and not any(
+            q.holds_in(release) for q in self.unless
+        )
+
+    @property
+    def spans(self) -> list[tuple[Release, Release | None]]:
+        """The ``[first, end)`` release ranges where the clause holds, oldest first."""
+        points = {FIRST_RELEASE}
+        for quirk in (*self.when, *self.unless):
+            for point in (quirk.info.since, quirk.info.until):
+                if point is not None and point > FIRST_RELEASE:
+                    points.add(point)
+        ordered = sorted(points)
+        spans: list[tuple[Release, Release | None]] = []
+        for start, end in zip(ordered, [*ordered[1:], None], strict=True):
+            if not self.holds_in(start):
+                continue
+            if spans and spans[-1][1] == start:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return spans
 
     @property
     def releases(self) -> str:
-        span = f"{self.since}+" if self.until is None else f"{self.since} – before {self.until}"
-        if self.gap:
-            span += f", except {self.gap[0]} – before {self.gap[1]}"
-        return span
+        """``4.17+``, ``4.3 – before 6.12``, ``4.17 – before 5.6, 6.1+``."""
+        return ", ".join(
+            f"{format_release(a)}+"
+            if b is None
+            else f"{format_release(a)} – before {format_release(b)}"
+            for a, b in self.spans
+        )
+
+    @property
+    def why(self) -> str:
+        """The quirks that bound it (commit, releases) and the note: the table's column."""
+        parts = [describe(q) for q in self.when] + [f"not {describe(q)}" for q in self.unless]
+        if self.note:
+            parts.append(self.note)
+        return "; ".join(parts)
 
 
 def _c(
     id: str,
     text: str,
     *sources: str,
-    since: str = "2.6.18",
-    until: str | None = None,
-    why: str = "",
-    gap: tuple[str, str] | None = None,
+    when: Quirk | tuple[Quirk, ...] = (),
+    unless: Quirk | tuple[Quirk, ...] = (),
+    note: str = "",
 ) -> Clause:
-    return Clause(id, text, sources, since, until, why, gap)
+    return Clause(id, text, sources, _quirks(when), _quirks(unless), note)
 
+
+def _quirks(named: Quirk | tuple[Quirk, ...]) -> tuple[Quirk, ...]:
+    return (named,) if isinstance(named, Quirk) else named
+
+
+Q = Quirk
 
 _ALL = [
     # ---------------------------------------------------------------- move_pages status
@@ -78,7 +114,7 @@ _ALL = [
         "move_pages.status.EACCES.cow",
         "a private page still shared with a forked child (copy-on-write) also gives -EACCES",
         KERNEL,
-        why="page_mapcount() > 1",
+        note="page_mapcount() > 1",
     ),
     _c(
         "move_pages.status.EBUSY",
@@ -98,22 +134,21 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        since="2.6.37",
-        why="before, any VMA above the address was used (see hole_below_vma)",
+        unless=Q.HOLE_BELOW_VMA_ENOENT,
     ),
     _c(
         "move_pages.status.EFAULT.hole_below_vma",
         "an address in a hole below a VMA gives -EFAULT",
         KERNEL,
-        since="2.6.37",
-        why="Gleb Natapov 2010: vm_start check; before it -ENOENT",
+        unless=Q.HOLE_BELOW_VMA_ENOENT,
+        note="the vm_start check",
     ),
     _c(
         "move_pages.status.ENOENT.hole_below_vma",
         "an address in a hole below a VMA gave -ENOENT",
         KERNEL,
-        until="2.6.37",
-        why="find_vma() returned the next VMA",
+        when=Q.HOLE_BELOW_VMA_ENOENT,
+        note="find_vma() returned the next VMA",
     ),
     _c(
         "move_pages.status.EFAULT.zero_page",
@@ -121,15 +156,14 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        since="4.3",
-        why="d899844e9c98",
+        unless=Q.ZERO_PAGE_ENOENT,
     ),
     _c(
         "move_pages.status.ENOENT.zero_page",
         "the zero page gave -ENOENT",
         KERNEL,
-        until="4.3",
-        why="PageReserved() check, until d899844e9c98",
+        when=Q.ZERO_PAGE_ENOENT,
+        note="PageReserved() check",
     ),
     _c(
         "move_pages.status.ENOENT.unpopulated",
@@ -137,16 +171,14 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        why="4.3–6.11 gave -EFAULT",
-        gap=("4.3", "6.12"),
+        unless=Q.UNPOPULATED_ANON_EFAULT,
     ),
     _c(
         "move_pages.status.EFAULT.unpopulated",
         "a never-touched private anonymous page gives -EFAULT",
         KERNEL,
-        since="4.3",
-        until="6.12",
-        why="FOLL_DUMP d899844e9c98, undone by 7dff875c9436",
+        when=Q.UNPOPULATED_ANON_EFAULT,
+        note="FOLL_DUMP",
     ),
     _c(
         "move_pages.status.ENOENT.unpopulated_file",
@@ -161,47 +193,45 @@ _ALL = [
         "child the parent's page is not present (-ENOENT) until the child touches it, and the "
         "parent's page stays mapped once (it moves without MPOL_MF_MOVE_ALL)",
         KERNEL,
-        why="copy_page_range(): a VMA without an anon_vma is refilled by faults",
+        note="copy_page_range(): a VMA without an anon_vma is refilled by faults",
     ),
     _c(
         "fork.private_file_clean_not_copied",
         "a private file mapping that holds no copy-on-write page is not copied by fork(): "
         "the child's page is not present (-ENOENT)",
         KERNEL,
-        why="copy_page_range(): no anon_vma",
+        note="copy_page_range(): no anon_vma",
     ),
     _c(
         "fork.anon_vma_copies_every_entry",
         "a private mapping holding an anonymous page is copied whole by fork(): the child "
         "maps its page-cache pages too (a second mapping: -EACCES without MPOL_MF_MOVE_ALL)",
         KERNEL,
-        why="copy_page_range(): the VMA has an anon_vma",
+        note="copy_page_range(): the VMA has an anon_vma",
     ),
     _c(
         "fork.zero_page_not_copied",
         "a private anonymous mapping that only read (the zero page, -EFAULT) has no anon_vma: "
         "fork() does not copy it and the child's page is not present (-ENOENT)",
         KERNEL,
-        since="6.12",
-        why="visible once 7dff875c9436 gave unpopulated memory -ENOENT (-EFAULT before)",
+        unless=(Q.UNPOPULATED_ANON_EFAULT, Q.ZERO_PAGE_ENOENT),
+        note="visible only where a not-present page and the zero page answer differently",
     ),
     _c(
         "fork.hugetlb_copied",
         "fork() copies a shared hugetlb mapping's entries: the child maps the page at once "
         "(query gives its node) and the parent's page is mapped twice (-EACCES)",
         KERNEL,
-        since="3.12",
-        until="6.0",
-        why="copy_page_range() excluded VM_HUGETLB from its lazy copy until bcd51a3c679d; "
-        "checked from 3.12, when hugetlb pages became migratable (e632a938d914)",
+        when=Q.HUGETLB_FORK_COPIES_PTES,
+        unless=Q.HUGETLB_NOT_MIGRATABLE,
+        note="checked where hugetlb pages migrate (the parent's -EACCES)",
     ),
     _c(
         "fork.hugetlb_not_copied",
         "fork() leaves a shared hugetlb mapping's entries to faults: the child's page is not "
         "present (-ENOENT) and the parent's page moves without MPOL_MF_MOVE_ALL",
         KERNEL,
-        since="6.0",
-        why="bcd51a3c679d (hugetlb: lazy page table copies in fork())",
+        unless=Q.HUGETLB_FORK_COPIES_PTES,
     ),
     _c(
         "move_pages.status.ENOENT.swapped",
@@ -209,7 +239,7 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        why="a swap entry is not an empty pte",
+        note="a swap entry is not an empty pte",
     ),
     _c(
         "move_pages.status.ENOENT.page_cache_unmapped",
@@ -222,8 +252,7 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        until="4.17",
-        why="a49bd4d71637 reports migration failures as a positive return",
+        unless=Q.MOVE_PAGES_NODE_BATCHES,
     ),
     _c(
         "move_pages.status.EINVAL",
@@ -231,24 +260,23 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        until="4.17",
-        why="a49bd4d71637",
+        unless=Q.MOVE_PAGES_NODE_BATCHES,
     ),
     _c(
         "move_pages.status.EIO.as_count",
         "the -EIO case is counted in a positive return, its status left unwritten",
         KERNEL,
-        since="4.17",
-        why="a49bd4d71637; 5.6–6.0 returned 0 for a lone page (off_by_one)",
-        gap=("5.6", "6.1"),
+        when=Q.MOVE_PAGES_NODE_BATCHES,
+        unless=Q.UNATTEMPTED_OFF_BY_ONE,
+        note="off_by_one: a lone page returned 0",
     ),
     _c(
         "move_pages.status.EINVAL.as_count",
         "the -EINVAL case is counted in a positive return, its status left unwritten",
         KERNEL,
-        since="4.17",
-        why="a49bd4d71637; 5.6–6.0 returned 0 for a lone page (off_by_one)",
-        gap=("5.6", "6.1"),
+        when=Q.MOVE_PAGES_NODE_BATCHES,
+        unless=Q.UNATTEMPTED_OFF_BY_ONE,
+        note="off_by_one: a lone page returned 0",
     ),
     _c(
         "move_pages.status.ENOMEM",
@@ -256,7 +284,7 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        why="the allocation failure aborts migrate_pages()",
+        note="the allocation failure aborts migrate_pages()",
     ),
     _c(
         "move_pages.status.EPERM.mlocked",
@@ -267,81 +295,87 @@ _ALL = [
         "move_pages.status.EAGAIN.pinned",
         "a page with an extra reference (pinned) fails every pass: status -EAGAIN",
         KERNEL,
-        until="4.17",
-        why="unmap_and_move() stored rc; a49bd4d71637",
+        unless=Q.MOVE_PAGES_NODE_BATCHES,
+        note="unmap_and_move() stored rc",
     ),
     _c(
         "move_pages.status.unwritten",
         "status entries of a failing batch and of every entry after it are left unwritten",
         KERNEL,
-        since="4.17",
-        why="a49bd4d71637",
+        when=Q.MOVE_PAGES_NODE_BATCHES,
     ),
     _c(
         "move_pages.status.already_on_target_unwritten",
         "an entry already on its target node is written only if its batch flushes",
         KERNEL,
-        since="4.17",
-        until="5.5",
-        why="fixed by e0153fc2c760",
+        when=Q.ALREADY_ON_TARGET_UNWRITTEN,
+    ),
+    _c(
+        "move_pages.status.already_on_target",
+        "an entry already on its target node has that node written in status",
+        MAN,
+        unless=Q.ALREADY_ON_TARGET_UNWRITTEN,
     ),
     _c(
         "move_pages.status.writeback",
         "a page under writeback is waited for and moves (MIGRATE_SYNC), it does not give -EBUSY",
         MAN,
-        why="the man page's 'undergoing I/O' -EBUSY is not what move_pages does",
+        note="the man page's 'undergoing I/O' -EBUSY is not what move_pages does",
     ),
     _c(
         "move_pages.status.prot_none",
         "a page made PROT_NONE after it was touched is queried and moves like any other",
         KERNEL,
-        gap=("6.1", "6.5"),
-        why="6.1–6.4: see ENOENT.prot_none",
+        unless=Q.PROT_NONE_NOT_FOLLOWED,
+        note="see ENOENT.prot_none",
     ),
     _c(
         "move_pages.status.ENOENT.prot_none",
         "a page made PROT_NONE after it was touched is 'not present': -ENOENT, query and move",
         KERNEL,
-        since="6.1",
-        until="6.5",
-        why="474098edac26 (gup_can_follow_protnone) until d74943a2f3cd; seen on Debian 6.1 [R]",
+        when=Q.PROT_NONE_NOT_FOLLOWED,
+        note="gup_can_follow_protnone()",
     ),
     _c(
         "move_pages.status.thp_whole",
         "an address in the middle of a THP moves the whole 2 MiB folio",
         KERNEL,
-        since="4.14",
-        why="e8db67eb0ded",
+        when=Q.THP,
+        unless=Q.THP_SPLIT_ON_MOVE,
     ),
     _c(
         "move_pages.status.thp_split",
         "an address in the middle of a THP splits it and moves only that 4 KiB page",
         KERNEL,
-        since="2.6.38",
-        until="4.14",
-        why="FOLL_SPLIT until e8db67eb0ded",
+        when=(Q.THP, Q.THP_SPLIT_ON_MOVE),
+        note="FOLL_SPLIT",
     ),
     _c(
         "move_pages.status.hugetlb",
         "a hugetlb page moves as a whole when its first address is named",
         KERNEL,
-        since="3.12",
-        why="e632a938d914",
+        unless=Q.HUGETLB_NOT_MIGRATABLE,
     ),
     _c(
         "move_pages.status.EFAULT.hugetlb",
         "a hugetlb mapping is not migratable: -EFAULT",
         KERNEL,
-        until="3.12",
-        why="vma_migratable() until e632a938d914",
+        when=Q.HUGETLB_NOT_MIGRATABLE,
+        note="vma_migratable()",
     ),
     _c(
         "move_pages.status.EACCES.hugetlb_tail",
         "a hugetlb tail-page address keeps -EACCES (only the head was isolated)",
         KERNEL,
-        since="3.12",
-        until="6.7",
-        why="only a PageHead() page was isolated until b426ed7889be (6.7)",
+        when=Q.HUGETLB_TAIL_EACCES,
+        note="only a PageHead() page was isolated",
+    ),
+    _c(
+        "move_pages.status.hugetlb_tail",
+        "a hugetlb tail-page address moves the whole hugetlb page",
+        KERNEL,
+        unless=(Q.HUGETLB_NOT_MIGRATABLE, Q.HUGETLB_TAIL_EACCES),
+        note="the folio of any sub-page is isolated",
     ),
     _c(
         "move_pages.unaligned",
@@ -354,63 +388,55 @@ _ALL = [
         "move_pages.result.positive",
         "pages migration could not move are counted in a positive return",
         KERNEL,
-        since="4.17",
-        why="a49bd4d71637; man 5.07+; 5.6–6.0 one short (see off_by_one)",
-        gap=("5.6", "6.1"),
+        when=Q.MOVE_PAGES_NODE_BATCHES,
+        unless=Q.UNATTEMPTED_OFF_BY_ONE,
     ),
     _c(
         "move_pages.result.positive.old",
         "the original call returned migrate_pages()' count of pages not moved, statuses written",
         KERNEL,
-        until="2.6.29",
-        why="3140a2273009 dropped it",
+        when=Q.MOVE_PAGES_WHOLE_ARRAY,
     ),
     _c(
         "move_pages.result.positive_swallowed",
         "pages that could not be moved do not reach the return value: 0",
         KERNEL,
-        since="2.6.29",
-        until="4.17",
-        why="3140a2273009 … a49bd4d71637",
+        when=Q.MOVE_PAGES_CHUNKED,
     ),
     _c(
         "move_pages.result.unattempted",
         "a positive return also counts the entries never attempted after the failing batch",
         KERNEL,
-        since="6.1",
-        why="5984fabb6e82 (5.6) counted them one short until Huang Ying's 2022 fix",
+        when=Q.COUNT_UNATTEMPTED,
+        unless=Q.UNATTEMPTED_OFF_BY_ONE,
     ),
     _c(
         "move_pages.result.off_by_one",
         "the count of pages not migrated plus entries not attempted is one short: a lone "
         "page that cannot move returns 0, its status unwritten (seen on Debian 5.10)",
         KERNEL,
-        since="5.6",
-        until="6.1",
-        why="5984fabb6e82 added nr_pages - i - 1; fixed by 'migrate: fix syscall "
-        "move_pages() return value for failure' (Huang Ying, 2022)",
+        when=Q.UNATTEMPTED_OFF_BY_ONE,
+        note="nr_pages - i - 1",
     ),
     _c(
         "move_pages.result.batch_only",
         "a positive return counts only the failing batch's pages",
         KERNEL,
-        since="4.17",
-        until="5.6",
-        why="a49bd4d71637 … 5984fabb6e82",
+        when=Q.MOVE_PAGES_NODE_BATCHES,
+        unless=Q.COUNT_UNATTEMPTED,
     ),
     _c(
         "move_pages.result.counts_entry_once",
         "after an entry's error status the count does not include that entry",
         KERNEL,
-        since="5.6",
-        why="5.6–6.0 by the off-by-one, 6.1+ by an explicit decrement (a7504ed14f9b)",
+        when=Q.COUNT_UNATTEMPTED,
+        note="first by the off-by-one, then by an explicit decrement",
     ),
     _c(
         "move_pages.result.nothing_to_move",
         "a call where no page needs moving returns 0",
         KERNEL,
-        since="2.6.28",
-        why="e78bbfa82624",
+        unless=Q.MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED,
     ),
     _c(
         "move_pages.errno.E2BIG",
@@ -418,8 +444,7 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        until="2.6.29",
-        why="3140a2273009",
+        when=Q.MOVE_PAGES_WHOLE_ARRAY,
     ),
     _c(
         "move_pages.errno.EACCES",
@@ -440,7 +465,7 @@ _ALL = [
         "target's cpuset allows it) but gets ENOMEM: the new page is allocated under the "
         "caller's cpuset",
         KERNEL,
-        why="__GFP_HARDWALL allocation in the caller's context; seen on 6.12 under QEMU",
+        note="__GFP_HARDWALL allocation in the caller's context; seen under QEMU (docs/kernels.md)",
     ),
     _c("move_pages.errno.EFAULT", "EFAULT: the pages array cannot be read", MAN, COMMIT, FR),
     _c(
@@ -465,6 +490,20 @@ _ALL = [
         FR,
     ),
     _c(
+        "move_pages.errno.EINVAL.kernel_thread_first",
+        "a caller without privilege naming a kernel thread gets EINVAL: the mm is looked "
+        "at before the permission check",
+        KERNEL,
+        when=Q.MM_BEFORE_PERMISSION,
+    ),
+    _c(
+        "move_pages.errno.EPERM.kernel_thread",
+        "a caller without privilege naming a kernel thread gets EPERM: the permission "
+        "check comes before the mm is looked at",
+        KERNEL,
+        unless=Q.MM_BEFORE_PERMISSION,
+    ),
+    _c(
         "move_pages.errno.ENODEV",
         "ENODEV: a target node is online but has no memory",
         MAN,
@@ -475,8 +514,7 @@ _ALL = [
         "move_pages.errno.ENODEV.out_of_range",
         "ENODEV: a target node id that does not exist (negative or >= MAX_NUMNODES)",
         MAN,
-        since="2.6.33",
-        why="CVE-2010-0415 bound check",
+        unless=Q.NODE_RANGE_UNCHECKED,
     ),
     _c(
         "move_pages.errno.ENOENT",
@@ -484,8 +522,7 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
-        until="2.6.28",
-        why="e78bbfa82624",
+        when=Q.MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED,
     ),
     _c(
         "move_pages.errno.ENOMEM",
@@ -516,8 +553,7 @@ _ALL = [
         "CAP_SYS_NICE lets a caller move another user's pages (the man page's rule)",
         MAN,
         FR,
-        until="4.13",
-        why="197e7e521384 replaced it by ptrace_may_access()",
+        when=Q.MOVE_PAGES_UID_RULE,
     ),
     _c(
         "move_pages.errno.EPERM.uid_rule",
@@ -525,45 +561,43 @@ _ALL = [
         "target's effective and saved uids differ",
         MAN,
         FR,
-        until="4.13",
-        why="197e7e521384: ptrace needs all three target uids to match",
+        when=Q.MOVE_PAGES_UID_RULE,
+        note="ptrace needs all three target uids to match",
     ),
     _c(
         "move_pages.errno.EPERM.uid_rule_gone",
         "the same caller is refused with EPERM: ptrace access needs the target's real, "
         "effective and saved uids all equal to the caller's",
         KERNEL,
-        since="4.13",
-        why="197e7e521384",
+        unless=Q.MOVE_PAGES_UID_RULE,
     ),
     _c(
         "move_pages.errno.EPERM.ptrace_rule",
         "CAP_SYS_NICE no longer suffices for another user's pages: the ptrace rule applies",
         KERNEL,
-        since="4.13",
-        why="197e7e521384 (CVE-2017-14140)",
+        unless=Q.MOVE_PAGES_UID_RULE,
+        note="CVE-2017-14140",
     ),
     _c(
         "move_pages.errno.EPERM.nondumpable",
         "a same-uid target that is not dumpable refuses with EPERM",
         KERNEL,
-        since="4.13",
-        why="197e7e521384",
+        unless=Q.MOVE_PAGES_UID_RULE,
     ),
     _c("move_pages.errno.ESRCH", "ESRCH: no such process", MAN, COMMIT, FR),
     _c(
         "move_pages.errno.partial_status",
         "statuses of entries before a mid-array error are written",
         KERNEL,
-        since="4.17",
-        why="a49bd4d71637 (the man page says status is invalid on error)",
+        when=Q.MOVE_PAGES_NODE_BATCHES,
+        note="the man page says status is invalid on error",
     ),
     _c(
         "move_pages.errno.no_partial_status",
         "a mid-array error leaves the status array of the call untouched",
         MAN,
-        until="4.17",
-        why="validation of the (chunk's) array before any page moved",
+        unless=Q.MOVE_PAGES_NODE_BATCHES,
+        note="validation of the (chunk's) array before any page moved",
     ),
     _c(
         "move_pages.wrapper_errors",
@@ -594,15 +628,13 @@ _ALL = [
         "migrate_pages.result.counts_unisolated",
         "pages that could not be isolated are counted",
         KERNEL,
-        since="6.7",
-        why="1cb5d11a370f",
+        when=Q.MIGRATE_PAGES_COUNTS_UNQUEUED,
     ),
     _c(
         "migrate_pages.result.skips_unisolated",
         "pages that could not be isolated are silently skipped",
         KERNEL,
-        until="6.7",
-        why="1cb5d11a370f",
+        unless=Q.MIGRATE_PAGES_COUNTS_UNQUEUED,
     ),
     _c(
         "migrate_pages.errno.EFAULT",
@@ -623,29 +655,25 @@ _ALL = [
         "migrate_pages.errno.EINVAL.outside_caller_cpuset",
         "EINVAL: no node of new_nodes is allowed by the caller's cpuset",
         MIGRATE_MAN,
-        since="4.16",
-        why="0486a38bcc47 [R]",
+        unless=Q.MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY,
     ),
     _c(
         "migrate_pages.errno.EINVAL.no_memory",
         "EINVAL: a node of new_nodes has no memory",
         MIGRATE_MAN,
-        until="4.16",
-        why="replaced by 0486a38bcc47 [R]",
+        when=Q.MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY,
     ),
     _c(
         "migrate_pages.errno.EINVAL.empty_new",
         "EINVAL: new_nodes is empty",
         KERNEL,
-        since="4.16",
-        why="0486a38bcc47 [R]; before, 0",
+        unless=Q.MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY,
     ),
     _c(
         "migrate_pages.result.empty_new",
         "an empty new_nodes is accepted and moves nothing (0)",
         KERNEL,
-        until="4.16",
-        why="0486a38bcc47 [R]",
+        when=Q.MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY,
     ),
     _c("migrate_pages.errno.EINVAL.kernel_thread", "EINVAL: the target is a kernel thread", KERNEL),
     _c(
@@ -657,15 +685,13 @@ _ALL = [
         "migrate_pages.errno.EPERM.cap_sys_nice",
         "CAP_SYS_NICE lets a caller migrate another user's process",
         MIGRATE_MAN,
-        until="4.15",
-        why="313674661925",
+        when=Q.MIGRATE_PAGES_UID_RULE,
     ),
     _c(
         "migrate_pages.errno.EPERM.ptrace_rule",
         "CAP_SYS_NICE no longer suffices: the ptrace rule applies",
         KERNEL,
-        since="4.15",
-        why="313674661925",
+        unless=Q.MIGRATE_PAGES_UID_RULE,
     ),
     _c(
         "migrate_pages.errno.EPERM.target_cpuset",
@@ -741,6 +767,54 @@ _ALL = [
         "EINVAL: an unknown mode, or nodes with MPOL_DEFAULT",
         KERNEL,
     ),
+    _c(
+        "set_mempolicy.mode.local",
+        "MPOL_LOCAL is a mode of its own: accepted without nodes, read back as MPOL_LOCAL",
+        KERNEL,
+        when=Q.MPOL_LOCAL_MODE,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.local",
+        "MPOL_LOCAL (4) is beyond MPOL_MAX: EINVAL",
+        KERNEL,
+        unless=Q.MPOL_LOCAL_MODE,
+    ),
+    _c(
+        "set_mempolicy.mode.numa_balancing",
+        "MPOL_BIND | MPOL_F_NUMA_BALANCING is accepted",
+        KERNEL,
+        when=Q.MPOL_F_NUMA_BALANCING_FLAG,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.numa_balancing",
+        "MPOL_F_NUMA_BALANCING is no mode flag: MPOL_BIND with it is an unknown mode, EINVAL",
+        KERNEL,
+        unless=Q.MPOL_F_NUMA_BALANCING_FLAG,
+    ),
+    _c(
+        "set_mempolicy.mode.preferred_many",
+        "MPOL_PREFERRED_MANY with a node is accepted and read back",
+        KERNEL,
+        when=Q.MPOL_PREFERRED_MANY_MODE,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.preferred_many",
+        "MPOL_PREFERRED_MANY (5) is beyond MPOL_MAX: EINVAL",
+        KERNEL,
+        unless=Q.MPOL_PREFERRED_MANY_MODE,
+    ),
+    _c(
+        "set_mempolicy.mode.weighted_interleave",
+        "MPOL_WEIGHTED_INTERLEAVE with a node is accepted and read back",
+        KERNEL,
+        when=Q.MPOL_WEIGHTED_INTERLEAVE_MODE,
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.mode.weighted_interleave",
+        "MPOL_WEIGHTED_INTERLEAVE (6) is beyond MPOL_MAX: EINVAL",
+        KERNEL,
+        unless=Q.MPOL_WEIGHTED_INTERLEAVE_MODE,
+    ),
     _c("mbind.placement", "new pages in an mbind range follow the VMA policy", KERNEL),
     _c("mbind.errno.EPERM.move_all", "EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE", KERNEL),
     _c(
@@ -753,7 +827,7 @@ _ALL = [
         "moving to another cpuset remaps a policy's nodes onto the new mems "
         "(MPOL_F_STATIC_NODES: the given nodes that remain allowed)",
         KERNEL,
-        why="mpol_rebind_nodemask()",
+        note="mpol_rebind_nodemask()",
     ),
     _c(
         "cpuset.memory_migrate",

@@ -37,13 +37,9 @@ from simnuma.abi import (
     check_nodes,
     check_range,
 )
-from simnuma.abi.quirks import parse_release
+from simnuma.abi.quirks import Quirk, parse_release
 
 KTHREADD_PID = 2
-
-
-V2_MIGRATES_SINCE = (5, 15)
-POPULATE_SINCE = (5, 14)
 
 
 class HelperDied(RuntimeError):
@@ -281,15 +277,18 @@ class HostKernel:
         if self.facts.cpusets is not None:
             features.add("cpuset")
             # v1 does what cpuset.memory_migrate says; v2 never migrates a moved task's
-            # pages before 5.15 and always does since (ee9707e8593d)
+            # pages before CGROUP_V2_CPUSET_MIGRATES and always does since
             v1 = self.facts.cpusets.startswith("v1")
-            if v1 or release < V2_MIGRATES_SINCE:
+            v2_migrates = Quirk.CGROUP_V2_CPUSET_MIGRATES.holds_in(release)
+            if v1 or not v2_migrates:
                 features.add("cpuset_keep_pages")
-            if v1 or release >= V2_MIGRATES_SINCE:
+            if v1 or v2_migrates:
                 features.add("cpuset_migrate_pages")
-        if self.facts.thp in ("always", "madvise") and release >= POPULATE_SINCE:
-            # a THP needs a first touch that writes: MADV_POPULATE_WRITE (5.14); the
-            # read-then-write fallback maps the huge zero page and then small pages
+        if self.facts.thp in ("always", "madvise") and Quirk.MADV_POPULATE.holds_in(release):
+            # a THP needs a first touch that writes: MADV_POPULATE_WRITE; the helper's
+            # read-then-write fallback maps the huge zero page and then small pages.
+            # The release decides, not a probe: probe() reads a tree (a fake root, a
+            # guest's), and a backported MADV_POPULATE only costs a skipped THP case
             features.add("thp")
         if self.facts.hugepages >= 2:
             features.add("hugetlb")

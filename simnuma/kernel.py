@@ -86,7 +86,7 @@ class SimKernel:
 
     @property
     def has_thp(self) -> bool:
-        return self.profile.release >= (2, 6, 38)
+        return self.profile.has(Quirk.THP)
 
     @property
     def features(self) -> frozenset[str]:

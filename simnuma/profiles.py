@@ -19,12 +19,14 @@ from simnuma.abi.quirks import (
     Release,
     format_release,
     parse_release,
+    simulated,
 )
 
 
 def _boundaries() -> list[Release]:
+    """Where some quirk or feature the simulator models starts or ends."""
     points = {FIRST_RELEASE}
-    for quirk in Quirk:
+    for quirk in simulated():
         for point in (quirk.info.since, quirk.info.until):
             if point is not None and point > FIRST_RELEASE:
                 points.add(point)
@@ -43,7 +45,8 @@ class Profile:
 
     @property
     def quirks(self) -> frozenset[Quirk]:
-        return frozenset(q for q in Quirk if self.has(q))
+        """The quirks and features of the release the simulator models."""
+        return frozenset(q for q in simulated() if self.has(q))
 
     @property
     def release_name(self) -> str:

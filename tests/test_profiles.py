@@ -7,7 +7,14 @@ import itertools
 import pytest
 
 from simnuma import Quirk, SimKernel, named_profiles, resolve_profile
-from simnuma.abi.quirks import parse_release
+from simnuma.abi.quirks import (
+    ABI,
+    COMMIT_FORMAT,
+    FEATURE,
+    HOST_FEATURE,
+    parse_release,
+    unconfirmed,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,9 +70,47 @@ def test_quirks_constant_within_a_profile() -> None:
         assert before.quirks != after.quirks, (before.name, after.name)
 
 
-def test_every_quirk_cites_a_commit_or_release() -> None:
+def test_every_quirk_cites_a_commit_hash_or_says_it_is_unconfirmed() -> None:
+    """A commit is a hash (12+ hex digits) or a range of two; anything else (an author,
+    a title, a date) belongs in the summary, and a row without a hash read in the
+    kernel's history says confirmed=False."""
     for quirk in Quirk:
-        assert quirk.info.commit and quirk.info.summary
+        info = quirk.info
+        assert info.summary, quirk
+        assert info.kind in (ABI, FEATURE, HOST_FEATURE), quirk
+        if info.commit:
+            assert COMMIT_FORMAT.match(info.commit), f"{quirk.name}: commit {info.commit!r}"
+        else:
+            assert not info.confirmed, f"{quirk.name}: no hash, yet confirmed"
+    assert Quirk.HOLE_BELOW_VMA_ENOENT in unconfirmed()
+
+
+@pytest.mark.parametrize(
+    ("commit", "ok"),
+    [
+        ("b426ed7889be", True),
+        ("b426ed7889be80359cb4edef142e5c5fa697b068", True),
+        ("e632a938d914..b426ed7889be", True),
+        ("5984fabb6e82 … a7504ed14f9b", True),
+        ("b426ed7889b", False),  # 11 digits
+        ("Gleb Natapov 2010-10", False),
+        ("0486a38bcc47 (Yisheng Xie)", False),
+        ("e632a938d914 … ", False),
+    ],
+)
+def test_commit_format(commit: str, ok: bool) -> None:
+    assert bool(COMMIT_FORMAT.match(commit)) is ok
+
+
+def test_host_features_never_cut_a_profile() -> None:
+    """Only what the simulator models cuts profiles: THP does (has_thp is constant
+    within a profile), MADV_POPULATE and cgroup v2 migration (host features) do not."""
+    starts = {p.release for p in named_profiles()}
+    assert parse_release("5.14") not in starts  # MADV_POPULATE: a host feature only
+    assert Quirk.THP.info.since in starts
+    for profile in named_profiles():
+        assert SimKernel(profile=profile.name).has_thp is Quirk.THP.holds_in(profile.release)
+    assert not SimKernel(profile="2.6.37").has_thp and SimKernel(profile="2.6.38").has_thp
 
 
 @pytest.mark.parametrize("bad", ["2.6.17", "linux", "", "7"])

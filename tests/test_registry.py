@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 import pytest
 
 from conformance.backends import SimBackend, parse_backends
-from conformance.clauses import CLAUSES
+from conformance.clauses import CLAUSES, Clause
 from conformance.cli import main
 from conformance.env import Env, Needs, expect
 from conformance.registry import Case, all_cases
 from conformance.runner import Outcome, failed, run_case
 from simnuma import named_profiles
+from simnuma.abi.quirks import Quirk, Release, abi_quirks
 
 
 def test_every_clause_has_a_case() -> None:
@@ -26,6 +28,75 @@ def test_every_clause_holds_in_some_profile() -> None:
     releases = [p.release for p in named_profiles()]
     for clause in CLAUSES.values():
         assert any(clause.holds_in(r) for r in releases), clause.id
+
+
+def _boundaries(quirk: Quirk) -> list[tuple[Release, Release]]:
+    """Each edge of the quirk's range as (last release on one side, first on the other):
+    the newest profile before the edge and the edge itself."""
+    starts = [p.release for p in named_profiles()]
+    edges = []
+    for edge in (quirk.info.since, quirk.info.until):
+        if edge is not None and edge > starts[0]:
+            edges.append((max(r for r in starts if r < edge), edge))
+    return edges
+
+
+def _pinning(quirk: Quirk, inside: bool, at: Release) -> list[str]:
+    """Clauses that hold at ``at`` and only where the quirk holds (``inside``) or only
+    where it does not."""
+    releases = [p.release for p in named_profiles()]
+    found = []
+    for clause in CLAUSES.values():
+        where = [r for r in releases if clause.holds_in(r)]
+        if clause.holds_in(at) and all(quirk.holds_in(r) is inside for r in where):
+            found.append(clause.id)
+    return found
+
+
+def test_every_abi_quirk_is_pinned_from_both_sides() -> None:
+    """At each edge of each ABI quirk's range, a clause that holds right inside it and
+    only where the quirk holds, and one that holds right outside it and only where the
+    quirk does not: a boundary moved either way makes some case fail."""
+    missing = []
+    for quirk in abi_quirks():
+        for before, after in _boundaries(quirk):
+            inside, outside = (after, before) if quirk.holds_in(after) else (before, after)
+            if not _pinning(quirk, True, inside) and not quirk.info.one_sided:
+                missing.append(f"{quirk.name}: no clause holds only where it holds, at {inside}")
+            if not _pinning(quirk, False, outside):
+                missing.append(
+                    f"{quirk.name}: no clause holds only where it does not, at {outside}"
+                )
+    assert not missing, "\n".join(missing)
+
+
+def test_one_sided_quirks_are_few_and_say_why() -> None:
+    one_sided = [q for q in abi_quirks() if q.info.one_sided]
+    assert one_sided == [Quirk.NODE_RANGE_UNCHECKED]
+
+
+def test_clauses_name_quirks_not_releases() -> None:
+    """A clause's releases come from the quirks it names: no release text of its own."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(Clause)}
+    assert not fields & {"since", "until", "gap"}, fields
+    release = re.compile(r"\b(2\.6\.\d+|[3-7]\.\d+)\b|[0-9a-f]{12}")
+    for clause in CLAUSES.values():
+        assert not release.search(clause.note), f"{clause.id}: note {clause.note!r}"
+        for quirk in clause.when:
+            assert quirk.info.kind in ("abi", "feature")
+        assert all(not q.is_feature for q in clause.unless), clause.id
+
+
+def test_releases_and_why_are_derived() -> None:
+    gap = CLAUSES["move_pages.status.EIO.as_count"]
+    assert gap.releases == "4.17 – before 5.6, 6.1+"
+    assert "a49bd4d71637" in gap.why and "a7504ed14f9b" in gap.why
+    tail = CLAUSES["move_pages.status.EACCES.hugetlb_tail"]
+    assert tail.releases == "3.12 – before 6.7"
+    assert "b426ed7889be" in tail.why
+    assert CLAUSES["move_pages.result.zero"].releases == "2.6.18+"
 
 
 def test_case_ids_are_unique() -> None:

@@ -32,8 +32,9 @@ USER = 1000
 
 
 def _move_to(env: Env, p: Process, pages: Sequence[int], nodes: Sequence[int]) -> None:
-    """Move each page onto its node (only those elsewhere: before 2.6.28 a call that
-    moves nothing fails with ENOENT) and check where they are."""
+    """Move each page onto its node (only those elsewhere: where
+    MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED holds a call that moves nothing fails with ENOENT)
+    and check where they are."""
     todo = [(a, n) for a, n, h in zip(pages, nodes, env.where(p, pages), strict=True) if n != h]
     if todo:
         p.move_pages(0, [a for a, _ in todo], [n for _, n in todo], MPOL_MF_MOVE)
@@ -96,7 +97,7 @@ def pinned_page_counted(env: Env) -> None:
 
 @case("migrate_pages.result.counts_unisolated", needs=ISOLATE)
 def isolated_page_counted(env: Env) -> None:
-    """Since 6.7 a page off the LRU (cannot be isolated) is counted: returns 1."""
+    """A page off the LRU (cannot be isolated) is counted: returns 1."""
     n0, n1 = env.memory_nodes[:2]
     p = env.spawn()
     pages = _placed(env, p, [n0, n0])
@@ -107,7 +108,7 @@ def isolated_page_counted(env: Env) -> None:
 
 @case("migrate_pages.result.skips_unisolated", needs=ISOLATE)
 def isolated_page_skipped(env: Env) -> None:
-    """Before 6.7 a page off the LRU is skipped silently: returns 0, the page stays."""
+    """A page off the LRU is skipped silently: returns 0, the page stays."""
     n0, n1 = env.memory_nodes[:2]
     p = env.spawn()
     pages = _placed(env, p, [n0, n0])
@@ -118,7 +119,7 @@ def isolated_page_skipped(env: Env) -> None:
 
 @case("migrate_pages.result.empty_new", needs=TWO)
 def empty_new_accepted(env: Env) -> None:
-    """Before 4.16 an empty new_nodes is accepted: returns 0 and nothing moves."""
+    """An empty new_nodes is accepted: returns 0 and nothing moves."""
     n0 = env.memory_nodes[0]
     p = env.spawn()
     pages = _placed(env, p, [n0])
@@ -176,7 +177,7 @@ def outside_caller_cpuset(env: Env) -> None:
 
 @case("migrate_pages.errno.EINVAL.no_memory", needs=Needs(memory_nodes=2, memoryless_node=True))
 def new_node_without_memory(env: Env) -> None:
-    """Before 4.16 new_nodes = {n1, a memoryless node}: EINVAL, nothing moves."""
+    """new_nodes = {n1, a memoryless node}: EINVAL, nothing moves."""
     n0, n1 = env.memory_nodes[:2]
     m = env.memoryless_nodes[0]
     p = env.spawn()
@@ -187,7 +188,7 @@ def new_node_without_memory(env: Env) -> None:
 
 @case("migrate_pages.errno.EINVAL.empty_new", needs=TWO)
 def empty_new_refused(env: Env) -> None:
-    """Since 4.16 an empty new_nodes: EINVAL, nothing moves."""
+    """An empty new_nodes: EINVAL, nothing moves."""
     n0 = env.memory_nodes[0]
     p = env.spawn()
     pages = _placed(env, p, [n0])
@@ -227,7 +228,7 @@ def _user_with_cap_sys_nice(env: Env) -> tuple[Process, Process, list[int]]:
 
 @case("migrate_pages.errno.EPERM.cap_sys_nice", needs=CAPS)
 def cap_sys_nice_suffices(env: Env) -> None:
-    """Before 4.15 CAP_SYS_NICE lets uid 1000 migrate a root process: 0, the page moves."""
+    """CAP_SYS_NICE lets uid 1000 migrate a root process: 0, the page moves."""
     n0, n1 = env.memory_nodes[:2]
     user, root, pages = _user_with_cap_sys_nice(env)
     expect(_ret(user, root.pid, [n0], [n1], "root's pages"), 0, "return value")
@@ -236,7 +237,7 @@ def cap_sys_nice_suffices(env: Env) -> None:
 
 @case("migrate_pages.errno.EPERM.ptrace_rule", needs=CAPS)
 def cap_sys_nice_not_enough(env: Env) -> None:
-    """Since 4.15 the same call needs ptrace access: EPERM, nothing moves."""
+    """The same call needs ptrace access: EPERM, nothing moves."""
     n0, n1 = env.memory_nodes[:2]
     user, root, pages = _user_with_cap_sys_nice(env)
     expect_errno(lambda: user.migrate_pages(root.pid, [n0], [n1]), errno.EPERM, "root's pages")

@@ -129,7 +129,7 @@ def zero_page_efault(env: Env) -> None:
 
 @case("move_pages.status.ENOENT.zero_page")
 def zero_page_enoent(env: Env) -> None:
-    """The zero page gave -ENOENT before 4.3."""
+    """The zero page gives -ENOENT (PageReserved)."""
     p = env.spawn()
     (a,) = env.pages(p, 1, touch=False)
     p.read(a, env.page_size)
@@ -148,7 +148,7 @@ def unpopulated_enoent(env: Env) -> None:
 
 @case("move_pages.status.EFAULT.unpopulated")
 def unpopulated_efault(env: Env) -> None:
-    """A never-touched private anonymous page gave -EFAULT in 4.3–6.11."""
+    """A never-touched private anonymous page gives -EFAULT (FOLL_DUMP)."""
     p = env.spawn()
     (a,) = env.pages(p, 1, touch=False)
     expect_status(p.move_pages(0, [a], None, 0), [-errno.EFAULT], "query")
@@ -208,7 +208,7 @@ def _dirty_file_page(env: Env, fs: str) -> tuple[Process, int, int]:
 
 @case("move_pages.status.EIO", needs=FILESYSTEMS)
 def dirty_writeback_fails(env: Env) -> None:
-    """A dirty page, no migrate function, writeback fails: -EIO (before 4.17)."""
+    """A dirty page, no migrate function, writeback fails: -EIO."""
     p, a, target = _dirty_file_page(env, "nomigrate-ioerror")
     r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
     expect_status(r, [-errno.EIO])
@@ -216,7 +216,7 @@ def dirty_writeback_fails(env: Env) -> None:
 
 @case("move_pages.status.EINVAL", needs=FILESYSTEMS)
 def dirty_no_writeback(env: Env) -> None:
-    """A dirty page, no migrate function and no writeback: -EINVAL (before 4.17)."""
+    """A dirty page, no migrate function and no writeback: -EINVAL."""
     p, a, target = _dirty_file_page(env, "nomigrate-nowriteback")
     r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
     expect_status(r, [-errno.EINVAL])
@@ -224,7 +224,7 @@ def dirty_no_writeback(env: Env) -> None:
 
 @case("move_pages.status.EIO.as_count", needs=FILESYSTEMS)
 def dirty_writeback_fails_counted(env: Env) -> None:
-    """Since 4.17 the -EIO page is counted in the return value; its status stays unwritten."""
+    """The -EIO page is counted in the return value; its status stays unwritten."""
     p, a, target = _dirty_file_page(env, "nomigrate-ioerror")
     r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
     expect((r.ret, r.status), (1, [UNWRITTEN]), "return value and status")
@@ -232,7 +232,7 @@ def dirty_writeback_fails_counted(env: Env) -> None:
 
 @case("move_pages.status.EINVAL.as_count", needs=FILESYSTEMS)
 def dirty_no_writeback_counted(env: Env) -> None:
-    """Since 4.17 the -EINVAL page is counted in the return value; its status stays unwritten."""
+    """The -EINVAL page is counted in the return value; its status stays unwritten."""
     p, a, target = _dirty_file_page(env, "nomigrate-nowriteback")
     r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
     expect((r.ret, r.status), (1, [UNWRITTEN]), "return value and status")
@@ -278,7 +278,7 @@ def _pinned_then_free(env: Env) -> tuple[Process, list[int], int]:
 
 @case("move_pages.status.EAGAIN.pinned", needs=PIN)
 def pinned_page_eagain(env: Env) -> None:
-    """A pinned page fails every migration pass: status -EAGAIN, the others move (before 4.17)."""
+    """A pinned page fails every migration pass: status -EAGAIN, the others move."""
     p, pages, t = _pinned_then_free(env)
     r = p.move_pages(0, pages, [t, t, t], MPOL_MF_MOVE)
     expect_status(r, [t, -errno.EAGAIN, t])
@@ -297,7 +297,7 @@ def pinned_page_unwritten(env: Env) -> None:
 
 @case("move_pages.status.already_on_target_unwritten", needs=TWO)
 def already_on_target_unwritten(env: Env) -> None:
-    """A lone entry already on its target node is left unwritten (4.17–5.4)."""
+    """A lone entry already on its target node is left unwritten."""
     p = env.spawn()
     (a,) = env.pages(p, 1)
     here = env.where(p, [a])[0]
@@ -335,7 +335,7 @@ def prot_none_after_touch(env: Env) -> None:
 
 @case("move_pages.status.ENOENT.prot_none", needs=TWO)
 def prot_none_not_followed(env: Env) -> None:
-    """6.1–6.4: a touched page made PROT_NONE is not present to move_pages()."""
+    """A touched page made PROT_NONE is not present to move_pages()."""
     p = env.spawn()
     (a,) = env.pages(p, 1)
     here = env.where(p, [a])[0]
@@ -369,7 +369,7 @@ def thp_middle_moves_folio(env: Env) -> None:
 
 @case("move_pages.status.thp_split", needs=THP)
 def thp_middle_splits(env: Env) -> None:
-    """Before 4.14 the THP is split and only the named 4 KiB page moves."""
+    """The THP is split and only the named 4 KiB page moves."""
     p, a, here, t = _thp(env)
     mid = a + 256 * env.page_size
     expect_status(p.move_pages(0, [mid], [t], MPOL_MF_MOVE), [t])
@@ -398,14 +398,14 @@ def hugetlb_head_moves(env: Env) -> None:
 
 @case("move_pages.status.EFAULT.hugetlb", needs=HUGETLB)
 def hugetlb_not_migratable(env: Env) -> None:
-    """Before 3.12 a hugetlb mapping fails vma_migratable(): -EFAULT."""
+    """A hugetlb mapping fails vma_migratable(): -EFAULT."""
     p, a, _, t = _hugetlb(env)
     expect(env.status_of(p, a, t, MPOL_MF_MOVE), -errno.EFAULT, "status")
 
 
 @case("move_pages.status.EACCES.hugetlb_tail", needs=HUGETLB)
 def hugetlb_tail(env: Env) -> None:
-    """A tail-page address of a hugetlb page keeps -EACCES and nothing moves (3.12–6.9)."""
+    """A tail-page address of a hugetlb page keeps -EACCES and nothing moves."""
     p, a, here, t = _hugetlb(env)
     tail = a + 5 * env.page_size
     expect(env.status_of(p, tail, t, MPOL_MF_MOVE), -errno.EACCES, "status")

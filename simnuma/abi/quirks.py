@@ -4,6 +4,18 @@ each citing the release and commit that made it.
 This is the one source of every release fact: the simulator's profiles, the clauses
 of the conformance suite and the real backend's feature checks all read it.  A quirk
 holds for a half-open range of releases ``[since, until)``.
+
+Three kinds: ``"abi"`` quirks are behaviours of the syscalls; the conformance suite pins
+each down from both sides (a clause that holds only where it holds, one only where it
+does not).  ``"feature"`` rows are facts of the environment that decide what a backend
+can set up (THP exists) and that the simulator models, so they cut profiles too;
+``"host-feature"`` rows only the real backend asks (MADV_POPULATE_*, cgroup v2 cpusets
+migrating pages).  Features need no clause.
+
+``commit`` is the hash (12+ hex digits) of the change that opened or closed the range,
+or ``a..b`` / ``a … b`` for one that opened and one that closed it.  A row whose hash or
+landing release was not read in the kernel's history says ``confirmed=False``
+(``unconfirmed()`` lists them; ``grep -n confirmed=False`` finds them).
 """
 
 from __future__ import annotations
@@ -36,20 +48,48 @@ def format_release(release: Release) -> str:
     return ".".join(str(n) for n in release)
 
 
+ABI = "abi"
+FEATURE = "feature"
+HOST_FEATURE = "host-feature"
+
+HASH = r"[0-9a-f]{12,40}"
+COMMIT_FORMAT = re.compile(rf"^{HASH}(?:(?:\.\.| … ){HASH})?$")
+
+
 @dataclass(frozen=True)
 class QuirkInfo:
     since: Release
     until: Release | None
-    commit: str
+    commit: str  # a hash, or "a..b" / "a … b": see the module docstring
     summary: str
+    kind: str = ABI
+    confirmed: bool = True  # False: hash or landing release not yet read in the history
+    one_sided: str = ""  # why only one side can be a clause (the other is undefined)
 
 
-def _q(since: str, until: str | None, commit: str, summary: str) -> QuirkInfo:
-    return QuirkInfo(parse_release(since), parse_release(until) if until else None, commit, summary)
+def _q(
+    since: str,
+    until: str | None,
+    commit: str,
+    summary: str,
+    *,
+    kind: str = ABI,
+    confirmed: bool = True,
+    one_sided: str = "",
+) -> QuirkInfo:
+    return QuirkInfo(
+        parse_release(since),
+        parse_release(until) if until else None,
+        commit,
+        summary,
+        kind,
+        confirmed,
+        one_sided,
+    )
 
 
 class Quirk(Enum):
-    """Kernel behaviours that changed across releases.  ``[R]`` = release recalled, not re-read."""
+    """Kernel behaviours (and environment features) that changed across releases."""
 
     # --- move_pages(2) front end -------------------------------------------------
     MOVE_PAGES_WHOLE_ARRAY = _q(
@@ -64,11 +104,18 @@ class Quirk(Enum):
     MOVE_PAGES_CHUNKED = _q(
         "2.6.29",
         "4.17",
-        "3140a2273009",
+        "3140a2273009..a49bd4d71637",
         "array handled in chunks of PAGE_SIZE/sizeof(page_to_node)-1 (169) entries: "
         "each chunk validated, then migrated, then its statuses stored (per-page "
-        "migration outcomes); pages not migrated never reach the return value (0); "
-        "a49bd4d71637 (4.17) batches by node and returns the count instead",
+        "migration outcomes); pages not migrated never reach the return value (0)",
+    )
+    MOVE_PAGES_NODE_BATCHES = _q(
+        "4.17",
+        None,
+        "a49bd4d71637",
+        "mm, numa: rework do_pages_move: consecutive entries bound for one node form a "
+        "batch; migration failures are counted in a positive return, the failing batch's "
+        "statuses and every later one left unwritten; no per-page migration outcomes",
     )
     MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED = _q(
         "2.6.18",
@@ -81,13 +128,21 @@ class Quirk(Enum):
         "2.6.18",
         "2.6.33",
         "6f5a55f1a6c5",
-        "target node not bounds-checked before node_state() (CVE-2010-0415) [R]",
+        "target node not bounds-checked before node_state() (CVE-2010-0415); a 2.6.32.2 "
+        "tree lacks the node < 0 || node >= MAX_NUMNODES check, 2.6.33.3 and 2.6.36 have "
+        "it (the hash is not read)",
+        confirmed=False,
+        one_sided="an out-of-range node read past node_states[]: no defined result to check",
     )
     HOLE_BELOW_VMA_ENOENT = _q(
         "2.6.18",
         "2.6.37",
-        "Gleb Natapov 2010-10",
-        "address in a hole below a VMA looked up in the next VMA: -ENOENT, not -EFAULT [R]",
+        "",
+        "address in a hole below a VMA looked up in the next VMA: -ENOENT, not -EFAULT, "
+        "until Gleb Natapov's 'fix error reporting in move_pages syscall' (linux-mm, "
+        "2010-10-19): a 2.6.36 tree's mm/migrate.c has no vm_start check, 2.6.37's has it "
+        "in the move and the query path (the hash is not read)",
+        confirmed=False,
     )
     ZERO_PAGE_ENOENT = _q(
         "2.6.18",
@@ -117,23 +172,26 @@ class Quirk(Enum):
         "CAP_SYS_NICE (replaced by ptrace_may_access(PTRACE_MODE_READ_REALCREDS))",
     )
     THP_SPLIT_ON_MOVE = _q(
-        "2.6.38",
+        "2.6.18",
         "4.14",
         "e8db67eb0ded",
-        "a transparent huge page is split (FOLL_SPLIT) and only the named 4 KiB page moves [R]",
+        "a transparent huge page (where THP exists) is split (FOLL_SPLIT) and only the "
+        "named 4 KiB page moves, until 'mm: migrate: move_pages() supports thp migration' (4.14)",
     )
     HUGETLB_NOT_MIGRATABLE = _q(
         "2.6.18",
         "3.12",
         "e632a938d914",
-        "hugetlb VMAs fail vma_migratable(): status -EFAULT [R]",
+        "hugetlb VMAs fail vma_migratable(): status -EFAULT, until 'mm: migrate: add "
+        "hugepage migration code to move_pages()' (3.12)",
     )
     HUGETLB_TAIL_EACCES = _q(
         "3.12",
         "6.7",
-        "e632a938d914 … b426ed7889be",
-        "a hugetlb tail-page address keeps err=-EACCES (only a PageHead() page was isolated); "
-        "seen on Debian 5.10 and 6.1",
+        "e632a938d914..b426ed7889be",
+        "a hugetlb tail-page address keeps err=-EACCES (only a PageHead() page was "
+        "isolated) until 'mm: migrate: remove PageHead() check for HugeTLB in "
+        "add_page_for_migration()' (6.7 merge window); seen on Debian 5.10 and 6.1",
     )
     HUGETLB_FORK_COPIES_PTES = _q(
         "2.6.18",
@@ -147,7 +205,7 @@ class Quirk(Enum):
     ALREADY_ON_TARGET_UNWRITTEN = _q(
         "4.17",
         "5.5",
-        "e0153fc2c760",
+        "a49bd4d71637..e0153fc2c760",
         "an entry already on its target node is written only when its batch migrates",
     )
     COUNT_UNATTEMPTED = _q(
@@ -159,14 +217,15 @@ class Quirk(Enum):
     UNATTEMPTED_OFF_BY_ONE = _q(
         "5.6",
         "6.1",
-        "5984fabb6e82 … a7504ed14f9b (migrate: fix syscall move_pages() return value)",
+        "5984fabb6e82..a7504ed14f9b",
         "the not-attempted count is nr_pages - i - 1 at every flush: one short after a "
-        "node change or at the end (a lone unmovable page returns 0); seen on Debian 5.10",
+        "node change or at the end (a lone unmovable page returns 0), until 'migrate: "
+        "fix syscall move_pages() return value for failure'; seen on Debian 5.10",
     )
     PROT_NONE_NOT_FOLLOWED = _q(
         "6.1",
         "6.5",
-        "474098edac26 … d74943a2f3cd",
+        "474098edac26..d74943a2f3cd",
         "follow_page() refuses PROT_NONE ptes (gup_can_follow_protnone) until "
         "FOLL_HONOR_NUMA_FAULT: such a page is 'not present', -ENOENT; seen on Debian 6.1",
     )
@@ -180,9 +239,12 @@ class Quirk(Enum):
     MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY = _q(
         "2.6.16",
         "4.16",
-        "Yisheng Xie (mm/mempolicy: add nodes_empty check in SYSC_migrate_pages) [R]",
+        "0486a38bcc47",
         "new_nodes must be a subset of N_MEMORY (else EINVAL); an empty new_nodes or one "
-        "outside the caller's cpuset is accepted",
+        "outside the caller's cpuset is accepted, until Yisheng Xie's 'mm/mempolicy: add "
+        "nodes_empty check in SYSC_migrate_pages' (queued in mmotm since-4.15; a 4.16.13 "
+        "tree has the new check and still the chunked do_pages_move: the hash is not read)",
+        confirmed=False,
     )
     MIGRATE_PAGES_COUNTS_UNQUEUED = _q(
         "6.7",
@@ -199,6 +261,31 @@ class Quirk(Enum):
     MPOL_WEIGHTED_INTERLEAVE_MODE = _q(
         "6.9", None, "fa3bea4e1f82", "MPOL_WEIGHTED_INTERLEAVE exists"
     )
+    # --- environment features (no clause pair: they decide what can be set up) -------
+    THP = _q(
+        "2.6.38",
+        None,
+        "71e3aac0724f",
+        "transparent huge pages exist (thp: transparent hugepage core, committed "
+        "2011-01-13, after 2.6.37's release; a 2.6.37 tree has no mm/huge_memory.c)",
+        kind=FEATURE,
+    )
+    MADV_POPULATE = _q(
+        "5.14",
+        None,
+        "4ca9b3859dac",
+        "madvise(MADV_POPULATE_READ/WRITE) prefaults a range; a write-populate of a THP "
+        "range maps a huge page (older kernels: EINVAL); part of v5.14-rc1",
+        kind=HOST_FEATURE,
+    )
+    CGROUP_V2_CPUSET_MIGRATES = _q(
+        "5.15",
+        None,
+        "ee9707e8593d",
+        "cgroup v2 cpusets migrate a moved task's pages (v1 follows cpuset.memory_migrate) "
+        "(cgroup/cpuset: Enable memory migration for cpuset v2)",
+        kind=HOST_FEATURE,
+    )
 
     @property
     def info(self) -> QuirkInfo:
@@ -208,3 +295,32 @@ class Quirk(Enum):
     def holds_in(self, release: Release) -> bool:
         info = self.info
         return info.since <= release and (info.until is None or release < info.until)
+
+    @property
+    def is_feature(self) -> bool:
+        return self.info.kind != ABI
+
+
+def abi_quirks() -> list[Quirk]:
+    """The quirks that are syscall behaviour (what profiles and clause pairs are made of)."""
+    return [q for q in Quirk if q.info.kind == ABI]
+
+
+def simulated() -> list[Quirk]:
+    """The rows the simulator models (ABI quirks and features): profiles are cut at them."""
+    return [q for q in Quirk if q.info.kind != HOST_FEATURE]
+
+
+def unconfirmed() -> list[Quirk]:
+    """Rows whose hash or landing release is still to be read in the kernel's history."""
+    return [q for q in Quirk if not q.info.confirmed]
+
+
+def describe(quirk: Quirk) -> str:
+    """``NAME (commit, 4.3–6.11)``: the quirk as the conformance tables cite it."""
+    info = quirk.info
+    span = format_release(info.since)
+    span += "+" if info.until is None else f" – before {format_release(info.until)}"
+    commit = info.commit or "commit unknown"
+    mark = "" if info.confirmed else ", to confirm"
+    return f"{quirk.name} ({commit}, {span}{mark})"

@@ -35,10 +35,10 @@ def sys_migrate_pages(
     # ERRORS ESRCH: no process matching pid
     if task is None:
         return -errno.ESRCH
-    # EINVAL: kernel thread, looked at before the permission check until 3.4
+    # EINVAL: kernel thread, looked at before the permission check (MM_BEFORE_PERMISSION)
     if task.mm is None and profile.has(Quirk.MM_BEFORE_PERMISSION):
         return -errno.EINVAL
-    # ERRORS EPERM: no privilege over the target (uid rule before 4.15, then ptrace)
+    # ERRORS EPERM: no privilege over the target (MIGRATE_PAGES_UID_RULE, else ptrace)
     if not may_act_on(current, task, profile.has(Quirk.MIGRATE_PAGES_UID_RULE)):
         return -errno.EPERM
     nice = current.creds.capable(CAP_SYS_NICE)
@@ -46,7 +46,7 @@ def sys_migrate_pages(
     if not new <= task.cpuset and not nice:
         return -errno.EPERM
     if profile.has(Quirk.MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY):
-        # ERRORS EINVAL: a node of new_nodes has no memory (before 4.16)
+        # ERRORS EINVAL: a node of new_nodes has no memory (MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY)
         if not new <= kernel.memory_nodes():
             return -errno.EINVAL
     else:

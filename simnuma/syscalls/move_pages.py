@@ -1,16 +1,19 @@
 """move_pages(2), in the kernel's check order, per release era.
 
-Three eras differ in structure, so each has its own body:
-2.6.18–2.6.28 read and validate the whole array first (E2BIG, ENOENT),
-2.6.29–4.16 work in chunks of 169 entries with per-page migration statuses,
-4.17+ batch consecutive entries bound for one node and report failures as a
-positive return (a49bd4d71637).  Smaller differences are quirks checked inline.
+Three eras differ in structure, so each has its own body (the releases are the
+quirks'): MOVE_PAGES_WHOLE_ARRAY reads and validates the whole array first (E2BIG,
+ENOENT), MOVE_PAGES_CHUNKED works in chunks of 169 entries with per-page migration
+statuses (the two share the validation, _read_entries, and the per-page migration,
+_move_and_report), MOVE_PAGES_NODE_BATCHES batches consecutive entries bound for one
+node and reports failures as a positive return.  Smaller differences are quirks
+checked inline.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
@@ -27,11 +30,37 @@ if TYPE_CHECKING:
     from simnuma.process import SimProcess
 
 PAGE_TO_NODE_SIZE = 24  # struct page_to_node: addr, page, node, status
-CHUNK_NR_PAGES = 4096 // PAGE_TO_NODE_SIZE - 1  # 169 (2.6.29–4.16)
+CHUNK_NR_PAGES = 4096 // PAGE_TO_NODE_SIZE - 1  # 169 (MOVE_PAGES_CHUNKED)
 DO_PAGES_STAT_CHUNK_NR = 16
 VMALLOC_SPACE = 32 << 40  # x86-64 vmalloc area: 32 TiB
 
 Getter = Callable[[int], int | None]
+
+# The query and batched paths answer the common entry (a present private page) from the
+# page table without the lookup rule (resolve/isolate_for_move).  False sends every
+# entry through the rule: tests/test_move_pages_fast_paths.py runs each call both ways.
+FAST_PATHS = True
+
+
+@dataclass(frozen=True)
+class MoveCall:
+    """One call's arguments once find_mm_struct() has passed: what every era body takes."""
+
+    kernel: SimKernel
+    mm: AddressSpace  # the target's memory
+    user: AddressSpace  # the caller's: pages[], nodes[] and status[] live there
+    task_nodes: frozenset[int]  # the target's cpuset (EACCES)
+    nr_pages: int
+    pages: int
+    nodes: int
+    status: int
+    move_all: bool
+
+    def addresses(self) -> UserArray:
+        return UserArray(self.user, self.pages, self.nr_pages, "Q")
+
+    def targets(self) -> UserArray:
+        return UserArray(self.user, self.nodes, self.nr_pages, "i")
 
 
 def sys_move_pages(
@@ -61,13 +90,14 @@ def sys_move_pages(
     mm, task_nodes = found
     user = current.mm  # the arrays live in the caller's memory
     assert user is not None
+    call = MoveCall(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
     if profile.has(Quirk.MOVE_PAGES_WHOLE_ARRAY):
-        return _whole_array(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
+        return _whole_array(call)
     if nodes == 0:
         return do_pages_stat(kernel, mm, user, nr_pages, pages, status)
     if profile.has(Quirk.MOVE_PAGES_CHUNKED):
-        return _chunked(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
-    return _batched(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
+        return _chunked(call)
+    return _batched(call)
 
 
 def find_mm_struct(
@@ -79,10 +109,10 @@ def find_mm_struct(
     # ERRORS ESRCH: process does not exist
     if task is None:
         return -errno.ESRCH
-    # ERRORS EINVAL: kernel thread — looked at before the permission check until 3.4
+    # ERRORS EINVAL: kernel thread, looked at before the permission check (MM_BEFORE_PERMISSION)
     if task.mm is None and profile.has(Quirk.MM_BEFORE_PERMISSION):
         return -errno.EINVAL
-    # ERRORS EPERM: another user's process (uid rule before 4.13, ptrace rule after)
+    # ERRORS EPERM: another user's process (MOVE_PAGES_UID_RULE, else the ptrace rule)
     if pid != 0 and not may_act_on(current, task, profile.has(Quirk.MOVE_PAGES_UID_RULE)):
         return -errno.EPERM
     # ERRORS EINVAL: an attempt to migrate pages of a kernel thread
@@ -101,23 +131,23 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
     # STATUS -EFAULT: the memory area is not mapped (or, moving, cannot migrate)
     if vma is None or (for_move and not vma_migratable(kernel, vma)):
         return -errno.EFAULT
-    # STATUS -ENOENT: before 2.6.37 a hole below a VMA was looked up in that VMA
+    # STATUS -ENOENT: a hole below a VMA looked up in that VMA (HOLE_BELOW_VMA_ENOENT)
     if addr < vma.start:
         return -errno.ENOENT
     frame = mm.pt.get(addr >> PAGE_SHIFT)
-    # STATUS -ENOENT: not present (4.3–6.11: never-populated private anon gives -EFAULT)
+    # STATUS -ENOENT: not present (never-populated private anon: UNPOPULATED_ANON_EFAULT)
     if frame is None:
         anon_private = vma.anonymous and not vma.anon_shared and vma.huge != "hugetlb"
         if anon_private and profile.has(Quirk.UNPOPULATED_ANON_EFAULT):
             return -errno.EFAULT
         return -errno.ENOENT
-    # STATUS -ENOENT: a PROT_NONE pte is not followed (6.1–6.4)
+    # STATUS -ENOENT: a PROT_NONE pte is not followed (PROT_NONE_NOT_FOLLOWED)
     if vma.prot == PROT_NONE and profile.has(Quirk.PROT_NONE_NOT_FOLLOWED):
         return -errno.ENOENT
     # STATUS -ENOENT: swapped out (a swap entry is not an empty pte: never -EFAULT)
     if frame.flags & SWAPPED:
         return -errno.ENOENT
-    # STATUS -EFAULT: the zero page (-ENOENT before 4.3)
+    # STATUS -EFAULT: the zero page (-ENOENT: ZERO_PAGE_ENOENT)
     if frame.flags & ZERO:
         return -errno.ENOENT if profile.has(Quirk.ZERO_PAGE_ENOENT) else -errno.EFAULT
     return frame
@@ -147,7 +177,7 @@ def isolate_for_move(
     # STATUS -EACCES: mapped by several processes and no MPOL_MF_MOVE_ALL
     if frame.mapcount > 1 and not move_all:
         return -errno.EACCES
-    # STATUS -EACCES: a hugetlb tail page is never isolated, err keeps -EACCES (3.12–6.9)
+    # STATUS -EACCES: a hugetlb tail page is never isolated, err keeps -EACCES (HUGETLB_TAIL_EACCES)
     tail = (addr >> PAGE_SHIFT) % HPAGE_NR
     if frame.flags & HUGETLB and tail and profile.has(Quirk.HUGETLB_TAIL_EACCES):
         return -errno.EACCES
@@ -167,8 +197,8 @@ def _check_node(
     if not 0 <= node < kernel.max_numnodes:
         if kernel.profile.has(Quirk.NODE_RANGE_UNCHECKED):
             raise NotImplementedError(
-                f"node {node}: before 2.6.33 an out-of-range node indexed node_states[] "
-                "out of bounds (CVE-2010-0415); the outcome is not modelled"
+                f"node {node}: NODE_RANGE_UNCHECKED ({kernel.profile.name}): an out-of-range "
+                "node indexed node_states[] out of bounds (CVE-2010-0415); not modelled"
             )
         return -errno.ENODEV
     if node not in memory_nodes:
@@ -188,7 +218,7 @@ def _put_each(user: AddressSpace, status: int, values: list[int]) -> bool:
     return False
 
 
-# --- query mode (nodes == NULL), 2.6.29+ -----------------------------------------------
+# --- query mode (nodes == NULL), after MOVE_PAGES_WHOLE_ARRAY ---------------------------
 def do_pages_stat(
     kernel: SimKernel, mm: AddressSpace, user: AddressSpace, nr_pages: int, pages: int, status: int
 ) -> int:
@@ -202,7 +232,8 @@ def do_pages_stat(
     while done < nr_pages:
         n = min(group, nr_pages - done)
         src, dst = pages + 8 * done, status + 4 * done
-        if n > DO_PAGES_STAT_CHUNK_NR and readable(user, src, 8 * n) and writable(user, dst, 4 * n):
+        run = FAST_PATHS and n > DO_PAGES_STAT_CHUNK_NR
+        if run and readable(user, src, 8 * n) and writable(user, dst, 4 * n):
             # no fault anywhere in this run of chunks: handle it in one go
             addrs = UserArray(user, src, n, "Q").get_range(0, n) or []
             out = []
@@ -226,31 +257,15 @@ def do_pages_stat(
     return -errno.EFAULT if done < nr_pages else 0
 
 
-# --- 2.6.18–2.6.28 ----------------------------------------------------------------------
-def _whole_array(
-    kernel: SimKernel,
-    mm: AddressSpace,
-    user: AddressSpace,
-    task_nodes: frozenset[int],
-    nr_pages: int,
-    pages: int,
-    nodes: int,
-    status: int,
-    move_all: bool,
-) -> int:
-    """The original sys_move_pages(): one control array for the whole call."""
-    # ERRORS E2BIG: nr_pages >= ULONG_MAX / sizeof(struct page_to_node) - 1
-    if nr_pages >= U64 // PAGE_TO_NODE_SIZE - 1:
-        return -errno.E2BIG
-    # ERRORS ENOMEM: the (nr_pages + 1)-entry control array could not be vmalloc'd
-    free_bytes = sum(n.free for n in kernel.nodes.values()) << PAGE_SHIFT
-    if (nr_pages + 1) * PAGE_TO_NODE_SIZE > min(VMALLOC_SPACE, free_bytes):
-        return -errno.ENOMEM
-    memory_nodes = kernel.memory_nodes()
-    addr_of = UserArray(user, pages, nr_pages, "Q")
-    node_of = UserArray(user, nodes, nr_pages, "i") if nodes else None
+# --- MOVE_PAGES_WHOLE_ARRAY, then MOVE_PAGES_CHUNKED ------------------------------------
+def _read_entries(call: MoveCall, start: int, end: int) -> tuple[list[int], list[int]] | int:
+    """Entries [start, end) copied in and validated before any of them is looked up:
+    each address, then its node (none in query mode) and the node checks."""
+    kernel, memory_nodes = call.kernel, call.kernel.memory_nodes()
+    addr_of = call.addresses()
+    node_of = call.targets() if call.nodes else None
     addrs, targets = [], []
-    for i in range(nr_pages):
+    for i in range(start, end):
         addr = addr_of.get(i)
         # ERRORS EFAULT: pages[] could not be read
         if addr is None:
@@ -261,33 +276,52 @@ def _whole_array(
             # ERRORS EFAULT: nodes[] could not be read
             if node is None:
                 return -errno.EFAULT
-            err = _check_node(kernel, node, memory_nodes, task_nodes)
+            # ERRORS ENODEV / EACCES: the node checks
+            err = _check_node(kernel, node, memory_nodes, call.task_nodes)
             if err:
                 return err
             targets.append(node)
-    if node_of is None:
-        out = [stat_one(kernel, mm, a) for a in addrs]
+    return addrs, targets
+
+
+def _whole_array(call: MoveCall) -> int:
+    """The original sys_move_pages() (MOVE_PAGES_WHOLE_ARRAY): one control array."""
+    kernel, nr_pages = call.kernel, call.nr_pages
+    # ERRORS E2BIG: nr_pages >= ULONG_MAX / sizeof(struct page_to_node) - 1
+    if nr_pages >= U64 // PAGE_TO_NODE_SIZE - 1:
+        return -errno.E2BIG
+    # ERRORS ENOMEM: the (nr_pages + 1)-entry control array could not be vmalloc'd
+    free_bytes = sum(n.free for n in kernel.nodes.values()) << PAGE_SHIFT
+    if (nr_pages + 1) * PAGE_TO_NODE_SIZE > min(VMALLOC_SPACE, free_bytes):
+        return -errno.ENOMEM
+    # ERRORS EFAULT / ENODEV / EACCES: the whole array validated first
+    entries = _read_entries(call, 0, nr_pages)
+    if isinstance(entries, int):
+        return entries
+    addrs, targets = entries
+    if not call.nodes:
+        out = [stat_one(kernel, call.mm, a) for a in addrs]
         err = 0
     else:
-        out, err = _move_and_report(kernel, mm, addrs, targets, move_all)
-    if err >= 0 and not _put_each(user, status, out):
+        out, err = _move_and_report(call, addrs, targets)
+    if err >= 0 and not _put_each(call.user, call.status, out):
         # ERRORS EFAULT: status[] could not be written
         err = -errno.EFAULT
     return err
 
 
-def _move_and_report(
-    kernel: SimKernel, mm: AddressSpace, addrs: list[int], targets: list[int], move_all: bool
-) -> tuple[list[int], int]:
-    """≤4.16: look every entry up, migrate what was isolated, statuses per page.
+def _move_and_report(call: MoveCall, addrs: list[int], targets: list[int]) -> tuple[list[int], int]:
+    """Before MOVE_PAGES_NODE_BATCHES: look every entry up, migrate what was isolated,
+    statuses per page.
 
     Returns the statuses and migrate_pages()' result (failures, or -errno).
     """
     out: list[int] = []
     queued: list[Frame] = []
     queued_at: list[int] = []
+    kernel = call.kernel
     for i, (addr, node) in enumerate(zip(addrs, targets, strict=True)):
-        found = isolate_for_move(kernel, mm, addr, node, move_all)
+        found = isolate_for_move(kernel, call.mm, addr, node, call.move_all)
         if isinstance(found, int):
             out.append(found)
         else:
@@ -295,7 +329,7 @@ def _move_and_report(
             queued.append(found)
             queued_at.append(i)
     if not queued:
-        # ERRORS ENOENT: no page needed moving (until 2.6.28, e78bbfa82624)
+        # ERRORS ENOENT: no page needed moving (MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED)
         if kernel.profile.has(Quirk.MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED):
             return out, -errno.ENOENT
         return out, 0
@@ -306,76 +340,46 @@ def _move_and_report(
     return out, migration.rc
 
 
-# --- 2.6.29–4.16 ------------------------------------------------------------------------
-def _chunked(
-    kernel: SimKernel,
-    mm: AddressSpace,
-    user: AddressSpace,
-    task_nodes: frozenset[int],
-    nr_pages: int,
-    pages: int,
-    nodes: int,
-    status: int,
-    move_all: bool,
-) -> int:
-    """do_pages_move() of 3140a2273009: validate, migrate, report 169 entries at a time."""
-    memory_nodes = kernel.memory_nodes()
-    addr_of = UserArray(user, pages, nr_pages, "Q")
-    node_of = UserArray(user, nodes, nr_pages, "i")
-    for chunk_start in range(0, nr_pages, CHUNK_NR_PAGES):
-        chunk_end = min(nr_pages, chunk_start + CHUNK_NR_PAGES)
-        addrs, targets = [], []
-        for i in range(chunk_start, chunk_end):
-            addr, node = addr_of.get(i), None
-            if addr is not None:
-                node = node_of.get(i)
-            # ERRORS EFAULT: pages[] or nodes[] could not be read
-            if addr is None or node is None:
-                return -errno.EFAULT
-            err = _check_node(kernel, node, memory_nodes, task_nodes)
-            if err:
-                return err
-            addrs.append(addr)
-            targets.append(node)
-        out, rc = _move_and_report(kernel, mm, addrs, targets, move_all)
+def _chunked(call: MoveCall) -> int:
+    """do_pages_move() of MOVE_PAGES_CHUNKED: validate, migrate, report 169 entries at
+    a time."""
+    for chunk_start in range(0, call.nr_pages, CHUNK_NR_PAGES):
+        chunk_end = min(call.nr_pages, chunk_start + CHUNK_NR_PAGES)
+        # ERRORS EFAULT / ENODEV / EACCES: the chunk validated first
+        entries = _read_entries(call, chunk_start, chunk_end)
+        if isinstance(entries, int):
+            return entries
+        out, rc = _move_and_report(call, *entries)
         # ERRORS ENOMEM: a target page could not be allocated
         if rc < 0:
             return rc
         # ERRORS EFAULT: status[] could not be written
         for j, value in enumerate(out):
-            if not put_ints(user, status + 4 * (chunk_start + j), [value]):
+            if not put_ints(call.user, call.status + 4 * (chunk_start + j), [value]):
                 return -errno.EFAULT
     # pages that migrate_pages() could not move do not reach the return value
     return 0
 
 
-# --- 4.17+ ------------------------------------------------------------------------------
-def _batched(
-    kernel: SimKernel,
-    mm: AddressSpace,
-    user: AddressSpace,
-    task_nodes: frozenset[int],
-    nr_pages: int,
-    pages: int,
-    nodes: int,
-    status: int,
-    move_all: bool,
-) -> int:
+# --- MOVE_PAGES_NODE_BATCHES ------------------------------------------------------------
+def _batched(call: MoveCall) -> int:
     """do_pages_move() of a49bd4d71637: runs of entries for one node form a batch."""
+    kernel, mm, user, task_nodes = call.kernel, call.mm, call.user, call.task_nodes
+    nr_pages, pages, nodes, status = call.nr_pages, call.pages, call.nodes, call.status
     profile = kernel.profile
     already_unwritten = profile.has(Quirk.ALREADY_ON_TARGET_UNWRITTEN)
     memory_nodes = kernel.memory_nodes()
     ok_nodes = memory_nodes & task_nodes
-    addr_of = UserArray(user, pages, nr_pages, "Q")
-    node_of = UserArray(user, nodes, nr_pages, "i")
+    addr_of, node_of = call.addresses(), call.targets()
     get_addr: Getter = addr_of.get
     get_node: Getter = node_of.get
-    if readable(user, pages, 8 * nr_pages) and readable(user, nodes, 4 * nr_pages):
+    whole = FAST_PATHS and readable(user, pages, 8 * nr_pages)
+    if whole and readable(user, nodes, 4 * nr_pages):
         # both arrays readable: read them whole instead of entry by entry
         get_addr = cast(Getter, (addr_of.get_range(0, nr_pages) or []).__getitem__)
         get_node = cast(Getter, (node_of.get_range(0, nr_pages) or []).__getitem__)
     pt_get = mm.pt.get
-    inline = not profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
+    inline = FAST_PATHS and not profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
     batch: list[Frame] = []
     current_node = -1
     start = 0
@@ -385,7 +389,7 @@ def _batched(
         nonlocal batch
         if not batch:
             if already_unwritten and not final and current_node >= 0 and i > start:
-                # 4.17–5.4 stored the run's node even when nothing in it was queued,
+                # ALREADY_ON_TARGET_UNWRITTEN stored the run's node though nothing was queued,
                 # except at out_flush, which returned early on an empty list
                 stored = put_ints(user, status + 4 * start, [current_node] * (i - start))
                 return 0 if stored else -errno.EFAULT
@@ -433,13 +437,13 @@ def _batched(
             batch.append(frame)
             i += 1
             continue
-        found = isolate_for_move(kernel, mm, addr, node, move_all)
+        found = isolate_for_move(kernel, mm, addr, node, call.move_all)
         if not isinstance(found, int):
             batch.append(found)
             i += 1
             continue
         if found == node and already_unwritten:
-            i += 1  # 4.17–5.4: treated as queued; written only if its batch flushes
+            i += 1  # ALREADY_ON_TARGET_UNWRITTEN: queued-like; written if its batch flushes
             continue
         # STATUS: the error, or the node the page already is on
         if not put_ints(user, status + 4 * i, [found]):
