@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from realnuma import binding, wire
@@ -200,7 +200,7 @@ class HostProcess(SyscallMethods):
             check_int(name, v, minimum=-1)
         self._call("setresuid", ruid, euid, suid)
 
-    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None:
+    def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
         nodes = check_nodes("mems", mems)
         if not nodes:
             raise ValueError("mems must name at least one node")
@@ -290,7 +290,7 @@ class HostKernel:
         self,
         *,
         uid: int = 0,
-        cpuset_mems: Sequence[int] | None = None,
+        cpuset_mems: Iterable[int] | None = None,
         caps: Sequence[str] | None = None,
     ) -> HostProcess:
         check_int("uid", uid, minimum=0)

@@ -6,9 +6,9 @@ a capability dropped); every syscall result is computed from that state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int
+from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int, check_nodes
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
@@ -127,7 +127,7 @@ class SimKernel:
         self,
         *,
         uid: int = 0,
-        cpuset_mems: Sequence[int] | None = None,
+        cpuset_mems: Iterable[int] | None = None,
         caps: Sequence[str] | None = None,
     ) -> SimProcess:
         """A new process of ``uid`` (root has every capability, unless ``caps`` says)."""
@@ -136,10 +136,10 @@ class SimKernel:
         if caps is not None:
             names = frozenset(check_caps("caps", caps))
             creds.permitted = creds.effective = names
-        mems = self.memory_nodes() if cpuset_mems is None else frozenset(cpuset_mems)
-        if cpuset_mems is not None:
-            for i, n in enumerate(cpuset_mems):
-                check_int(f"cpuset_mems[{i}]", n, minimum=0)
+        if cpuset_mems is None:
+            mems = self.memory_nodes()
+        else:
+            mems = frozenset(check_nodes("cpuset_mems", cpuset_mems))
         self.validate_mems("cpuset_mems", mems)
         proc = SimProcess(self, self._new_pid(), creds, mems)
         self.tasks[proc.pid] = proc

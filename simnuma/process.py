@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
@@ -202,7 +202,7 @@ class SimProcess(SyscallMethods):
             # commit_creds(): a changed euid makes the task non-dumpable (suid_dumpable=0)
             self.dumpable = self.kernel.suid_dumpable
 
-    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None:
+    def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
         """Move to a cpuset whose cpuset.mems is ``mems`` (cpuset(7)).
 
         With ``memory_migrate`` (cgroup v2 always; v1 cpuset.memory_migrate=1) the

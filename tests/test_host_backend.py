@@ -6,11 +6,13 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +20,8 @@ from hypothesis import strategies as st
 
 from realnuma.host import HelperDied, HostKernel
 from realnuma.probe import probe
+from simnuma import SimKernel
+from simnuma.abi import MPOL_BIND, MPOL_F_MEMS_ALLOWED
 
 FACTS = probe()
 pytestmark = pytest.mark.skipif(not FACTS.is_root, reason="needs root: helpers change uid")
@@ -165,7 +169,8 @@ def _shared_kernel() -> HostKernel:
 def teardown_module() -> None:
     for kernel in _KERNEL:
         kernel.close()
-    leftovers = [d.name for d in Path("/sys/fs/cgroup/cpuset").glob("simnuma-*")]
+    # ours only: other pytest workers and other test runs make theirs meanwhile
+    leftovers = [d.name for d in Path("/sys/fs/cgroup/cpuset").glob(f"simnuma-{os.getpid()}-*")]
     assert not leftovers, leftovers
 
 
@@ -182,6 +187,67 @@ def test_libnuma_backend_calls_through_libnuma() -> None:
         p = kernel.spawn()
         p.syscall("move_pages", 0, 0, 0, 0, 0, 0)
         assert "libnuma" not in Path(f"/proc/{p.pid}/maps").read_text()
+
+
+NODE_ITERABLES = {
+    "list": list,
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "range": lambda ns: range(ns[0], ns[0] + 1),
+    "iterator": iter,
+}
+
+
+@pytest.mark.parametrize("make", NODE_ITERABLES.values(), ids=NODE_ITERABLES.keys())
+def test_node_lists_take_any_iterable(make: Any) -> None:
+    """Node lists whose order does not matter take any iterable of ints on the host too."""
+    node = FACTS.memory_nodes[0]
+    with HostKernel() as kernel:
+        p = kernel.spawn()
+        p.set_mempolicy(MPOL_BIND, make([node]))
+        assert p.get_mempolicy(0) == (MPOL_BIND, [node])
+        a = p.mmap(kernel.page_size)
+        p.mbind(a, kernel.page_size, MPOL_BIND, make([node]))
+        p.touch(a, kernel.page_size)
+        assert p.migrate_pages(0, make([node]), make([node])) == 0
+        assert p.move_pages(0, [a], None, 0).status == [node]
+        if "cpuset" in kernel.features:
+            p.set_cpuset(make([node]))
+            confined = kernel.spawn(cpuset_mems=make([node]))
+            assert confined.get_mempolicy(MPOL_F_MEMS_ALLOWED)[1] == [node]
+
+
+BAD_NODE_LISTS = {
+    "str": lambda: "0",
+    "bytes": lambda: b"\0",
+    "dict": lambda: {0: 1},
+    "int": lambda: 0,
+    "bool-in-list": lambda: [0, True],
+    "bool-in-set": lambda: {True},
+    "float-in-generator": lambda: (n for n in [0, 1.0]),
+    "negative-in-range": lambda: range(-1, 1),
+    "negative-in-set": lambda: {0, -2},
+}
+
+
+@pytest.mark.parametrize("nodes", BAD_NODE_LISTS.values(), ids=BAD_NODE_LISTS.keys())
+def test_bad_node_lists_say_what_the_simulator_says(nodes: Any) -> None:
+    """The same TypeError/ValueError, word for word, naming the same argument."""
+    sim = SimKernel(nodes=1).spawn()
+    host = _shared_kernel().processes[0]
+    for call in (
+        lambda p: p.set_mempolicy(MPOL_BIND, nodes()),
+        lambda p: p.mbind(0, 4096, MPOL_BIND, nodes()),
+        lambda p: p.migrate_pages(0, nodes(), [0]),
+        lambda p: p.migrate_pages(0, [0], nodes()),
+        lambda p: p.set_cpuset(nodes()),
+        lambda p: p.kernel.spawn(cpuset_mems=nodes()),
+    ):
+        with pytest.raises((TypeError, ValueError)) as expected:
+            call(sim)
+        with pytest.raises(expected.type, match=f"^{re.escape(str(expected.value))}$"):
+            call(host)
 
 
 def test_contract_constants_are_the_kernel_headers() -> None:
