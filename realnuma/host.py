@@ -31,11 +31,11 @@ from simnuma.abi import (
     PROT_WRITE,
     SyscallMethods,
     check_bytes,
-    check_caps,
     check_int,
+    check_mems,
     check_mmap,
-    check_nodes,
     check_range,
+    check_spawn,
 )
 from simnuma.abi.quirks import parse_release
 
@@ -201,9 +201,7 @@ class HostProcess(SyscallMethods):
         self._call("setresuid", ruid, euid, suid)
 
     def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
-        nodes = check_nodes("mems", mems)
-        if not nodes:
-            raise ValueError("mems must name at least one node")
+        nodes = sorted(check_mems("mems", mems, self.kernel.facts.memory_nodes))
         cpusets = self.kernel.cpusets()
         if cpusets.version == "v2":
             wanted = "cpuset_migrate_pages" if memory_migrate else "cpuset_keep_pages"
@@ -293,16 +291,14 @@ class HostKernel:
         cpuset_mems: Iterable[int] | None = None,
         caps: Sequence[str] | None = None,
     ) -> HostProcess:
-        check_int("uid", uid, minimum=0)
-        mask = -1
-        if caps is not None:
-            mask = sum(1 << CAPABILITIES[c] for c in check_caps("caps", caps))
-        elif uid != 0:
-            mask = 0
-        mems = None if cpuset_mems is None else check_nodes("cpuset_mems", cpuset_mems)
+        args = check_spawn(uid, cpuset_mems, caps, self.facts.memory_nodes)
+        if args.caps is not None:
+            mask = sum(1 << CAPABILITIES[c] for c in args.caps)
+        else:
+            mask = -1 if args.uid == 0 else 0  # root keeps every capability it has
         ours, theirs = socket.socketpair()
         try:
-            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, uid, mask)
+            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, args.uid, mask)
         finally:
             theirs.close()
         proc = HostProcess(self, pid, ours)
@@ -313,9 +309,10 @@ class HostKernel:
             proc.alive = False
             detail = message[0][2] if message else self.status_of(proc)
             raise HelperDied(f"helper for uid {uid} did not start: {detail}")
-        if mems is not None:
+        if args.mems is not None:
             # a new helper has no pages to keep: v2, which always migrates, is fine too
-            self.cpusets().move(proc.pid, mems, memory_migrate=self.cpusets().version == "v2")
+            migrate = self.cpusets().version == "v2"
+            self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
         return proc
 
     def spawn_kernel_thread(self) -> KernelThread:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int, check_nodes
+from simnuma.abi import WORLD_FEATURES, check_bytes, check_int, check_spawn
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
@@ -109,14 +109,6 @@ class SimKernel:
     def cpu_nodes(self) -> list[int]:
         return sorted(n for n, node in self.nodes.items() if node.has_cpus)
 
-    def validate_mems(self, name: str, mems: frozenset[int]) -> None:
-        """cpuset.mems must be a non-empty subset of the nodes with memory."""
-        if not mems:
-            raise ValueError(f"{name} must name at least one node")
-        bad = sorted(mems - self.memory_nodes())
-        if bad:
-            raise ValueError(f"{name}: nodes {bad} have no memory (a cpuset may not hold them)")
-
     # --- tasks ----------------------------------------------------------------------
     def _new_pid(self) -> int:
         pid = self._next_pid
@@ -131,16 +123,11 @@ class SimKernel:
         caps: Sequence[str] | None = None,
     ) -> SimProcess:
         """A new process of ``uid`` (root has every capability, unless ``caps`` says)."""
-        check_int("uid", uid, minimum=0)
-        creds = Credentials.for_user(uid)
-        if caps is not None:
-            names = frozenset(check_caps("caps", caps))
-            creds.permitted = creds.effective = names
-        if cpuset_mems is None:
-            mems = self.memory_nodes()
-        else:
-            mems = frozenset(check_nodes("cpuset_mems", cpuset_mems))
-        self.validate_mems("cpuset_mems", mems)
+        args = check_spawn(uid, cpuset_mems, caps, self.memory_nodes())
+        creds = Credentials.for_user(args.uid)
+        if args.caps is not None:
+            creds.permitted = creds.effective = args.caps
+        mems = self.memory_nodes() if args.mems is None else args.mems
         proc = SimProcess(self, self._new_pid(), creds, mems)
         self.tasks[proc.pid] = proc
         return proc

@@ -11,8 +11,8 @@ from simnuma.abi import (
     SyscallMethods,
     check_bytes,
     check_int,
+    check_mems,
     check_mmap,
-    check_nodes,
     check_range,
     raise_errno,
 )
@@ -209,8 +209,7 @@ class SimProcess(SyscallMethods):
         pages on the old mems move to the new ones, as cpuset_migrate_mm() does.
         """
         self._mm()
-        new = frozenset(check_nodes("mems", mems))
-        self.kernel.validate_mems("mems", new)
+        new = check_mems("mems", mems, self.kernel.memory_nodes())
         old = self.cpuset
         self.cpuset = new
         # cpuset_attach(): the task's and its VMAs' policies follow the new mems

@@ -250,6 +250,37 @@ def test_bad_node_lists_say_what_the_simulator_says(nodes: Any) -> None:
             call(host)
 
 
+BAD_SPAWNS = {
+    "negative-uid": {"uid": -1},
+    "str-uid": {"uid": "0"},
+    "unknown-cap": {"caps": ["CAP_NOPE"]},
+    "caps-as-str": {"caps": "CAP_SYS_NICE"},
+    "empty-cpuset": {"cpuset_mems": set()},
+    "node-without-memory": {"cpuset_mems": [0, 4095]},
+    "uid-checked-first": {"uid": -1, "caps": ["CAP_NOPE"], "cpuset_mems": []},
+}
+
+
+@pytest.mark.parametrize("kwargs", BAD_SPAWNS.values(), ids=BAD_SPAWNS.keys())
+def test_bad_spawns_say_what_the_simulator_says(kwargs: dict[str, Any]) -> None:
+    """spawn() and set_cpuset() refuse before any helper or cpuset exists, in the
+    simulator's words: one checker serves both backends."""
+    sim = SimKernel(nodes=1)
+    host = _shared_kernel()
+    with pytest.raises((TypeError, ValueError)) as expected:
+        sim.spawn(**kwargs)
+    before = len(host.processes)
+    with pytest.raises(expected.type, match=f"^{re.escape(str(expected.value))}$"):
+        host.spawn(**kwargs)
+    assert len(host.processes) == before
+    if "cpuset_mems" in kwargs and "uid" not in kwargs:
+        with pytest.raises(ValueError) as expected:
+            sim.spawn().set_cpuset(kwargs["cpuset_mems"])
+        assert "mems" in str(expected.value)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(expected.value))}$"):
+            host.processes[0].set_cpuset(kwargs["cpuset_mems"])
+
+
 def test_contract_constants_are_the_kernel_headers() -> None:
     """simnuma.abi's constants equal what the C compiler read from <linux/mempolicy.h>
     and <sys/mman.h> when realnuma was built."""

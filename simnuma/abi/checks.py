@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NoReturn, cast
+from typing import NamedTuple, NoReturn, cast
 
 from simnuma.abi.constants import CAPABILITIES, HUGE_PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 
@@ -71,6 +71,36 @@ def check_caps(name: str, value: object) -> list[str]:
         if cap not in CAPABILITIES:
             raise ValueError(f"{name}[{i}]: {cap!r} is not one of {sorted(CAPABILITIES)}")
     return caps
+
+
+def check_mems(name: str, mems: object, memory_nodes: Iterable[int]) -> frozenset[int]:
+    """A cpuset's mems: a non-empty set of nodes that have memory (cpuset(7))."""
+    nodes = frozenset(check_nodes(name, mems))
+    if not nodes:
+        raise ValueError(f"{name} must name at least one node")
+    bad = sorted(nodes - frozenset(memory_nodes))
+    if bad:
+        raise ValueError(f"{name}: nodes {bad} have no memory (a cpuset may not hold them)")
+    return nodes
+
+
+class SpawnArgs(NamedTuple):
+    """``Kernel.spawn``'s arguments, checked."""
+
+    uid: int
+    caps: frozenset[str] | None  # None: the uid's own (root every capability, others none)
+    mems: frozenset[int] | None  # None: no cpuset of its own
+
+
+def check_spawn(
+    uid: object, cpuset_mems: object, caps: object, memory_nodes: Iterable[int]
+) -> SpawnArgs:
+    """What every backend's ``spawn`` checks before it makes a process."""
+    return SpawnArgs(
+        check_int("uid", uid, minimum=0),
+        None if caps is None else frozenset(check_caps("caps", caps)),
+        None if cpuset_mems is None else check_mems("cpuset_mems", cpuset_mems, memory_nodes),
+    )
 
 
 def check_mmap(length: object, prot: object, offset: object, huge: object, page_size: int) -> int:
