@@ -1,1 +1,36 @@
-"""realnuma: the NUMA syscalls on the real kernel (cffi). Arrives with the next issue."""
+"""realnuma: the simnuma contract (``simnuma.abi``) on the real kernel this machine runs.
+
+``HostKernel`` (``realnuma.host``) is the backend: its processes are real helper
+processes (``realnuma.helper``) that set themselves up and make the NUMA syscalls as
+themselves, through raw ``syscall(2)`` (``realnuma.binding``, a cffi module built
+from ``<sys/syscall.h>`` and ``<linux/mempolicy.h>``) or through libnuma.
+``realnuma.probe`` reports what the host offers (nodes, privileges, cpusets, THP, huge
+pages), ``realnuma.cpusets`` puts helpers in real cgroup cpusets, and ``realnuma.vm``
+boots Debian's kernels in QEMU with emulated NUMA nodes to run the suite on them.
+
+The names below load ``realnuma.host`` on first use, so that a helper importing the
+binding loads nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from realnuma.host import HelperDied, HostKernel, HostProcess
+
+_WHERE = {
+    "HelperDied": "realnuma.host",
+    "HostKernel": "realnuma.host",
+    "HostProcess": "realnuma.host",
+}
+
+__all__ = ["HelperDied", "HostKernel", "HostProcess"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'realnuma' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
