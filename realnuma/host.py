@@ -25,6 +25,7 @@ from typing import Any
 from realnuma import binding, wire
 from realnuma.cpusets import Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
+from realnuma.procfs import is_live
 from simnuma.abi import (
     CAPABILITIES,
     PROT_READ,
@@ -331,10 +332,10 @@ class HostKernel:
     def status_of(self, proc: HostProcess) -> str:
         """How a helper ended (its socket closed: it is exiting, give it a moment)."""
         deadline = time.monotonic() + 5
-        while _is_live(proc.pid) and time.monotonic() < deadline:
+        while is_live(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.005)
         # helpers are the zygote's children, reaped there: no exit status reaches us
-        return "still running" if _is_live(proc.pid) else "the process is gone"
+        return "still running" if is_live(proc.pid) else "the process is gone"
 
     def reap(self, proc: HostProcess) -> None:
         """Wait until an exited helper's pid is gone (ESRCH from then on)."""
@@ -356,7 +357,7 @@ class HostKernel:
         _kill_all(pids)
         for pid in pids:
             deadline = time.monotonic() + 10
-            while _is_live(pid) and time.monotonic() < deadline:
+            while is_live(pid) and time.monotonic() < deadline:
                 time.sleep(0.005)
         if self._cpusets is not None:
             self._cpusets.close()
@@ -512,12 +513,3 @@ def _close_zygotes() -> None:
 
 def _shm_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None
-
-
-def _is_live(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):  # ENOENT, or ESRCH when it vanishes while read
-        return False

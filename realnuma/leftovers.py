@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from realnuma.procfs import is_live
+
 
 def helper_pids() -> list[int]:
     """Live processes running realnuma.helper."""
@@ -18,10 +20,9 @@ def helper_pids() -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+        except OSError:
             continue
-        if b"realnuma.helper" in cmdline and state != "Z":
+        if b"realnuma.helper" in cmdline and is_live(entry.name):
             found.append(int(entry.name))
     return found
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from realnuma.host import HelperDied, HostKernel
 from realnuma.probe import probe
+from realnuma.procfs import is_live
 from simnuma import SimKernel
 from simnuma.abi import MPOL_BIND, MPOL_F_MEMS_ALLOWED
 
@@ -31,15 +32,7 @@ def _gone(pids: list[int], timeout: float = 10.0) -> bool:
     """True once no pid is a live process (zombies count as gone)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live = []
-        for pid in pids:
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (FileNotFoundError, IndexError):
-                continue
-            if state != "Z":
-                live.append(pid)
-        if not live:
+        if not any(is_live(pid) for pid in pids):
             return True
         time.sleep(0.02)
     return False
