@@ -28,6 +28,7 @@ from realnuma.probe import HostFacts, parse_nodelist, probe
 from realnuma.procfs import is_live
 from simnuma.abi import (
     CAPABILITIES,
+    KTHREADD_PID,
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
@@ -39,9 +40,6 @@ from simnuma.abi import (
     check_spawn,
 )
 from simnuma.abi.quirks import parse_release
-
-KTHREADD_PID = 2
-
 
 V2_MIGRATES_SINCE = (5, 15)
 POPULATE_SINCE = (5, 14)
@@ -246,7 +244,7 @@ class HostKernel:
     # --- facts ----------------------------------------------------------------------
     @property
     def page_size(self) -> int:
-        return os.sysconf("SC_PAGE_SIZE")
+        return binding.PAGE_SIZE
 
     @property
     def release(self) -> str:

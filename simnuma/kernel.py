@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from simnuma.abi import WORLD_FEATURES, check_bytes, check_int, check_spawn
+from simnuma.abi import KTHREADD_PID, WORLD_FEATURES, check_bytes, check_int, check_spawn
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
@@ -27,7 +27,6 @@ from simnuma.process import SimProcess
 from simnuma.profiles import Profile, resolve_profile
 from simnuma.topology import Topology
 
-KTHREADD_PID = 2
 FIRST_USER_PID = 1000
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from realnuma.host import HelperDied, HostKernel
 from realnuma.probe import probe
-from realnuma.procfs import is_live
+from realnuma.procfs import is_live, read_stat
 from simnuma import SimKernel
 from simnuma.abi import MPOL_BIND, MPOL_F_MEMS_ALLOWED
 
@@ -272,6 +272,23 @@ def test_bad_spawns_say_what_the_simulator_says(kwargs: dict[str, Any]) -> None:
         assert "mems" in str(expected.value)
         with pytest.raises(ValueError, match=f"^{re.escape(str(expected.value))}$"):
             host.processes[0].set_cpuset(kwargs["cpuset_mems"])
+
+
+def test_contract_facts_are_this_hosts() -> None:
+    """The contract's kthreadd pid and huge page size, and the binding's page size, are
+    what this kernel has; the binding numbers every syscall the contract names."""
+    from realnuma import binding
+    from simnuma.abi import HUGE_PAGE_SIZE, KTHREADD_PID, SYSCALL_NAMES
+
+    kthreadd = read_stat(KTHREADD_PID)
+    assert kthreadd is not None and (kthreadd.comm, kthreadd.ppid) == ("kthreadd", 0)
+    assert _shared_kernel().spawn_kernel_thread().pid == KTHREADD_PID
+    assert binding.PAGE_SIZE == os.sysconf("SC_PAGE_SIZE") == _shared_kernel().page_size
+    pmd = Path("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+    if pmd.exists():
+        assert int(pmd.read_text()) == HUGE_PAGE_SIZE
+    assert sorted(binding.SYSCALL_NUMBERS) == sorted(SYSCALL_NAMES)
+    assert all(isinstance(n, int) and n > 0 for n in binding.SYSCALL_NUMBERS.values())
 
 
 def test_contract_constants_are_the_kernel_headers() -> None:
