@@ -20,17 +20,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from realnuma.host import HelperDied, HostKernel, HostProcess
 
-_WHERE = {
-    "HelperDied": "realnuma.host",
-    "HostKernel": "realnuma.host",
-    "HostProcess": "realnuma.host",
-}
-
 __all__ = ["HelperDied", "HostKernel", "HostProcess"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'realnuma' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if name in __all__:
+        return getattr(importlib.import_module("realnuma.host"), name)
+    raise AttributeError(f"module 'realnuma' has no attribute {name!r}")
