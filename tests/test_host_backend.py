@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -22,7 +22,7 @@ from realnuma.host import HelperDied, HostKernel
 from realnuma.probe import probe
 from realnuma.procfs import is_live, read_stat
 from simnuma import SimKernel
-from simnuma.abi import MPOL_BIND, MPOL_F_MEMS_ALLOWED
+from simnuma.abi import MPOL_BIND, MPOL_F_MEMS_ALLOWED, Kernel, World
 
 FACTS = probe()
 pytestmark = pytest.mark.skipif(not FACTS.is_root, reason="needs root: helpers change uid")
@@ -289,6 +289,20 @@ def test_contract_facts_are_this_hosts() -> None:
         assert int(pmd.read_text()) == HUGE_PAGE_SIZE
     assert sorted(binding.SYSCALL_NUMBERS) == sorted(SYSCALL_NAMES)
     assert all(isinstance(n, int) and n > 0 for n in binding.SYSCALL_NUMBERS.values())
+
+
+@pytest.mark.parametrize("backend", ["sim", "host"])
+def test_mmap_offset_is_part_of_the_contract(backend: str) -> None:
+    """Process.mmap(offset=...) maps a file from that offset on either backend."""
+    kernel: Kernel = SimKernel(nodes=1) if backend == "sim" else _shared_kernel()
+    world = cast(World, kernel)
+    page = kernel.page_size
+    f = world.create_file(2 * page)
+    world.write_file(f, page, b"second page")
+    p = kernel.spawn()
+    a = p.mmap(page, shared=True, file=f, offset=page)
+    assert p.read_bytes(a, 11) == b"second page"
+    p.exit()
 
 
 def test_contract_constants_are_the_kernel_headers() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import subprocess
 import sys
 
@@ -48,3 +50,34 @@ def test_realnuma_loads_only_the_contract_of_simnuma() -> None:
     assert "simnuma.abi" in loaded
     assert not _simulator(loaded), sorted(_simulator(loaded))
     assert not _simulator(_loaded_after("import simnuma.abi"))
+
+
+def _parameters(function: object) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "implementations"),
+    [
+        ("Process", ["simnuma.process.SimProcess", "realnuma.host.HostProcess"]),
+        ("Kernel", ["simnuma.kernel.SimKernel", "realnuma.host.HostKernel"]),
+        ("World", ["simnuma.kernel.SimKernel", "realnuma.host.HostKernel"]),
+    ],
+)
+def test_backends_take_the_protocols_parameters(protocol: str, implementations: list[str]) -> None:
+    """Every method of the contract that a backend has takes the contract's parameters,
+    by the same names, kinds and defaults (a backend may not have a World operation:
+    Kernel.features says which it has)."""
+    import simnuma.abi
+
+    spec = getattr(simnuma.abi, protocol)
+    methods = [n for n, v in vars(spec).items() if callable(v) and not n.startswith("_")]
+    assert methods
+    for path in implementations:
+        module, _, name = path.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        for method in methods:
+            if hasattr(cls, method):
+                assert _parameters(getattr(cls, method)) == _parameters(getattr(spec, method)), (
+                    f"{name}.{method}"
+                )

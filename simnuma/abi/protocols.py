@@ -56,6 +56,7 @@ class Process(Protocol):
         file: object | None = None,
         huge: str | None = None,
         prot: int = PROT_READ | PROT_WRITE,
+        offset: int = 0,
     ) -> int: ...
 
     def munmap(self, addr: int, length: int) -> None: ...
