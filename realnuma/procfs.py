@@ -31,9 +31,12 @@ def parse_stat(text: str) -> Stat:
     head, paren, tail = text.rpartition(")")
     pid, open_paren, comm = head.partition(" (")
     fields = tail.split()
-    if not paren or not open_paren or len(fields) < 3:
-        raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
-    return Stat(int(pid), comm, fields[0], int(fields[1]), int(fields[2]))
+    try:
+        if paren and open_paren and len(fields) >= 3:
+            return Stat(int(pid), comm, fields[0], int(fields[1]), int(fields[2]))
+    except ValueError:
+        pass
+    raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
 
 
 def parse_status(text: str) -> dict[str, str]:

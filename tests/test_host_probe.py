@@ -101,7 +101,9 @@ def test_parse_stat(text: str, stat: Stat) -> None:
     assert parse_stat(text) == stat
 
 
-@pytest.mark.parametrize("text", ["", "42 python3 S 1 42", "42 (python3) S 1"])
+@pytest.mark.parametrize(
+    "text", ["", "42 python3 S 1 42", "42 (python3) S 1", "x (python3) S 1 42", "4 (a) S one 4"]
+)
 def test_parse_stat_refuses_what_is_not_a_stat_line(text: str) -> None:
     with pytest.raises(ValueError, match="not a /proc/<pid>/stat line"):
         parse_stat(text)
