@@ -6,20 +6,17 @@ No logic lives here beyond turning ``ffi.errno`` into a value right after the ca
 from __future__ import annotations
 
 import errno
+import os
 from typing import Any
 
 from realnuma._syscalls import ffi, lib
+from simnuma.abi.constants import SYSCALL_NAMES
 
 U64 = (1 << 64) - 1
-PAGE_SIZE = 4096
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-SYSCALL_NUMBERS = {
-    "move_pages": lib.SYS_move_pages,
-    "migrate_pages": lib.SYS_migrate_pages,
-    "get_mempolicy": lib.SYS_get_mempolicy,
-    "set_mempolicy": lib.SYS_set_mempolicy,
-    "mbind": lib.SYS_mbind,
-}
+# the contract's syscalls, numbered by <sys/syscall.h> when realnuma was built
+SYSCALL_NUMBERS = {name: getattr(lib, f"SYS_{name}") for name in SYSCALL_NAMES}
 
 
 def raw_syscall(name: str, args: tuple[int, ...]) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from realnuma.probe import find_cpuset_mounts, format_nodelist, parse_nodelist, remove_cgroup_dir
+from realnuma.procfs import read_status
 
 __all__ = ["V2_ALWAYS_MIGRATES", "CpusetError", "Cpusets"]
 
@@ -246,14 +247,9 @@ class Cpusets:
     @staticmethod
     def mems_of(pid: int) -> list[int]:
         """The nodes ``pid`` may allocate on (``Mems_allowed_list`` of /proc/<pid>/status)."""
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except FileNotFoundError:
-            raise ProcessLookupError(_errno.ESRCH, f"no process {pid}") from None
-        for line in status.splitlines():
-            key, _, value = line.partition(":")
-            if key == "Mems_allowed_list":
-                return parse_nodelist(value)
+        mems = read_status(pid).get("Mems_allowed_list")
+        if mems is not None:
+            return parse_nodelist(mems)
         raise CpusetError(f"/proc/{pid}/status has no Mems_allowed_list (kernel without cpusets?)")
 
     def _evacuate(self, directory: Path, problems: list[str]) -> None:

@@ -22,9 +22,9 @@ from typing import Any, NoReturn
 
 from realnuma import binding, wire
 from realnuma._syscalls import lib
+from simnuma.abi.constants import HUGE_PAGE_SIZE
 
 PAGE = binding.PAGE_SIZE
-HPAGE = 2 << 20
 IOV_MAX = 1024
 
 
@@ -57,11 +57,11 @@ class Helper:
             if huge != "thp":
                 return _ok(binding.mmap(length, prot, flags, fd, offset), "mmap")
             # a 2 MiB-aligned range inside a larger mapping, the rest given back
-            raw = _ok(binding.mmap(length + HPAGE, prot, flags, fd, offset), "mmap")
-            start = (raw + HPAGE - 1) & ~(HPAGE - 1)
+            raw = _ok(binding.mmap(length + HUGE_PAGE_SIZE, prot, flags, fd, offset), "mmap")
+            start = (raw + HUGE_PAGE_SIZE - 1) & ~(HUGE_PAGE_SIZE - 1)
             if start > raw:
                 _ok(binding.munmap(raw, start - raw), "munmap")
-            tail = raw + HPAGE - start
+            tail = raw + HUGE_PAGE_SIZE - start
             if tail:
                 _ok(binding.munmap(start + length, tail), "munmap")
             _ok(binding.madvise(start, length, lib.MADV_HUGEPAGE), "madvise(MADV_HUGEPAGE)")

@@ -19,27 +19,27 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from realnuma import binding, wire
 from realnuma.cpusets import CpusetError, Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
+from realnuma.procfs import is_live
 from simnuma.abi import (
     CAPABILITIES,
+    KTHREADD_PID,
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
     check_bytes,
-    check_caps,
     check_int,
+    check_mems,
     check_mmap,
-    check_nodes,
     check_range,
+    check_spawn,
 )
 from simnuma.abi.quirks import Quirk, parse_release
-
-KTHREADD_PID = 2
 
 
 class HelperDied(RuntimeError):
@@ -205,10 +205,8 @@ class HostProcess(SyscallMethods):
             check_int(name, v, minimum=-1)
         self._call("setresuid", ruid, euid, suid)
 
-    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None:
-        nodes = check_nodes("mems", mems)
-        if not nodes:
-            raise ValueError("mems must name at least one node")
+    def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
+        nodes = sorted(check_mems("mems", mems, self.kernel.facts.memory_nodes))
         cpusets = self.kernel.cpusets()
         if cpusets.version == "v2":
             wanted = "cpuset_migrate_pages" if memory_migrate else "cpuset_keep_pages"
@@ -253,7 +251,7 @@ class HostKernel:
     # --- facts ----------------------------------------------------------------------
     @property
     def page_size(self) -> int:
-        return os.sysconf("SC_PAGE_SIZE")
+        return binding.PAGE_SIZE
 
     @property
     def release(self) -> str:
@@ -299,19 +297,17 @@ class HostKernel:
         self,
         *,
         uid: int = 0,
-        cpuset_mems: Sequence[int] | None = None,
+        cpuset_mems: Iterable[int] | None = None,
         caps: Sequence[str] | None = None,
     ) -> HostProcess:
-        check_int("uid", uid, minimum=0)
-        mask = -1
-        if caps is not None:
-            mask = sum(1 << CAPABILITIES[c] for c in check_caps("caps", caps))
-        elif uid != 0:
-            mask = 0
-        mems = None if cpuset_mems is None else check_nodes("cpuset_mems", cpuset_mems)
+        args = check_spawn(uid, cpuset_mems, caps, self.facts.memory_nodes)
+        if args.caps is not None:
+            mask = sum(1 << CAPABILITIES[c] for c in args.caps)
+        else:
+            mask = -1 if args.uid == 0 else 0  # root keeps every capability it has
         ours, theirs = socket.socketpair()
         try:
-            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, uid, mask)
+            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, args.uid, mask)
         finally:
             theirs.close()
         proc = HostProcess(self, pid, ours)
@@ -322,9 +318,10 @@ class HostKernel:
             proc.alive = False
             detail = message[0][2] if message else self.status_of(proc)
             raise HelperDied(f"helper for uid {uid} did not start: {detail}")
-        if mems is not None:
+        if args.mems is not None:
             # a new helper has no pages to keep: v2, which always migrates, is fine too
-            self.cpusets().move(proc.pid, mems, memory_migrate=self.cpusets().version == "v2")
+            migrate = self.cpusets().version == "v2"
+            self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
         return proc
 
     def spawn_kernel_thread(self) -> KernelThread:
@@ -343,10 +340,10 @@ class HostKernel:
     def status_of(self, proc: HostProcess) -> str:
         """How a helper ended (its socket closed: it is exiting, give it a moment)."""
         deadline = time.monotonic() + 5
-        while _is_live(proc.pid) and time.monotonic() < deadline:
+        while is_live(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.005)
         # helpers are the zygote's children, reaped there: no exit status reaches us
-        return "still running" if _is_live(proc.pid) else "the process is gone"
+        return "still running" if is_live(proc.pid) else "the process is gone"
 
     def reap(self, proc: HostProcess) -> None:
         """Wait until an exited helper's pid is gone (ESRCH from then on)."""
@@ -369,7 +366,7 @@ class HostKernel:
         _kill_all(pids)
         for pid in pids:
             deadline = time.monotonic() + 10
-            while _is_live(pid) and time.monotonic() < deadline:
+            while is_live(pid) and time.monotonic() < deadline:
                 time.sleep(0.005)
         if self._cpusets is not None:
             self._cpusets.close()
@@ -538,12 +535,3 @@ def _close_zygotes() -> None:
 
 def _shm_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None
-
-
-def _is_live(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):  # ENOENT, or ESRCH when it vanishes while read
-        return False

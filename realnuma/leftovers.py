@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from realnuma.probe import _read, _under, parse_mountinfo
+from realnuma.procfs import is_live
 
 
 def helper_pids() -> list[int]:
@@ -20,10 +21,9 @@ def helper_pids() -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+        except OSError:
             continue
-        if b"realnuma.helper" in cmdline and state != "Z":
+        if b"realnuma.helper" in cmdline and is_live(entry.name):
             found.append(int(entry.name))
     return found
 

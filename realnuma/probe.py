@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from realnuma.procfs import parse_status
+from simnuma.abi.constants import CAPABILITIES
+
 __all__ = [
-    "CAP_SYS_NICE",
-    "CAP_SYS_PTRACE",
     "CpusetMount",
     "HostFacts",
     "check_writable",
@@ -36,9 +37,6 @@ __all__ = [
     "probe",
     "remove_cgroup_dir",
 ]
-
-CAP_SYS_PTRACE = 19
-CAP_SYS_NICE = 23
 
 _NODE_DIR = Path("sys/devices/system/node")
 _THP_ENABLED = Path("sys/kernel/mm/transparent_hugepage/enabled")
@@ -111,14 +109,11 @@ def format_nodelist(nodes: list[int] | tuple[int, ...]) -> str:
 
 def parse_cap_eff(status_text: str) -> int:
     """The ``CapEff:`` mask of a ``/proc/<pid>/status`` text (0 if the line is missing)."""
-    for line in status_text.splitlines():
-        key, _, value = line.partition(":")
-        if key == "CapEff":
-            try:
-                return int(value.strip(), 16)
-            except ValueError:
-                raise ValueError(f"invalid CapEff line {line!r}") from None
-    return 0
+    value = parse_status(status_text).get("CapEff", "0")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise ValueError(f"invalid CapEff value {value!r}") from None
 
 
 def parse_meminfo_total_kb(text: str) -> int:
@@ -333,8 +328,8 @@ def probe(root: Path = Path("/"), *, release: str | None = None) -> HostFacts:
         online_nodes=online,
         memory_nodes=memory,
         cpu_nodes=cpus,
-        cap_sys_nice=bool(cap_eff >> CAP_SYS_NICE & 1),
-        cap_sys_ptrace=bool(cap_eff >> CAP_SYS_PTRACE & 1),
+        cap_sys_nice=bool(cap_eff >> CAPABILITIES["CAP_SYS_NICE"] & 1),
+        cap_sys_ptrace=bool(cap_eff >> CAPABILITIES["CAP_SYS_PTRACE"] & 1),
         is_root=os.geteuid() == 0,
         cpusets=cpusets,
         cpuset_reason=reason,

@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from simnuma.abi.constants import HUGE_PAGE_SIZE
+
 if TYPE_CHECKING:
     from simnuma.files import SimFile
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
-HPAGE_ORDER = 9  # 2 MiB folios (THP and hugetlb on x86-64)
+HPAGE_SIZE = HUGE_PAGE_SIZE  # the contract's huge page: 2 MiB folios (THP and hugetlb)
+HPAGE_ORDER = HPAGE_SIZE.bit_length() - 1 - PAGE_SHIFT
 HPAGE_NR = 1 << HPAGE_ORDER
-HPAGE_SIZE = PAGE_SIZE << HPAGE_ORDER
 
 # Frame.flags bits
 DIRTY = 1 << 0

@@ -6,10 +6,16 @@ a capability dropped); every syscall result is computed from that state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from simnuma.abi import WORLD_FEATURES, check_bytes, check_caps, check_int
+from simnuma.abi import (
+    KTHREADD_PID,
+    WORLD_FEATURES,
+    check_bytes,
+    check_int,
+    check_spawn,
+)
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
@@ -30,7 +36,6 @@ from simnuma.process import SimProcess
 from simnuma.profiles import Profile, resolve_profile
 from simnuma.topology import Topology
 
-KTHREADD_PID = 2
 FIRST_USER_PID = 1000
 
 
@@ -112,14 +117,6 @@ class SimKernel:
     def cpu_nodes(self) -> list[int]:
         return sorted(n for n, node in self.nodes.items() if node.has_cpus)
 
-    def validate_mems(self, name: str, mems: frozenset[int]) -> None:
-        """cpuset.mems must be a non-empty subset of the nodes with memory."""
-        if not mems:
-            raise ValueError(f"{name} must name at least one node")
-        bad = sorted(mems - self.memory_nodes())
-        if bad:
-            raise ValueError(f"{name}: nodes {bad} have no memory (a cpuset may not hold them)")
-
     # --- tasks ----------------------------------------------------------------------
     def _new_pid(self) -> int:
         pid = self._next_pid
@@ -130,20 +127,15 @@ class SimKernel:
         self,
         *,
         uid: int = 0,
-        cpuset_mems: Sequence[int] | None = None,
+        cpuset_mems: Iterable[int] | None = None,
         caps: Sequence[str] | None = None,
     ) -> SimProcess:
         """A new process of ``uid`` (root has every capability, unless ``caps`` says)."""
-        check_int("uid", uid, minimum=0)
-        creds = Credentials.for_user(uid)
-        if caps is not None:
-            names = frozenset(check_caps("caps", caps))
-            creds.permitted = creds.effective = names
-        mems = self.memory_nodes() if cpuset_mems is None else frozenset(cpuset_mems)
-        if cpuset_mems is not None:
-            for i, n in enumerate(cpuset_mems):
-                check_int(f"cpuset_mems[{i}]", n, minimum=0)
-        self.validate_mems("cpuset_mems", mems)
+        args = check_spawn(uid, cpuset_mems, caps, self.memory_nodes())
+        creds = Credentials.for_user(args.uid)
+        if args.caps is not None:
+            creds.permitted = creds.effective = args.caps
+        mems = self.memory_nodes() if args.mems is None else args.mems
         proc = SimProcess(self, self._new_pid(), creds, mems)
         self.tasks[proc.pid] = proc
         return proc

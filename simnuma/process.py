@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
@@ -11,8 +11,8 @@ from simnuma.abi import (
     SyscallMethods,
     check_bytes,
     check_int,
+    check_mems,
     check_mmap,
-    check_nodes,
     check_range,
     raise_errno,
 )
@@ -202,15 +202,14 @@ class SimProcess(SyscallMethods):
             # commit_creds(): a changed euid makes the task non-dumpable (suid_dumpable=0)
             self.dumpable = self.kernel.suid_dumpable
 
-    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None:
+    def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
         """Move to a cpuset whose cpuset.mems is ``mems`` (cpuset(7)).
 
         With ``memory_migrate`` (cgroup v2 always; v1 cpuset.memory_migrate=1) the
         pages on the old mems move to the new ones, as cpuset_migrate_mm() does.
         """
         self._mm()
-        new = frozenset(check_nodes("mems", mems))
-        self.kernel.validate_mems("mems", new)
+        new = check_mems("mems", mems, self.kernel.memory_nodes())
         old = self.cpuset
         self.cpuset = new
         # cpuset_attach(): the task's and its VMAs' policies follow the new mems

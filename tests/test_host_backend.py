@@ -6,11 +6,13 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +21,9 @@ from hypothesis import strategies as st
 from realnuma.host import HelperDied, HostKernel
 from realnuma.leftovers import cpuset_dirs
 from realnuma.probe import HostFacts, probe
+from realnuma.procfs import is_live, read_stat
+from simnuma import SimKernel
+from simnuma.abi import MPOL_BIND, MPOL_F_MEMS_ALLOWED, Kernel, World
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,15 +40,7 @@ def _gone(pids: list[int], timeout: float = 10.0) -> bool:
     """True once no pid is a live process (zombies count as gone)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live = []
-        for pid in pids:
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (FileNotFoundError, IndexError):
-                continue
-            if state != "Z":
-                live.append(pid)
-        if not live:
+        if not any(is_live(pid) for pid in pids):
             return True
         time.sleep(0.02)
     return False
@@ -218,6 +215,129 @@ def test_helpers_run_the_controllers_realnuma() -> None:
             maps = Path(f"/proc/{p.pid}/maps").read_text()
             loaded = {line.split()[-1] for line in maps.splitlines() if "_syscalls" in line}
             assert loaded == {ours}, (p.pid, loaded)
+
+
+NODE_ITERABLES = {
+    "list": list,
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "range": lambda ns: range(ns[0], ns[0] + 1),
+    "iterator": iter,
+}
+
+
+@pytest.mark.parametrize("make", NODE_ITERABLES.values(), ids=NODE_ITERABLES.keys())
+def test_node_lists_take_any_iterable(make: Any, facts: HostFacts) -> None:
+    """Node lists whose order does not matter take any iterable of ints on the host too."""
+    node = facts.memory_nodes[0]
+    with HostKernel() as kernel:
+        p = kernel.spawn()
+        p.set_mempolicy(MPOL_BIND, make([node]))
+        assert p.get_mempolicy(0) == (MPOL_BIND, [node])
+        a = p.mmap(kernel.page_size)
+        p.mbind(a, kernel.page_size, MPOL_BIND, make([node]))
+        p.touch(a, kernel.page_size)
+        assert p.migrate_pages(0, make([node]), make([node])) == 0
+        assert p.move_pages(0, [a], None, 0).status == [node]
+        if "cpuset" in kernel.features:
+            p.set_cpuset(make([node]))
+            confined = kernel.spawn(cpuset_mems=make([node]))
+            assert confined.get_mempolicy(MPOL_F_MEMS_ALLOWED)[1] == [node]
+
+
+BAD_NODE_LISTS = {
+    "str": lambda: "0",
+    "bytes": lambda: b"\0",
+    "dict": lambda: {0: 1},
+    "int": lambda: 0,
+    "bool-in-list": lambda: [0, True],
+    "bool-in-set": lambda: {True},
+    "float-in-generator": lambda: (n for n in [0, 1.0]),
+    "negative-in-range": lambda: range(-1, 1),
+    "negative-in-set": lambda: {0, -2},
+}
+
+
+@pytest.mark.parametrize("nodes", BAD_NODE_LISTS.values(), ids=BAD_NODE_LISTS.keys())
+def test_bad_node_lists_say_what_the_simulator_says(nodes: Any) -> None:
+    """The same TypeError/ValueError, word for word, naming the same argument."""
+    sim = SimKernel(nodes=1).spawn()
+    host = _shared_kernel().processes[0]
+    for call in (
+        lambda p: p.set_mempolicy(MPOL_BIND, nodes()),
+        lambda p: p.mbind(0, 4096, MPOL_BIND, nodes()),
+        lambda p: p.migrate_pages(0, nodes(), [0]),
+        lambda p: p.migrate_pages(0, [0], nodes()),
+        lambda p: p.set_cpuset(nodes()),
+        lambda p: p.kernel.spawn(cpuset_mems=nodes()),
+    ):
+        with pytest.raises((TypeError, ValueError)) as expected:
+            call(sim)
+        with pytest.raises(expected.type, match=f"^{re.escape(str(expected.value))}$"):
+            call(host)
+
+
+BAD_SPAWNS = {
+    "negative-uid": {"uid": -1},
+    "str-uid": {"uid": "0"},
+    "unknown-cap": {"caps": ["CAP_NOPE"]},
+    "caps-as-str": {"caps": "CAP_SYS_NICE"},
+    "empty-cpuset": {"cpuset_mems": set()},
+    "node-without-memory": {"cpuset_mems": [0, 4095]},
+    "uid-checked-first": {"uid": -1, "caps": ["CAP_NOPE"], "cpuset_mems": []},
+}
+
+
+@pytest.mark.parametrize("kwargs", BAD_SPAWNS.values(), ids=BAD_SPAWNS.keys())
+def test_bad_spawns_say_what_the_simulator_says(kwargs: dict[str, Any]) -> None:
+    """spawn() and set_cpuset() refuse before any helper or cpuset exists, in the
+    simulator's words: one checker serves both backends."""
+    sim = SimKernel(nodes=1)
+    host = _shared_kernel()
+    with pytest.raises((TypeError, ValueError)) as expected:
+        sim.spawn(**kwargs)
+    before = len(host.processes)
+    with pytest.raises(expected.type, match=f"^{re.escape(str(expected.value))}$"):
+        host.spawn(**kwargs)
+    assert len(host.processes) == before
+    if "cpuset_mems" in kwargs and "uid" not in kwargs:
+        with pytest.raises(ValueError) as expected:
+            sim.spawn().set_cpuset(kwargs["cpuset_mems"])
+        assert "mems" in str(expected.value)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(expected.value))}$"):
+            host.processes[0].set_cpuset(kwargs["cpuset_mems"])
+
+
+def test_contract_facts_are_this_hosts() -> None:
+    """The contract's kthreadd pid and huge page size, and the binding's page size, are
+    what this kernel has; the binding numbers every syscall the contract names."""
+    from realnuma import binding
+    from simnuma.abi import HUGE_PAGE_SIZE, KTHREADD_PID, SYSCALL_NAMES
+
+    kthreadd = read_stat(KTHREADD_PID)
+    assert kthreadd is not None and (kthreadd.comm, kthreadd.ppid) == ("kthreadd", 0)
+    assert _shared_kernel().spawn_kernel_thread().pid == KTHREADD_PID
+    assert binding.PAGE_SIZE == os.sysconf("SC_PAGE_SIZE") == _shared_kernel().page_size
+    pmd = Path("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+    if pmd.exists():
+        assert int(pmd.read_text()) == HUGE_PAGE_SIZE
+    assert sorted(binding.SYSCALL_NUMBERS) == sorted(SYSCALL_NAMES)
+    assert all(isinstance(n, int) and n > 0 for n in binding.SYSCALL_NUMBERS.values())
+
+
+@pytest.mark.parametrize("backend", ["sim", "host"])
+def test_mmap_offset_is_part_of_the_contract(backend: str) -> None:
+    """Process.mmap(offset=...) maps a file from that offset on either backend."""
+    kernel: Kernel = SimKernel(nodes=1) if backend == "sim" else _shared_kernel()
+    world = cast(World, kernel)
+    page = kernel.page_size
+    f = world.create_file(2 * page)
+    world.write_file(f, page, b"second page")
+    p = kernel.spawn()
+    a = p.mmap(page, shared=True, file=f, offset=page)
+    assert p.read_bytes(a, 11) == b"second page"
+    p.exit()
 
 
 def test_contract_constants_are_the_kernel_headers() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from realnuma.probe import (
     parse_thp,
     probe,
 )
+from realnuma.procfs import Stat, is_live, parse_stat, parse_status, read_stat, read_status
 
 # ----------------------------------------------------------------------------- parsers
 
@@ -75,6 +78,63 @@ def test_parse_cap_eff() -> None:
     assert parse_cap_eff(STATUS.format(capeff="000001ffffffffff")) == 0x1FFFFFFFFFF
     assert parse_cap_eff(STATUS.format(capeff="0000000000800000")) == 1 << 23
     assert parse_cap_eff("Name:\tx\n") == 0
+    with pytest.raises(ValueError, match="invalid CapEff value 'zz'"):
+        parse_cap_eff("CapEff:\tzz\n")
+
+
+def test_parse_status() -> None:
+    fields = parse_status(STATUS.format(capeff="0000000000800000") + "no colon here\n")
+    assert fields["Uid"] == "0\t0\t0\t0"
+    assert fields["Mems_allowed_list"] == "0"
+    assert "no colon here" not in fields
+
+
+@pytest.mark.parametrize(
+    ("text", "stat"),
+    [
+        ("42 (python3) S 1 42 42 0 -1", Stat(42, "python3", "S", 1, 42)),
+        ("7 (a) b (c)) Z 3 5 5 0", Stat(7, "a) b (c)", "Z", 3, 5)),  # comm with parens
+        ("9 (two words) R 1 9 9\n", Stat(9, "two words", "R", 1, 9)),
+    ],
+)
+def test_parse_stat(text: str, stat: Stat) -> None:
+    assert parse_stat(text) == stat
+
+
+@pytest.mark.parametrize(
+    "text", ["", "42 python3 S 1 42", "42 (python3) S 1", "x (python3) S 1 42", "4 (a) S one 4"]
+)
+def test_parse_stat_refuses_what_is_not_a_stat_line(text: str) -> None:
+    with pytest.raises(ValueError, match="not a /proc/<pid>/stat line"):
+        parse_stat(text)
+
+
+def test_a_zombie_is_not_live() -> None:
+    child = subprocess.Popen(["true"])  # exits at once; unreaped, it is a zombie
+    try:
+        deadline = time.monotonic() + 10
+        while (stat := read_stat(child.pid)) is not None and stat.state != "Z":
+            assert time.monotonic() < deadline, stat
+            time.sleep(0.005)
+        assert stat is not None
+        assert not is_live(child.pid)
+    finally:
+        child.wait()
+
+
+def test_read_this_process_and_a_missing_one(tmp_path: Path) -> None:
+    me = read_stat(os.getpid())
+    assert me is not None
+    assert (me.pid, me.state, me.ppid) == (os.getpid(), "R", os.getppid())
+    assert is_live(os.getpid())
+    assert not is_live(1 << 23)  # beyond any pid_max
+    assert read_status("self")["Pid"] == str(os.getpid())
+    (tmp_path / "5").mkdir()
+    (tmp_path / "5" / "stat").write_text("5 (zombie) Z 1 5 5")
+    assert read_stat(5, tmp_path) == Stat(5, "zombie", "Z", 1, 5)
+    assert read_stat(6, tmp_path) is None
+    with pytest.raises(ProcessLookupError, match="no process 6"):
+        read_status(6, tmp_path)
 
 
 def test_parse_small_files() -> None:

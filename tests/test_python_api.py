@@ -124,3 +124,78 @@ def test_exited_process_refuses(p: Any) -> None:
     p.exit()
     with pytest.raises(RuntimeError, match="exited"):
         p.mmap(4096)
+
+
+# Node lists whose order does not matter take any iterable of ints.
+NODE_ITERABLES = [
+    pytest.param(lambda: [1], id="list"),
+    pytest.param(lambda: (1,), id="tuple"),
+    pytest.param(lambda: {1}, id="set"),
+    pytest.param(lambda: frozenset({1}), id="frozenset"),
+    pytest.param(lambda: range(1, 2), id="range"),
+    pytest.param(lambda: (n for n in [1]), id="generator"),
+    pytest.param(lambda: iter([1, 1]), id="iterator-with-repeats"),
+]
+
+
+@pytest.mark.parametrize("nodes", NODE_ITERABLES)
+def test_node_lists_take_any_iterable(nodes: Any) -> None:
+    k = SimKernel(nodes=2)
+    p = k.spawn(cpuset_mems=nodes())
+    assert p.cpuset == {1}
+    p.set_cpuset(nodes())
+    assert p.cpuset == {1}
+    p.set_mempolicy(MPOL_BIND, nodes())
+    assert p.get_mempolicy(0) == (MPOL_BIND, [1])
+    q = k.spawn()
+    a = q.mmap(2 * k.page_size)
+    q.mbind(a, k.page_size, MPOL_BIND, nodes())
+    q.touch(a, 2 * k.page_size)
+    assert q.move_pages(0, [a, a + k.page_size], None, 0).status == [1, 0]
+    assert q.migrate_pages(0, nodes(), (n for n in {0})) == 0
+    assert q.move_pages(0, [a, a + k.page_size], None, 0).status == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "exc", "message"),
+    [
+        (lambda: "0", TypeError, "nodes must be an iterable of int, not str"),
+        (lambda: b"\0", TypeError, "nodes must be an iterable of int, not bytes"),
+        (lambda: bytearray(1), TypeError, "nodes must be an iterable of int, not bytearray"),
+        (lambda: {0: 1}, TypeError, "nodes must be an iterable of int, not dict"),
+        (lambda: 0, TypeError, "nodes must be an iterable of int, not int"),
+        (lambda: None, TypeError, "nodes must be an iterable of int, not NoneType"),
+        (lambda: [0, True], TypeError, r"nodes\[1\] must be int, not bool"),
+        (lambda: {True}, TypeError, r"nodes must hold only int, not bool \(True\)"),
+        (lambda: {"0"}, TypeError, r"nodes must hold only int, not str \('0'\)"),
+        (
+            lambda: (n for n in [0, 1.0]),
+            TypeError,
+            r"nodes must hold only int, not float \(1\.0\)",
+        ),
+        (lambda: range(-1, 1), ValueError, r"nodes\[0\] must be a node id >= 0, got -1"),
+        (lambda: {0, -2}, ValueError, "nodes must hold only node ids >= 0, got -2"),
+    ],
+)
+def test_bad_node_lists(p: Any, nodes: Any, exc: type[Exception], message: str) -> None:
+    """Every node-list argument says what is wrong, under its own name."""
+    calls = [
+        ("nodes", lambda: p.set_mempolicy(MPOL_BIND, nodes())),
+        ("nodes", lambda: p.mbind(p.mmap(4096), 4096, MPOL_BIND, nodes())),
+        ("old_nodes", lambda: p.migrate_pages(0, nodes(), [0])),
+        ("new_nodes", lambda: p.migrate_pages(0, [0], nodes())),
+        ("mems", lambda: p.set_cpuset(nodes())),
+    ]
+    if nodes() is not None:  # spawn(cpuset_mems=None): no cpuset of its own
+        calls.append(("cpuset_mems", lambda: p.kernel.spawn(cpuset_mems=nodes())))
+    for name, call in calls:
+        with pytest.raises(exc, match="^" + message.replace("nodes", name, 1) + "$"):
+            call()
+
+
+def test_move_pages_lists_stay_sequences(p: Any) -> None:
+    """move_pages' pages and nodes pair up entry by entry: an unordered set is refused."""
+    with pytest.raises(TypeError, match=r"^pages must be a sequence of int, not set$"):
+        p.move_pages(0, {0}, None, 0)
+    with pytest.raises(TypeError, match=r"^nodes must be a sequence of int, not set$"):
+        p.move_pages(0, [0], {0}, 0)

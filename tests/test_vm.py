@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conformance.backends import VmBackend, parse_backends
+from realnuma.procfs import read_stat
 from realnuma.vm import initramfs, qemu
 from realnuma.vm.initramfs import BEGIN, END, Cpio, init_script
 from realnuma.vm.kernels import Kernel
@@ -131,14 +132,9 @@ def test_a_hanging_guest_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def _group_members(group: int) -> list[int]:
     members = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == group:  # state, ppid, pgrp
-            members.append(int(entry.name))
+        stat = read_stat(entry.name) if entry.name.isdigit() else None
+        if stat is not None and stat.state != "Z" and stat.pgrp == group:
+            members.append(stat.pid)
     return members
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple, NoReturn, cast
 
 from simnuma.abi.constants import CAPABILITIES, HUGE_PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE
 
@@ -17,24 +17,40 @@ def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     return value
 
 
+# Text is iterable too, but never a list of numbers.
+_TEXT = (str, bytes, bytearray, memoryview)
+
+
+def _all_ints(name: str, values: list[object], indexed: bool) -> list[int]:
+    """``values`` if every one is an int (bools are not); ``indexed``: name the position."""
+    if not all(type(v) is int for v in values):
+        for i, v in enumerate(values):
+            if not isinstance(v, int) or isinstance(v, bool):
+                if indexed:
+                    raise TypeError(f"{name}[{i}] must be int, not {type(v).__name__}")
+                raise TypeError(f"{name} must hold only int, not {type(v).__name__} ({v!r})")
+    return cast(list[int], values)
+
+
 def check_ints(name: str, values: object) -> list[int]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    """An ordered list of ints, one per entry (move_pages' ``pages`` and ``nodes``)."""
+    if isinstance(values, _TEXT) or not isinstance(values, Sequence):
         raise TypeError(f"{name} must be a sequence of int, not {type(values).__name__}")
-    out = list(values)
-    if all(type(v) is int for v in out):
-        return out
-    for i, v in enumerate(out):
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise TypeError(f"{name}[{i}] must be int, not {type(v).__name__}")
-    return out
+    return _all_ints(name, list(values), indexed=True)
 
 
 def check_nodes(name: str, values: object) -> list[int]:
-    """A node list for a nodemask: ints >= 0."""
-    out = check_ints(name, values)
+    """The nodes of a nodemask: ints >= 0 from any iterable (a list, set, range,
+    generator), in any order, repeats allowed.  Text and mappings are refused."""
+    if isinstance(values, (*_TEXT, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be an iterable of int, not {type(values).__name__}")
+    indexed = isinstance(values, Sequence)
+    out = _all_ints(name, list(values), indexed)
     for i, v in enumerate(out):
         if v < 0:
-            raise ValueError(f"{name}[{i}] must be a node id >= 0, got {v}")
+            if indexed:
+                raise ValueError(f"{name}[{i}] must be a node id >= 0, got {v}")
+            raise ValueError(f"{name} must hold only node ids >= 0, got {v}")
     return out
 
 
@@ -55,6 +71,36 @@ def check_caps(name: str, value: object) -> list[str]:
         if cap not in CAPABILITIES:
             raise ValueError(f"{name}[{i}]: {cap!r} is not one of {sorted(CAPABILITIES)}")
     return caps
+
+
+def check_mems(name: str, mems: object, memory_nodes: Iterable[int]) -> frozenset[int]:
+    """A cpuset's mems: a non-empty set of nodes that have memory (cpuset(7))."""
+    nodes = frozenset(check_nodes(name, mems))
+    if not nodes:
+        raise ValueError(f"{name} must name at least one node")
+    bad = sorted(nodes - frozenset(memory_nodes))
+    if bad:
+        raise ValueError(f"{name}: nodes {bad} have no memory (a cpuset may not hold them)")
+    return nodes
+
+
+class SpawnArgs(NamedTuple):
+    """``Kernel.spawn``'s arguments, checked."""
+
+    uid: int
+    caps: frozenset[str] | None  # None: the uid's own (root every capability, others none)
+    mems: frozenset[int] | None  # None: no cpuset of its own
+
+
+def check_spawn(
+    uid: object, cpuset_mems: object, caps: object, memory_nodes: Iterable[int]
+) -> SpawnArgs:
+    """What every backend's ``spawn`` checks before it makes a process."""
+    return SpawnArgs(
+        check_int("uid", uid, minimum=0),
+        None if caps is None else frozenset(check_caps("caps", caps)),
+        None if cpuset_mems is None else check_mems("cpuset_mems", cpuset_mems, memory_nodes),
+    )
 
 
 def check_mmap(length: object, prot: object, offset: object, huge: object, page_size: int) -> int:

@@ -51,7 +51,10 @@ SYSCALL_NAMES = ("move_pages", "migrate_pages", "get_mempolicy", "set_mempolicy"
 UNWRITTEN = -(1 << 30)
 
 BITS_PER_LONG = 64
-HUGE_PAGE_SIZE = 2 << 20
+HUGE_PAGE_SIZE = 2 << 20  # a THP or hugetlb page on x86-64 (PMD size)
+
+# The kernel thread every kernel has (a task without an mm): kthreadd.
+KTHREADD_PID = 2
 
 # The nodemask size get_mempolicy() is called with: more bits than any kernel has nodes,
 # within the page the kernel is willing to clear.

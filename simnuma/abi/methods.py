@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 from simnuma.abi.arrays import (
@@ -41,8 +41,8 @@ class SyscallMethods:
     def migrate_pages(
         self,
         pid: int,
-        old_nodes: Sequence[int],
-        new_nodes: Sequence[int],
+        old_nodes: Iterable[int],
+        new_nodes: Iterable[int],
         maxnode: int | None = None,
     ) -> int:
         """migrate_pages(2): the number of pages not moved; SyscallError (an OSError) on -1."""
@@ -66,7 +66,7 @@ class SyscallMethods:
             raise_syscall_error(err, "get_mempolicy")
         return out[0], out[1:]
 
-    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None:
+    def set_mempolicy(self, mode: int, nodes: Iterable[int]) -> None:
         check_int("mode", mode)
         node_list = check_nodes("nodes", nodes)
         ret, err, _ = set_mempolicy_raw(self._proc(), mode, node_list, default_maxnode(node_list))
@@ -74,7 +74,7 @@ class SyscallMethods:
             raise_syscall_error(err, "set_mempolicy")
 
     def mbind(
-        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+        self, addr: int, length: int, mode: int, nodes: Iterable[int], flags: int = 0
     ) -> None:
         check_int("addr", addr, minimum=0)
         check_int("length", length, minimum=0)

@@ -4,7 +4,7 @@ move_pages()' result as the kernel writes it."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from simnuma.abi.constants import PROT_READ, PROT_WRITE, UNWRITTEN
@@ -56,6 +56,7 @@ class Process(Protocol):
         file: object | None = None,
         huge: str | None = None,
         prot: int = PROT_READ | PROT_WRITE,
+        offset: int = 0,
     ) -> int: ...
 
     def munmap(self, addr: int, length: int) -> None: ...
@@ -78,12 +79,12 @@ class Process(Protocol):
 
     def setresuid(self, ruid: int, euid: int, suid: int) -> None: ...
 
-    def set_cpuset(self, mems: Sequence[int], *, memory_migrate: bool = False) -> None: ...
+    def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None: ...
 
-    def set_mempolicy(self, mode: int, nodes: Sequence[int]) -> None: ...
+    def set_mempolicy(self, mode: int, nodes: Iterable[int]) -> None: ...
 
     def mbind(
-        self, addr: int, length: int, mode: int, nodes: Sequence[int], flags: int = 0
+        self, addr: int, length: int, mode: int, nodes: Iterable[int], flags: int = 0
     ) -> None: ...
 
     def move_pages(
@@ -93,8 +94,8 @@ class Process(Protocol):
     def migrate_pages(
         self,
         pid: int,
-        old_nodes: Sequence[int],
-        new_nodes: Sequence[int],
+        old_nodes: Iterable[int],
+        new_nodes: Iterable[int],
         maxnode: int | None = None,
     ) -> int: ...
 
@@ -128,7 +129,7 @@ class Kernel(Protocol):
         self,
         *,
         uid: int = 0,
-        cpuset_mems: Sequence[int] | None = None,
+        cpuset_mems: Iterable[int] | None = None,
         caps: Sequence[str] | None = None,
     ) -> Process:
         """A process of ``uid`` (root: every capability, others none, unless ``caps``
