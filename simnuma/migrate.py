@@ -105,8 +105,14 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     return Migration(rc or failed, results)
 
 
-def split_thp(kernel: SimKernel, frame: Frame) -> list[Frame]:
-    """split_huge_page(): replace a THP by 512 small pages in every page table."""
+def split_thp(kernel: SimKernel, frame: Frame, vpn: int | None = None) -> list[Frame]:
+    """split_huge_page(): replace a THP by 512 small pages in every page table.
+
+    ``vpn``, a page number where the caller found ``frame``, lets the split look
+    only at that 2 MiB block of each page table (fork maps a folio at the same
+    address).  When the blocks holding it there do not account for its mapcount
+    (one per address space), every page table is scanned instead.
+    """
     assert frame.order and frame.flags & THP
     subs = []
     for i in range(HPAGE_NR):
@@ -116,10 +122,19 @@ def split_thp(kernel: SimKernel, frame: Frame) -> list[Frame]:
         if frame.data is not None:
             sub.data = bytearray(frame.data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE])
         subs.append(sub)
-    for proc in kernel.tasks.values():
-        pt = proc.mm.pt if proc.mm is not None else {}
-        for vpn in [v for v, f in pt.items() if f is frame]:
-            pt[vpn] = subs[vpn % HPAGE_NR]
+    tables = {id(p.mm): p.mm.pt for p in kernel.tasks.values() if p.mm is not None}
+    if vpn is not None:
+        base = vpn & ~(HPAGE_NR - 1)
+        found = [pt for pt in tables.values() if pt.get(base) is frame]
+        if len(found) == frame.mapcount:
+            for pt in found:
+                for v in range(base, base + HPAGE_NR):
+                    if pt.get(v) is frame:
+                        pt[v] = subs[v % HPAGE_NR]
+            return subs
+    for pt in tables.values():
+        for v in [v for v, f in pt.items() if f is frame]:
+            pt[v] = subs[v % HPAGE_NR]
     return subs
 
 
@@ -128,8 +143,9 @@ def vma_migratable(kernel: SimKernel, vma: VMA) -> bool:
     return not (vma.huge == "hugetlb" and kernel.profile.has(Quirk.HUGETLB_NOT_MIGRATABLE))
 
 
-def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[Frame]:
-    """Each folio mapped in ``vma`` once, in address order (the zero page excluded)."""
+def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[tuple[int, Frame]]:
+    """Each folio mapped in ``vma`` once, in address order (the zero page excluded),
+    with the first page number it was found at."""
     pt = mm.pt
     first, last = vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT
     if len(pt) < last - first:
@@ -142,7 +158,7 @@ def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[Frame]:
         if frame is previous or frame.flags & (ZERO | SWAPPED):
             continue
         previous = frame
-        yield frame
+        yield vpn, frame
 
 
 def queue_pages(
@@ -162,15 +178,20 @@ def queue_pages(
     for vma in mm.vmas_in(start, end):
         if not vma_migratable(kernel, vma):
             continue
-        folios = list(_mapped_folios(mm, vma))
-        while folios:
-            frame = folios.pop(0)
+        # a stack, next folio last: a split THP's pages go on top in address order
+        pending = list(_mapped_folios(mm, vma))
+        pending.reverse()
+        while pending:
+            vpn, frame = pending.pop()
             if (frame.nid in wanted) == invert:
                 continue
             if frame.mapcount > 1 and not move_all:
                 continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
             if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
-                folios[:0] = split_thp(kernel, frame)  # before 4.14 THPs migrate as 512 pages
+                # before 4.14 THPs migrate as 512 pages
+                base = vpn & ~(HPAGE_NR - 1)
+                subs = split_thp(kernel, frame, vpn)
+                pending.extend((base + i, subs[i]) for i in range(HPAGE_NR - 1, -1, -1))
                 continue
             if frame.flags & ISOLATED:
                 unqueued += 1
