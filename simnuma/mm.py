@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -67,6 +68,9 @@ class Segfault(OSError):
 
 
 AllocFn = Callable[[VMA, int, int, int], Frame]  # (vma, addr, flags, order) -> frame
+# (vma, first vpn, count, flags) -> small frames for that many fresh pages, placed as
+# AllocFn would place them one by one; fewer when a page finds no room
+AllocRunFn = Callable[[VMA, int, int, int], list[Frame]]
 
 
 class AddressSpace:
@@ -339,6 +343,56 @@ class AddressSpace:
                 raise Segfault(addr, "not mapped")
             if not vma.prot & need:
                 raise Segfault(addr, "protection forbids the access")
+            if write:
+                done = self.fault_fresh_run(vma, addr, end)
+                if done != addr:
+                    addr = done
+                    continue
             frame = self.fault(vma, addr, write)
             step = HPAGE_SIZE - (addr & (HPAGE_SIZE - 1)) if frame.order else PAGE_SIZE
             addr += step
+
+    # --- bulk faults -------------------------------------------------------------------
+    alloc_run: AllocRunFn | None = None  # the owning task's allocator for runs of pages
+    bulk_faults = True  # False: every page through fault() (what the fast path must match)
+    BULK_CHUNK = 1 << 16  # pages allocated per call (bounds the temporary list)
+
+    def fault_fresh_run(self, vma: VMA, addr: int, end: int) -> int:
+        """Write-fault the untouched pages of a private anonymous small-page VMA from
+        ``addr`` on, as fault() would one by one; return where it stopped (``addr``
+        when it did nothing: not such a VMA, a page already there, or no room)."""
+        alloc_run = self.alloc_run
+        if (
+            alloc_run is None
+            or not self.bulk_faults
+            or not vma.anonymous
+            or vma.anon_shared
+            or vma.huge is not None
+        ):
+            return addr
+        pt = self.pt
+        vpn = addr >> PAGE_SHIFT
+        last = (min(end, vma.end) + PAGE_SIZE - 1) >> PAGE_SHIFT
+        # New frames make no reference cycles: the cyclic collector, which would
+        # otherwise walk the growing heap over and over, waits until the run is done.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            while vpn < last:
+                stop = vpn
+                limit = min(last, vpn + self.BULK_CHUNK)
+                while stop < limit and stop not in pt:
+                    stop += 1
+                if stop == vpn:
+                    break
+                frames = alloc_run(vma, vpn, stop - vpn, ANON | DIRTY)
+                for v, frame in zip(range(vpn, vpn + len(frames)), frames, strict=True):
+                    frame.mapcount = 1  # map_frame() of a small page
+                    pt[v] = frame
+                vpn += len(frames)
+                if vpn != stop:
+                    break  # no room for this page: fault() raises for it
+        finally:
+            if collecting:
+                gc.enable()
+        return max(addr, vpn << PAGE_SHIFT)
