@@ -1,31 +1,88 @@
-"""Throughput and memory of the simulator at scale (figures go in README).
+"""Throughput, memory and scaling of the simulator (figures go in README).
 
-    python benchmarks/bench_pages.py [--pages 1000000]
+    python benchmarks/bench_pages.py [--pages 1000000] [--scale-pages 131072]
 
-Prints pages/s for move_pages() in query mode and in move mode over N touched
-pages (one call each, through the Python API, arrays included), and the bytes of
-Python heap per touched page.  Targets: query >= 2 M pages/s, move >= 1 M pages/s,
-<= 200 bytes per touched page.
+Over ``--pages`` touched pages: touch() in µs per page, move_pages() in query mode
+and in move mode (one call each, through the Python API, arrays included) in
+pages/s, and the bytes of Python heap per touched page.  Then how cost grows with
+the work: touch() and migrate_pages() (small pages, and THPs split on the way as
+before 4.14) over N = ``--scale-pages`` and 4N pages, with t(4N)/t(N), which is
+about 4 when the cost is linear.
+
+Targets: touch <= 1 µs/page, query >= 2 M pages/s, move >= 1 M pages/s,
+<= 200 bytes per touched page, t(4N)/t(N) about 4.
+
+It measures the simulator of the checkout it lives in.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import sys
 import time
 import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simnuma import SimKernel
 from simnuma.abi import MPOL_MF_MOVE
 
 PAGE = 4096
+REPEATS = 3  # the best of three, for the scaling figures
+
+
+def timed_touch(n: int) -> float:
+    """Seconds for one touch() of ``n`` fresh pages."""
+    kernel = SimKernel(nodes=2)
+    proc = kernel.spawn()
+    addr = proc.mmap(n * PAGE)
+    gc.collect()
+    t0 = time.perf_counter()
+    proc.touch(addr, n * PAGE)
+    elapsed = time.perf_counter() - t0
+    assert kernel.nodes[0].used == n
+    kernel.close()
+    return elapsed
+
+
+def timed_migrate_pages(n: int, *, thp: bool = False) -> float:
+    """Seconds for migrate_pages() of ``n`` touched pages from node 0 to node 1
+    (``thp``: 2 MiB THPs at 4.13, which splits each into 512 pages first)."""
+    kernel = SimKernel(nodes=2, profile="4.13" if thp else None)
+    proc = kernel.spawn()
+    addr = proc.mmap(n * PAGE, huge="thp" if thp else None)
+    proc.touch(addr, n * PAGE)
+    gc.collect()
+    t0 = time.perf_counter()
+    left = proc.migrate_pages(0, [0], [1])
+    elapsed = time.perf_counter() - t0
+    assert left == 0 and kernel.nodes[1].used == n and kernel.nodes[0].used == 0
+    kernel.close()
+    return elapsed
+
+
+def scaling(name: str, unit: str, n: int, run: Callable[[int], float]) -> None:
+    small = min(run(n) for _ in range(REPEATS))
+    large = min(run(4 * n) for _ in range(REPEATS))
+    if unit == "us":
+        figures = f"{small / n * 1e6:.2f} / {large / (4 * n) * 1e6:.2f} µs/page"
+    else:
+        figures = f"{small:.3f} s / {large:.3f} s"
+    print(f"{name:<28}{figures}  t(4N)/t(N) = {large / small:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1_000_000)
+    parser.add_argument("--scale-pages", type=int, default=131_072)
     args = parser.parse_args()
     n = args.pages
+    scale = args.scale_pages
+
+    t_touch = timed_touch(n)
 
     kernel = SimKernel(nodes=2)
     proc = kernel.spawn()
@@ -49,11 +106,18 @@ def main() -> None:
     t_move = time.perf_counter() - t0
     assert moved.ret == 0 and moved.status[0] == 1 and moved.status[-1] == 1
     assert kernel.nodes[1].used >= n
+    kernel.close()
+    del pages, query, moved
 
-    print(f"touched pages:        {n:,}")
-    print(f"query (nodes=NULL):   {n / t_query / 1e6:.2f} M pages/s  ({t_query:.2f} s)")
-    print(f"move (MPOL_MF_MOVE):  {n / t_move / 1e6:.2f} M pages/s  ({t_move:.2f} s)")
-    print(f"memory per page:      {per_page:.0f} bytes")
+    print(f"touched pages:              {n:,}")
+    print(f"touch:                      {t_touch / n * 1e6:.2f} µs/page  ({t_touch:.2f} s)")
+    print(f"query (nodes=NULL):         {n / t_query / 1e6:.2f} M pages/s  ({t_query:.2f} s)")
+    print(f"move (MPOL_MF_MOVE):        {n / t_move / 1e6:.2f} M pages/s  ({t_move:.2f} s)")
+    print(f"memory per page:            {per_page:.0f} bytes")
+    print(f"scaling, N = {scale:,} and 4N = {4 * scale:,} pages (best of {REPEATS}):")
+    scaling("  touch", "us", scale, timed_touch)
+    scaling("  migrate_pages", "s", scale, timed_migrate_pages)
+    scaling("  migrate_pages, THP split", "s", scale, lambda k: timed_migrate_pages(k, thp=True))
 
 
 if __name__ == "__main__":
