@@ -8,6 +8,7 @@ not move (or is -ENOMEM when a target page could not be allocated).
 
 from __future__ import annotations
 
+import bisect
 import errno
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,13 +144,16 @@ def vma_migratable(kernel: SimKernel, vma: VMA) -> bool:
     return not (vma.huge == "hugetlb" and kernel.profile.has(Quirk.HUGETLB_NOT_MIGRATABLE))
 
 
-def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[tuple[int, Frame]]:
+def _mapped_folios(
+    mm: AddressSpace, vma: VMA, present: list[int] | None = None
+) -> Iterator[tuple[int, Frame]]:
     """Each folio mapped in ``vma`` once, in address order (the zero page excluded),
-    with the first page number it was found at."""
+    with the first page number it was found at.  ``present``: every page number of
+    the page table, sorted (else each page of the VMA is looked up)."""
     pt = mm.pt
     first, last = vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT
-    if len(pt) < last - first:
-        vpns = sorted(v for v in pt if first <= v < last)
+    if present is not None:
+        vpns = present[bisect.bisect_left(present, first) : bisect.bisect_left(present, last)]
     else:
         vpns = [v for v in range(first, last) if v in pt]
     previous = None
@@ -175,11 +179,14 @@ def queue_pages(
     be isolated.  Shared folios are left alone without MPOL_MF_MOVE_ALL."""
     queued: list[Frame] = []
     unqueued = 0
-    for vma in mm.vmas_in(start, end):
-        if not vma_migratable(kernel, vma):
-            continue
+    vmas = [vma for vma in mm.vmas_in(start, end) if vma_migratable(kernel, vma)]
+    # a page table smaller than the VMAs is sorted once (splitting THPs below changes
+    # no page number in it), not searched again for each VMA
+    span = sum((vma.end - vma.start) >> PAGE_SHIFT for vma in vmas)
+    present = sorted(mm.pt) if len(mm.pt) < span else None
+    for vma in vmas:
         # a stack, next folio last: a split THP's pages go on top in address order
-        pending = list(_mapped_folios(mm, vma))
+        pending = list(_mapped_folios(mm, vma, present))
         pending.reverse()
         while pending:
             vpn, frame = pending.pop()
