@@ -360,7 +360,11 @@ class AddressSpace:
     def fault_fresh_run(self, vma: VMA, addr: int, end: int) -> int:
         """Write-fault the untouched pages of a private anonymous small-page VMA from
         ``addr`` on, as fault() would one by one; return where it stopped (``addr``
-        when it did nothing: not such a VMA, a page already there, or no room)."""
+        when it did nothing: not such a VMA, a page already there, or no room).
+
+        The caller has checked that ``vma`` allows the write.  Each page gets what
+        _fault_anon() gives a fresh small page: keep the two in step (the property
+        test tests/test_touch_fast_path.py compares them)."""
         alloc_run = self.alloc_run
         if (
             alloc_run is None
