@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import errno
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -146,9 +145,9 @@ def vma_migratable(kernel: SimKernel, vma: VMA) -> bool:
 
 def _mapped_folios(
     mm: AddressSpace, vma: VMA, present: list[int] | None = None
-) -> Iterator[tuple[int, Frame]]:
+) -> tuple[list[int], list[Frame]]:
     """Each folio mapped in ``vma`` once, in address order (the zero page excluded),
-    with the first page number it was found at.  ``present``: every page number of
+    and the page number it was first found at.  ``present``: every page number of
     the page table, sorted (else each page of the VMA is looked up)."""
     pt = mm.pt
     first, last = vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT
@@ -156,13 +155,17 @@ def _mapped_folios(
         vpns = present[bisect.bisect_left(present, first) : bisect.bisect_left(present, last)]
     else:
         vpns = [v for v in range(first, last) if v in pt]
+    found: list[int] = []
+    folios: list[Frame] = []
     previous = None
     for vpn in vpns:
         frame = pt[vpn]
         if frame is previous or frame.flags & (ZERO | SWAPPED):
             continue
         previous = frame
-        yield vpn, frame
+        found.append(vpn)
+        folios.append(frame)
+    return found, folios
 
 
 def queue_pages(
@@ -185,11 +188,13 @@ def queue_pages(
     span = sum((vma.end - vma.start) >> PAGE_SHIFT for vma in vmas)
     present = sorted(mm.pt) if len(mm.pt) < span else None
     for vma in vmas:
-        # a stack, next folio last: a split THP's pages go on top in address order
-        pending = list(_mapped_folios(mm, vma, present))
+        # stacks, next folio last: a split THP's pages go on top in address order
+        vpns, pending = _mapped_folios(mm, vma, present)
+        vpns.reverse()
         pending.reverse()
         while pending:
-            vpn, frame = pending.pop()
+            frame = pending.pop()
+            vpn = vpns.pop()
             if (frame.nid in wanted) == invert:
                 continue
             if frame.mapcount > 1 and not move_all:
@@ -197,8 +202,8 @@ def queue_pages(
             if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
                 # before 4.14 THPs migrate as 512 pages
                 base = vpn & ~(HPAGE_NR - 1)
-                subs = split_thp(kernel, frame, vpn)
-                pending.extend((base + i, subs[i]) for i in range(HPAGE_NR - 1, -1, -1))
+                pending.extend(reversed(split_thp(kernel, frame, vpn)))
+                vpns.extend(range(base + HPAGE_NR - 1, base - 1, -1))
                 continue
             if frame.flags & ISOLATED:
                 unqueued += 1
