@@ -7,6 +7,9 @@ and its contents are kept by construction.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -65,6 +68,23 @@ class Frame:
             f"Frame(nid={self.nid}, order={self.order}, "
             f"mapcount={self.mapcount}, flags={self.flags:#x})"
         )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while frames are made by the thousand.
+
+    Frames form no reference cycles, but each one made counts towards the next
+    collection, and the collector walks the whole growing heap again and again:
+    paused, it runs once afterwards.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # The shared zero page: mapped by read faults on private anonymous memory.  It is

@@ -24,6 +24,7 @@ from simnuma.frames import (
     WRITEBACK,
     ZERO,
     Frame,
+    collector_paused,
 )
 from simnuma.mempolicy import node_remap
 from simnuma.mm import VMA, AddressSpace
@@ -187,29 +188,30 @@ def queue_pages(
     # no page number in it), not searched again for each VMA
     span = sum((vma.end - vma.start) >> PAGE_SHIFT for vma in vmas)
     present = sorted(mm.pt) if len(mm.pt) < span else None
-    for vma in vmas:
-        # stacks, next folio last: a split THP's pages go on top in address order
-        vpns, pending = _mapped_folios(mm, vma, present)
-        vpns.reverse()
-        pending.reverse()
-        while pending:
-            frame = pending.pop()
-            vpn = vpns.pop()
-            if (frame.nid in wanted) == invert:
-                continue
-            if frame.mapcount > 1 and not move_all:
-                continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
-            if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
-                # before 4.14 THPs migrate as 512 pages
-                base = vpn & ~(HPAGE_NR - 1)
-                pending.extend(reversed(split_thp(kernel, frame, vpn)))
-                vpns.extend(range(base + HPAGE_NR - 1, base - 1, -1))
-                continue
-            if frame.flags & ISOLATED:
-                unqueued += 1
-                continue
-            frame.flags |= ISOLATED
-            queued.append(frame)
+    with collector_paused():  # a THP split makes 512 frames
+        for vma in vmas:
+            # stacks, next folio last: a split THP's pages go on top in address order
+            vpns, pending = _mapped_folios(mm, vma, present)
+            vpns.reverse()
+            pending.reverse()
+            while pending:
+                frame = pending.pop()
+                vpn = vpns.pop()
+                if (frame.nid in wanted) == invert:
+                    continue
+                if frame.mapcount > 1 and not move_all:
+                    continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
+                if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
+                    # before 4.14 THPs migrate as 512 pages
+                    base = vpn & ~(HPAGE_NR - 1)
+                    pending.extend(reversed(split_thp(kernel, frame, vpn)))
+                    vpns.extend(range(base + HPAGE_NR - 1, base - 1, -1))
+                    continue
+                if frame.flags & ISOLATED:
+                    unqueued += 1
+                    continue
+                frame.flags |= ISOLATED
+                queued.append(frame)
     return queued, unqueued
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import errno
-import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -30,6 +29,7 @@ from simnuma.frames import (
     ZERO_PAGE,
     Frame,
     NodeMemory,
+    collector_paused,
 )
 from simnuma.mempolicy import Mempolicy
 
@@ -377,11 +377,7 @@ class AddressSpace:
         pt = self.pt
         vpn = addr >> PAGE_SHIFT
         last = (min(end, vma.end) + PAGE_SIZE - 1) >> PAGE_SHIFT
-        # New frames make no reference cycles: the cyclic collector, which would
-        # otherwise walk the growing heap over and over, waits until the run is done.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             while vpn < last:
                 stop = vpn
                 limit = min(last, vpn + self.BULK_CHUNK)
@@ -396,7 +392,4 @@ class AddressSpace:
                 vpn += len(frames)
                 if vpn != stop:
                     break  # no room for this page: fault() raises for it
-        finally:
-            if collecting:
-                gc.enable()
         return max(addr, vpn << PAGE_SHIFT)
