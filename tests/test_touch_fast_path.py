@@ -14,7 +14,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from simnuma import NodeSpec, SimKernel, SimProcess, Topology, named_profiles
+from simnuma import NodeSpec, SimFile, SimKernel, SimProcess, Topology, named_profiles
 from simnuma.abi import (
     MPOL_BIND,
     MPOL_DEFAULT,
@@ -28,6 +28,7 @@ from simnuma.abi import (
     PROT_READ,
 )
 from simnuma.frames import Frame
+from simnuma.mempolicy import Mempolicy
 from simnuma.mm import AddressSpace
 
 PAGE = 4096
@@ -153,9 +154,22 @@ def frame_state(frame: Frame) -> tuple[object, ...]:
     return tuple(values)
 
 
+def plain(obj: object) -> dict[str, object]:
+    """An object's attributes that compare across two kernels (files by name; the
+    attributes holding kernel objects only by name)."""
+    out: dict[str, object] = {}
+    for name, value in sorted(vars(obj).items()):
+        if isinstance(value, SimFile):
+            value = value.name
+        elif not isinstance(value, int | str | frozenset | Mempolicy | type(None)):
+            value = type(value).__name__
+        out[name] = value
+    return out
+
+
 def state(kernel: SimKernel) -> object:
     """The whole world as plain data: page tables (which pages share a frame), frames,
-    VMAs, node counts."""
+    VMAs, address spaces, tasks, node counts."""
     kernel.check_consistency()
     ids: dict[int, int] = {}
     tasks = []
@@ -166,11 +180,8 @@ def state(kernel: SimKernel) -> object:
             (vpn, ids.setdefault(id(f), len(ids)), frame_state(f))
             for vpn, f in sorted(proc.mm.pt.items())
         ]
-        vmas = [
-            (v.start, v.end, v.prot, v.shared, v.huge, v.locked, v.policy, v.pgoff)
-            for v in proc.mm.vmas
-        ]
-        tasks.append((pid, table, vmas, proc.policy, proc.il_next, sorted(proc.cpuset)))
+        vmas = [plain(vma) for vma in proc.mm.vmas]
+        tasks.append((pid, table, vmas, plain(proc.mm), plain(proc)))
     nodes = [(nid, node.used, node.capacity) for nid, node in sorted(kernel.nodes.items())]
     return tasks, nodes
 
