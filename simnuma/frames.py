@@ -7,6 +7,9 @@ and its contents are kept by construction.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -69,6 +72,23 @@ class Frame:
         )
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while frames are made by the thousand.
+
+    Frames form no reference cycles, but each one made counts towards the next
+    collection, and the collector walks the whole growing heap again and again:
+    paused, it runs once afterwards.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 # The shared zero page: mapped by read faults on private anonymous memory.  It is
 # not node memory the simulator accounts for.
 ZERO_PAGE = Frame(nid=0, flags=ZERO)
@@ -112,6 +132,35 @@ class NodeMemory:
                 node.used += need
                 return Frame(nid, flags, order)
         raise OutOfNodeMemory(f"no room for {need} page(s) on nodes {candidates}")
+
+    def alloc_run(
+        self, candidates: list[list[int]], first: int, count: int, flags: int
+    ) -> list[Frame]:
+        """``count`` small pages, one after another as alloc() would place them: page
+        ``i`` from ``candidates[(first + i) % len(candidates)]``.  Stops at the first
+        page no candidate node has room for (alloc() then raises for it)."""
+        nodes = self.nodes
+        frames: list[Frame] = []
+        period = len(candidates)
+        if period == 1:
+            # one list for every page: each node in turn until it is full
+            for nid in candidates[0]:
+                node = nodes[nid]
+                take = min(node.capacity - node.used, count - len(frames))
+                if take > 0:
+                    node.used += take
+                    frames += [Frame(nid, flags) for _ in range(take)]
+            return frames
+        for i in range(first, first + count):
+            for nid in candidates[i % period]:
+                node = nodes[nid]
+                if node.used < node.capacity:
+                    node.used += 1
+                    frames.append(Frame(nid, flags))
+                    break
+            else:
+                break
+        return frames
 
     def try_move(self, frame: Frame, nid: int) -> bool:
         """Account ``frame`` to node ``nid`` (__GFP_THISNODE: no fallback)."""

@@ -7,6 +7,7 @@ policies that may fall back, every other allowed node by distance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,42 @@ def by_distance(kernel: SimKernel, origin: int, nids: set[int] | frozenset[int])
     return sorted(nids, key=lambda n: (node.distances.get(n, 255), n))
 
 
+def candidate_rule(
+    kernel: SimKernel, policy: Mempolicy, local: int, allowed: frozenset[int]
+) -> tuple[int, Callable[[int], list[int]]]:
+    """candidate_nodes() with the interleave index left open: ``(period, nodes_for)``
+    such that the nodes for index ``i`` are ``nodes_for(i % period)``.
+
+    A fault path placing many pages works out each of the ``period`` lists once.
+    """
+    fallback = by_distance(kernel, local, allowed)
+    mode = policy.mode
+    if mode in (MPOL_DEFAULT, MPOL_LOCAL) or (mode == MPOL_PREFERRED and not policy.nodes):
+        return 1, lambda _: fallback
+    nodes = sorted(policy.nodes & allowed) or sorted(policy.nodes)
+    if mode == MPOL_PREFERRED:
+        first = nodes[0]
+        preferred = [first, *(n for n in by_distance(kernel, first, allowed) if n != first)]
+        return 1, lambda _: preferred
+    if mode == MPOL_PREFERRED_MANY:
+        many = by_distance(kernel, local, set(nodes))
+        ordered = [*many, *(n for n in fallback if n not in many)]
+        return 1, lambda _: ordered
+    if mode == MPOL_BIND:
+        # BIND never falls back outside its nodes: allocation fails instead.
+        bound = by_distance(kernel, local, set(nodes))
+        return 1, lambda _: bound
+    if mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
+        # Every node weighs 1 unless weights are set in sysfs (not modelled): the
+        # weighted form then interleaves exactly like MPOL_INTERLEAVE.
+        def interleaved(i: int) -> list[int]:
+            target = nodes[i]
+            return [target, *(n for n in by_distance(kernel, target, allowed) if n != target)]
+
+        return len(nodes), interleaved
+    raise NotImplementedError(f"memory policy mode {mode} is not modelled")
+
+
 def candidate_nodes(
     kernel: SimKernel,
     policy: Mempolicy,
@@ -96,25 +133,8 @@ def candidate_nodes(
     mems; ``interleave_index`` selects the interleave node (the page offset for
     a VMA policy, a running counter for a task policy).
     """
-    fallback = by_distance(kernel, local, allowed)
-    mode = policy.mode
-    if mode in (MPOL_DEFAULT, MPOL_LOCAL) or (mode == MPOL_PREFERRED and not policy.nodes):
-        return fallback
-    nodes = sorted(policy.nodes & allowed) or sorted(policy.nodes)
-    if mode == MPOL_PREFERRED:
-        return [nodes[0], *(n for n in by_distance(kernel, nodes[0], allowed) if n != nodes[0])]
-    if mode == MPOL_PREFERRED_MANY:
-        first = by_distance(kernel, local, set(nodes))
-        return [*first, *(n for n in fallback if n not in first)]
-    if mode == MPOL_BIND:
-        # BIND never falls back outside its nodes: allocation fails instead.
-        return by_distance(kernel, local, set(nodes))
-    if mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
-        # Every node weighs 1 unless weights are set in sysfs (not modelled): the
-        # weighted form then interleaves exactly like MPOL_INTERLEAVE.
-        target = nodes[interleave_index % len(nodes)]
-        return [target, *(n for n in by_distance(kernel, target, allowed) if n != target)]
-    raise NotImplementedError(f"memory policy mode {mode} is not modelled")
+    period, nodes_for = candidate_rule(kernel, policy, local, allowed)
+    return nodes_for(interleave_index % period)
 
 
 def vma_interleave_index(vma_start: int, vma_pgoff: int, addr: int) -> int:

@@ -8,8 +8,8 @@ not move (or is -ENOMEM when a target page could not be allocated).
 
 from __future__ import annotations
 
+import bisect
 import errno
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from simnuma.frames import (
     WRITEBACK,
     ZERO,
     Frame,
+    collector_paused,
 )
 from simnuma.mempolicy import node_remap
 from simnuma.mm import VMA, AddressSpace
@@ -105,8 +106,14 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     return Migration(rc or failed, results)
 
 
-def split_thp(kernel: SimKernel, frame: Frame) -> list[Frame]:
-    """split_huge_page(): replace a THP by 512 small pages in every page table."""
+def split_thp(kernel: SimKernel, frame: Frame, vpn: int | None = None) -> list[Frame]:
+    """split_huge_page(): replace a THP by 512 small pages in every page table.
+
+    ``vpn``, a page number where the caller found ``frame``, lets the split look
+    only at that 2 MiB block of each page table (fork maps a folio at the same
+    address).  When the blocks holding it there do not account for its mapcount
+    (one per address space), every page table is scanned instead.
+    """
     assert frame.order and frame.flags & THP
     subs = []
     for i in range(HPAGE_NR):
@@ -116,10 +123,19 @@ def split_thp(kernel: SimKernel, frame: Frame) -> list[Frame]:
         if frame.data is not None:
             sub.data = bytearray(frame.data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE])
         subs.append(sub)
-    for proc in kernel.tasks.values():
-        pt = proc.mm.pt if proc.mm is not None else {}
-        for vpn in [v for v, f in pt.items() if f is frame]:
-            pt[vpn] = subs[vpn % HPAGE_NR]
+    tables = {id(p.mm): p.mm.pt for p in kernel.tasks.values() if p.mm is not None}
+    if vpn is not None:
+        base = vpn & ~(HPAGE_NR - 1)
+        found = [pt for pt in tables.values() if pt.get(base) is frame]
+        if len(found) == frame.mapcount:
+            for pt in found:
+                for v in range(base, base + HPAGE_NR):
+                    if pt.get(v) is frame:
+                        pt[v] = subs[v % HPAGE_NR]
+            return subs
+    for pt in tables.values():
+        for v in [v for v, f in pt.items() if f is frame]:
+            pt[v] = subs[v % HPAGE_NR]
     return subs
 
 
@@ -128,21 +144,29 @@ def vma_migratable(kernel: SimKernel, vma: VMA) -> bool:
     return not (vma.huge == "hugetlb" and kernel.profile.has(Quirk.HUGETLB_NOT_MIGRATABLE))
 
 
-def _mapped_folios(mm: AddressSpace, vma: VMA) -> Iterator[Frame]:
-    """Each folio mapped in ``vma`` once, in address order (the zero page excluded)."""
+def _mapped_folios(
+    mm: AddressSpace, vma: VMA, present: list[int] | None = None
+) -> tuple[list[int], list[Frame]]:
+    """Each folio mapped in ``vma`` once, in address order (the zero page excluded),
+    and the page number it was first found at.  ``present``: every page number of
+    the page table, sorted (else each page of the VMA is looked up)."""
     pt = mm.pt
     first, last = vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT
-    if len(pt) < last - first:
-        vpns = sorted(v for v in pt if first <= v < last)
+    if present is not None:
+        vpns = present[bisect.bisect_left(present, first) : bisect.bisect_left(present, last)]
     else:
         vpns = [v for v in range(first, last) if v in pt]
+    found: list[int] = []
+    folios: list[Frame] = []
     previous = None
     for vpn in vpns:
         frame = pt[vpn]
         if frame is previous or frame.flags & (ZERO | SWAPPED):
             continue
         previous = frame
-        yield frame
+        found.append(vpn)
+        folios.append(frame)
+    return found, folios
 
 
 def queue_pages(
@@ -159,24 +183,35 @@ def queue_pages(
     be isolated.  Shared folios are left alone without MPOL_MF_MOVE_ALL."""
     queued: list[Frame] = []
     unqueued = 0
-    for vma in mm.vmas_in(start, end):
-        if not vma_migratable(kernel, vma):
-            continue
-        folios = list(_mapped_folios(mm, vma))
-        while folios:
-            frame = folios.pop(0)
-            if (frame.nid in wanted) == invert:
-                continue
-            if frame.mapcount > 1 and not move_all:
-                continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
-            if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
-                folios[:0] = split_thp(kernel, frame)  # before 4.14 THPs migrate as 512 pages
-                continue
-            if frame.flags & ISOLATED:
-                unqueued += 1
-                continue
-            frame.flags |= ISOLATED
-            queued.append(frame)
+    vmas = [vma for vma in mm.vmas_in(start, end) if vma_migratable(kernel, vma)]
+    # a page table smaller than the VMAs is sorted once (splitting THPs below changes
+    # no page number in it), not searched again for each VMA
+    span = sum((vma.end - vma.start) >> PAGE_SHIFT for vma in vmas)
+    present = sorted(mm.pt) if len(mm.pt) < span else None
+    with collector_paused():  # a THP split makes 512 frames
+        for vma in vmas:
+            # stacks, next folio last: a split THP's pages go on top in address order
+            vpns, pending = _mapped_folios(mm, vma, present)
+            vpns.reverse()
+            pending.reverse()
+            while pending:
+                frame = pending.pop()
+                vpn = vpns.pop()
+                if (frame.nid in wanted) == invert:
+                    continue
+                if frame.mapcount > 1 and not move_all:
+                    continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
+                if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
+                    # before 4.14 THPs migrate as 512 pages
+                    base = vpn & ~(HPAGE_NR - 1)
+                    pending.extend(reversed(split_thp(kernel, frame, vpn)))
+                    vpns.extend(range(base + HPAGE_NR - 1, base - 1, -1))
+                    continue
+                if frame.flags & ISOLATED:
+                    unqueued += 1
+                    continue
+                frame.flags |= ISOLATED
+                queued.append(frame)
     return queued, unqueued
 
 

@@ -29,6 +29,7 @@ from simnuma.frames import (
     ZERO_PAGE,
     Frame,
     NodeMemory,
+    collector_paused,
 )
 from simnuma.mempolicy import Mempolicy
 
@@ -68,6 +69,9 @@ class Segfault(OSError):
 
 
 AllocFn = Callable[[VMA, int, int, int], Frame]  # (vma, addr, flags, order) -> frame
+# (vma, first vpn, count, flags) -> small frames for that many fresh pages, placed as
+# AllocFn would place them one by one; fewer when a page finds no room
+AllocRunFn = Callable[[VMA, int, int, int], list[Frame]]
 
 
 class AddressSpace:
@@ -392,6 +396,53 @@ class AddressSpace:
                 raise Segfault(addr, "not mapped")
             if not vma.prot & need:
                 raise Segfault(addr, "protection forbids the access")
+            if write:
+                done = self.fault_fresh_run(vma, addr, end)
+                if done != addr:
+                    addr = done
+                    continue
             frame = self.fault(vma, addr, write)
             step = HPAGE_SIZE - (addr & (HPAGE_SIZE - 1)) if frame.order else PAGE_SIZE
             addr += step
+
+    # --- bulk faults -------------------------------------------------------------------
+    alloc_run: AllocRunFn | None = None  # the owning task's allocator for runs of pages
+    bulk_faults = True  # False: every page through fault() (what the fast path must match)
+    BULK_CHUNK = 1 << 16  # pages allocated per call (bounds the temporary list)
+
+    def fault_fresh_run(self, vma: VMA, addr: int, end: int) -> int:
+        """Write-fault the untouched pages of a private anonymous small-page VMA from
+        ``addr`` on, as fault() would one by one; return where it stopped (``addr``
+        when it did nothing: not such a VMA, a page already there, or no room).
+
+        The caller has checked that ``vma`` allows the write.  Each page gets what
+        _fault_anon() gives a fresh small page: keep the two in step (the property
+        test tests/test_touch_fast_path.py compares them)."""
+        alloc_run = self.alloc_run
+        if (
+            alloc_run is None
+            or not self.bulk_faults
+            or not vma.anonymous
+            or vma.anon_shared
+            or vma.huge is not None
+        ):
+            return addr
+        pt = self.pt
+        vpn = addr >> PAGE_SHIFT
+        last = (min(end, vma.end) + PAGE_SIZE - 1) >> PAGE_SHIFT
+        with collector_paused():
+            while vpn < last:
+                stop = vpn
+                limit = min(last, vpn + self.BULK_CHUNK)
+                while stop < limit and stop not in pt:
+                    stop += 1
+                if stop == vpn:
+                    break
+                frames = alloc_run(vma, vpn, stop - vpn, ANON | DIRTY)
+                for v, frame in zip(range(vpn, vpn + len(frames)), frames, strict=True):
+                    frame.mapcount = 1  # map_frame() of a small page
+                    pt[v] = frame
+                vpn += len(frames)
+                if vpn != stop:
+                    break  # no room for this page: fault() raises for it
+        return max(addr, vpn << PAGE_SHIFT)

@@ -18,11 +18,12 @@ from simnuma.abi import (
 )
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.files import SimFile
-from simnuma.frames import HPAGE_SIZE, PAGE_SIZE, Frame
+from simnuma.frames import HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, Frame
 from simnuma.mempolicy import (
     DEFAULT_POLICY,
     Mempolicy,
     candidate_nodes,
+    candidate_rule,
     rebind,
     vma_interleave_index,
 )
@@ -54,6 +55,8 @@ class SimProcess(SyscallMethods):
         self.cpu_node = kernel.cpu_nodes()[0]
         self.alive = True
         self.mm: AddressSpace | None = None if kthread else AddressSpace(kernel.memory, self._alloc)
+        if self.mm is not None:
+            self.mm.alloc_run = self._alloc_run
 
     # --- identity ------------------------------------------------------------------
     @property
@@ -85,6 +88,18 @@ class SimProcess(SyscallMethods):
         return self.kernel.memory.alloc(
             [n for n in nodes if self.kernel.nodes[n].has_memory], flags, order
         )
+
+    def _alloc_run(self, vma: VMA, vpn: int, count: int, flags: int) -> list[Frame]:
+        """_alloc() of small pages for ``count`` fresh pages of a private anonymous VMA
+        from page ``vpn`` on, in address order; fewer when a page finds no room."""
+        assert vma.anonymous and not vma.anon_shared
+        policy = vma.policy or self.policy
+        period, nodes_for = candidate_rule(self.kernel, policy, self.cpu_node, self.cpuset)
+        nodes = self.kernel.nodes
+        lists = [[n for n in nodes_for(r) if nodes[n].has_memory] for r in range(period)]
+        # interleave_nid(): the page offset in the VMA, one more for each page
+        first = vma_interleave_index(vma.start, vma.pgoff, vpn << PAGE_SHIFT)
+        return self.kernel.memory.alloc_run(lists, first, count, flags)
 
     # --- memory set-up (the process acting on itself) --------------------------------
     def mmap(

@@ -170,7 +170,7 @@ def isolate_for_move(
     profile = kernel.profile
     if frame.flags & THP and profile.has(Quirk.THP_SPLIT_ON_MOVE):
         # FOLL_SPLIT: the THP becomes 512 small pages and only the named one moves
-        frame = split_thp(kernel, frame)[(addr >> PAGE_SHIFT) % HPAGE_NR]
+        frame = split_thp(kernel, frame, addr >> PAGE_SHIFT)[(addr >> PAGE_SHIFT) % HPAGE_NR]
     # STATUS node: already on the target node
     if frame.nid == node:
         return node
