@@ -439,6 +439,8 @@ class AddressSpace:
                 if stop == vpn:
                     break
                 frames = alloc_run(vma, vpn, stop - vpn, ANON | DIRTY)
+                if frames:
+                    vma.anon_vma = True
                 for v, frame in zip(range(vpn, vpn + len(frames)), frames, strict=True):
                     frame.mapcount = 1  # map_frame() of a small page
                     pt[v] = frame
