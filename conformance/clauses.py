@@ -292,6 +292,13 @@ _ALL = [
         COMMIT,
     ),
     _c(
+        "move_pages.pinned_page_written_in_place",
+        "a write to a pinned page only this process maps lands in that very page (its pte is "
+        "writable: no copy-on-write), so the page stays pinned and does not move",
+        KERNEL,
+        note="a writable pte takes the write without a fault",
+    ),
+    _c(
         "move_pages.status.EAGAIN.pinned",
         "a page with an extra reference (pinned) fails every pass: status -EAGAIN",
         KERNEL,

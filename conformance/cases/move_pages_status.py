@@ -284,6 +284,17 @@ def pinned_page_eagain(env: Env) -> None:
     expect_status(r, [t, -errno.EAGAIN, t])
 
 
+@case("move_pages.pinned_page_written_in_place", needs=PIN)
+def pinned_page_written_stays_pinned(env: Env) -> None:
+    """Writing a pinned page writes that page (no copy): it still fails to move."""
+    p, pages, t = _pinned_then_free(env)
+    data = b"written after the pin"
+    p.write_bytes(pages[1], data)
+    p.move_pages(0, [pages[1]], [t], MPOL_MF_MOVE)
+    expect(env.where(p, [pages[1]])[0] != t, True, "the pinned page stayed where it was")
+    expect(p.read_bytes(pages[1], len(data)), data, "contents")
+
+
 @case("move_pages.status.unwritten", needs=PIN)
 def pinned_page_unwritten(env: Env) -> None:
     """A batch with a pinned page fails: its statuses and every later entry's stay unwritten."""
