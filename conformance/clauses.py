@@ -218,6 +218,13 @@ _ALL = [
         note="visible only where a not-present page and the zero page answer differently",
     ),
     _c(
+        "fork.hugetlb_private_copy_on_write",
+        "a private hugetlb page shared with a forked child is copied whole on a write: each "
+        "side keeps what it wrote",
+        KERNEL,
+        note="hugetlb_wp()",
+    ),
+    _c(
         "fork.hugetlb_copied",
         "fork() copies a shared hugetlb mapping's entries: the child maps the page at once "
         "(query gives its node) and the parent's page is mapped twice (-EACCES)",
@@ -776,9 +783,23 @@ _ALL = [
     ),
     _c(
         "set_mempolicy.mode.local",
-        "MPOL_LOCAL is a mode of its own: accepted without nodes, read back as MPOL_LOCAL",
+        "MPOL_LOCAL is a mode of its own: accepted without nodes",
         KERNEL,
         when=Q.MPOL_LOCAL_MODE,
+    ),
+    _c(
+        "get_mempolicy.mode.local",
+        "a local policy (MPOL_LOCAL, or MPOL_PREFERRED with no node) reads back as MPOL_LOCAL",
+        KERNEL,
+        when=Q.MPOL_LOCAL_MODE,
+        unless=Q.MPOL_LOCAL_READS_AS_PREFERRED,
+    ),
+    _c(
+        "get_mempolicy.mode.local_as_preferred",
+        "a local policy (MPOL_LOCAL, or MPOL_PREFERRED with no node) reads back as "
+        "MPOL_PREFERRED with an empty mask",
+        KERNEL,
+        when=Q.MPOL_LOCAL_READS_AS_PREFERRED,
     ),
     _c(
         "set_mempolicy.errno.EINVAL.mode.local",

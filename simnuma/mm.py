@@ -247,6 +247,8 @@ class AddressSpace:
         if frame is not None and not write:
             return frame
         if vma.huge == "hugetlb":
+            if frame is not None and write and frame.flags & ANON and frame.mapcount > 1:
+                return self._hugetlb_wp(vma, vpn, frame)
             return frame or self._fault_hugetlb(vma, vpn)
         if not vma.anonymous or vma.anon_shared:
             return self._fault_file(vma, vpn, write, frame)
@@ -267,6 +269,18 @@ class AddressSpace:
         vma.anon_vma = True
         self.map_frame(vpn, frame)
         return frame
+
+    def _hugetlb_wp(self, vma: VMA, vpn: int, shared: Frame) -> Frame:
+        """hugetlb_wp(): a private huge page still shared with a forked child is copied
+        whole on a write; this address space maps the copy."""
+        base = vpn & ~(HPAGE_NR - 1)
+        copy = self.alloc(vma, base << PAGE_SHIFT, HUGETLB | ANON, HPAGE_ORDER)
+        copy.data = bytearray(shared.data) if shared.data is not None else None
+        for v in range(base, base + HPAGE_NR):
+            self.pt[v] = copy
+        copy.mapcount = 1
+        self.release(shared)
+        return copy
 
     def _fault_file(self, vma: VMA, vpn: int, write: bool, mapped: Frame | None) -> Frame:
         assert vma.file is not None

@@ -11,6 +11,7 @@ from simnuma.abi.quirks import (
     ABI,
     COMMIT_FORMAT,
     FEATURE,
+    FIRST_RELEASE,
     HOST_FEATURE,
     parse_release,
     unconfirmed,
@@ -106,7 +107,17 @@ def test_host_features_never_cut_a_profile() -> None:
     """Only what the simulator models cuts profiles: THP does (has_thp is constant
     within a profile), MADV_POPULATE and cgroup v2 migration (host features) do not."""
     starts = {p.release for p in named_profiles()}
-    assert parse_release("5.14") not in starts  # MADV_POPULATE: a host feature only
+    modelled = {
+        point
+        for q in Quirk
+        if q.info.kind != HOST_FEATURE
+        for point in (q.info.since, q.info.until)
+        if point is not None
+    }
+    hosts = [q for q in Quirk if q.info.kind == HOST_FEATURE]
+    assert hosts, "the table has host features (MADV_POPULATE, cgroup v2 migration)"
+    # profiles start exactly at the modelled edges; a host feature's edge adds none
+    assert starts == {FIRST_RELEASE} | {p for p in modelled if p > FIRST_RELEASE}
     assert Quirk.THP.info.since in starts
     for profile in named_profiles():
         assert SimKernel(profile=profile.name).has_thp is Quirk.THP.holds_in(profile.release)

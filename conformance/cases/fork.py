@@ -129,3 +129,16 @@ def hugetlb_absent_in_child(env: Env) -> None:
     p, child, a, target = _shared_hugetlb(env)
     expect(env.where(child, [a]), [-errno.ENOENT], "child")
     expect_status(p.move_pages(0, [a], [target], MPOL_MF_MOVE), [target], "parent's move")
+
+
+@case("fork.hugetlb_private_copy_on_write", needs=Needs(features=frozenset({"hugetlb"})))
+def hugetlb_private_written_after_fork(env: Env) -> None:
+    """Parent and child write their private huge page after fork: each reads its own."""
+    p = env.spawn()
+    a = p.mmap(HPAGE, huge="hugetlb")
+    p.write_bytes(a + HPAGE - 8, b"parent!!")
+    child = p.fork()
+    child.write_bytes(a + HPAGE - 8, b"child!!!")
+    expect(p.read_bytes(a + HPAGE - 8, 8), b"parent!!", "the parent's page")
+    expect(child.read_bytes(a + HPAGE - 8, 8), b"child!!!", "the child's copy")
+

@@ -13,10 +13,12 @@ import errno
 from conformance.env import Env, Needs, expect, expect_errno, expect_status
 from conformance.registry import case
 from simnuma.abi import (
+    MODE_NAMES,
     MPOL_BIND,
     MPOL_F_NUMA_BALANCING,
     MPOL_LOCAL,
     MPOL_MF_MOVE,
+    MPOL_PREFERRED,
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
 )
@@ -71,7 +73,7 @@ def permission_before_kernel_thread(env: Env) -> None:
 # ---------------------------------------------------------------- set_mempolicy(2) modes
 # clause, mode (flags included), whether it takes a node, the mode read back
 MODES = [
-    ("local", MPOL_LOCAL, False, MPOL_LOCAL),
+    ("local", MPOL_LOCAL, False, None),  # read back: get_mempolicy.mode.local*
     ("numa_balancing", MPOL_BIND | MPOL_F_NUMA_BALANCING, True, None),
     ("preferred_many", MPOL_PREFERRED_MANY, True, MPOL_PREFERRED_MANY),
     ("weighted_interleave", MPOL_WEIGHTED_INTERLEAVE, True, MPOL_WEIGHTED_INTERLEAVE),
@@ -105,3 +107,23 @@ def _refused(name: str, mode: int, with_node: bool) -> None:
 for _name, _mode, _with_node, _read_back in MODES:
     _accepted(_name, _mode, _with_node, _read_back)
     _refused(_name, _mode, _with_node)
+
+
+# ---------------------------------------------------------------- a local policy read back
+def _read_back_local(env: Env, mode: int) -> None:
+    for set_mode in (MPOL_LOCAL, MPOL_PREFERRED):  # MPOL_PREFERRED with no node is local
+        p = env.spawn()
+        p.set_mempolicy(set_mode, [])
+        expect(p.get_mempolicy(0), (mode, []), f"set {MODE_NAMES[set_mode]}, read back")
+
+
+@case("get_mempolicy.mode.local")
+def local_reads_as_local(env: Env) -> None:
+    """A local policy reads back as MPOL_LOCAL (5.14+)."""
+    _read_back_local(env, MPOL_LOCAL)
+
+
+@case("get_mempolicy.mode.local_as_preferred")
+def local_reads_as_preferred(env: Env) -> None:
+    """A local policy reads back as MPOL_PREFERRED, no nodes (3.8–5.13)."""
+    _read_back_local(env, MPOL_PREFERRED)

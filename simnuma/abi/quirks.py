@@ -254,6 +254,14 @@ class Quirk(Enum):
     )
     # --- memory policy modes ---------------------------------------------------------
     MPOL_LOCAL_MODE = _q("3.8", None, "479e2802d09f", "MPOL_LOCAL is a mode of its own")
+    MPOL_LOCAL_READS_AS_PREFERRED = _q(
+        "3.8",
+        "5.14",
+        "479e2802d09f..7858d7bca7fb",
+        "MPOL_LOCAL (and MPOL_PREFERRED with no node) was stored as MPOL_PREFERRED with the "
+        "internal MPOL_F_LOCAL flag, so get_mempolicy() reported MPOL_PREFERRED; seen on "
+        "Debian 5.10 (mm/mempolicy: don't handle MPOL_LOCAL like a fake MPOL_PREFERRED policy)",
+    )
     MPOL_F_NUMA_BALANCING_FLAG = _q(
         "5.12", None, "bda420b98505", "MPOL_F_NUMA_BALANCING mode flag (MPOL_BIND only)"
     )

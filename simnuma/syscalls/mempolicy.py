@@ -165,7 +165,11 @@ def sys_get_mempolicy(
             # EINVAL: MPOL_F_NODE alone needs an interleave task policy
             return -errno.EINVAL
     else:
-        value = pol.mode | (pol.flags & MPOL_MODE_FLAGS)
+        mode = pol.mode
+        # MODE: a local policy reads back as MPOL_PREFERRED until 5.14 (MPOL_F_LOCAL)
+        if mode == MPOL_LOCAL and kernel.profile.has(Quirk.MPOL_LOCAL_READS_AS_PREFERRED):
+            mode = MPOL_PREFERRED
+        value = mode | (pol.flags & MPOL_MODE_FLAGS)
     # policies set with MPOL_F_STATIC_NODES/RELATIVE_NODES report the nodes as given
     user_mask = pol.flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)
     reported = pol.user_nodes if user_mask else pol.nodes
