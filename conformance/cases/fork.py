@@ -141,4 +141,3 @@ def hugetlb_private_written_after_fork(env: Env) -> None:
     child.write_bytes(a + HPAGE - 8, b"child!!!")
     expect(p.read_bytes(a + HPAGE - 8, 8), b"parent!!", "the parent's page")
     expect(child.read_bytes(a + HPAGE - 8, 8), b"child!!!", "the child's copy")
-
