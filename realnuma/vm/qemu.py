@@ -3,21 +3,25 @@ command in it, and bring its output back over the serial console."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realnuma.vm import initramfs
+from realnuma.vm import initramfs, leftovers
 from realnuma.vm.kernels import Kernel
 
 MIB = 1 << 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class VmError(RuntimeError):
@@ -121,7 +125,9 @@ def run_in_guest(
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise VmError("qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
-    with tempfile.TemporaryDirectory(prefix="simnuma-vm-") as tmp:
+    for line in leftovers.clean():  # what runs killed with SIGKILL left
+        _progress(f"removed {line}")
+    with tempfile.TemporaryDirectory(prefix=leftovers.dir_prefix(os.getpid())) as tmp:
         image = initramfs.build(kernel, command, env or {}, Path(tmp) / "initrd.gz")
         argv = [
             qemu,
@@ -143,6 +149,7 @@ def run_in_guest(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         try:
             output, _ = proc.communicate(timeout=timeout)
@@ -170,14 +177,26 @@ def _console_log(kernel: Kernel) -> Path:
     return path
 
 
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn making the child get SIGKILL when its parent dies, even by SIGKILL.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: run_in_guest
+    is meant for the thread that lives as long as the run (the CLI's main thread).  A
+    parent that died before the prctl took effect is caught by the getppid() check."""
+    from realnuma._syscalls import lib  # imported here, not in the forked child
+
+    def preexec() -> None:
+        lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """Kill QEMU (and anything it started) and reap it."""
-    try:
-        import os
-
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
