@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from conformance.backends import Backend, HostBackend, VmBackend, parse_backends
 from conformance.registry import all_cases
@@ -56,6 +60,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run the simulator mirroring each real backend and require identical calls",
     )
     args = parser.parse_args(argv)
+    try:
+        with _stopped_by_signals():
+            return _main(parser, args, argv)
+    except Stopped as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"numa-conformance: stopped by {name}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+class Stopped(BaseException):
+    """SIGINT, SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so that every
+    ``finally`` and ``with`` on the way kills what it started and removes what it made."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Turn the first SIGINT/SIGTERM/SIGHUP into Stopped; later ones are ignored while
+    the run cleans up (SIGKILL still works: the VM's QEMU dies with us, and the temp
+    dir is found by realnuma.vm.leftovers)."""
+    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for s in signums:
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _main(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> int:
     if args.probe:
         from realnuma.probe import describe, probe
 
