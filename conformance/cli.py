@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -101,9 +102,26 @@ def _stopped_by_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def _writable(path: str) -> str | None:
+    """Why ``path`` cannot be written, or None; a file made for the check is removed."""
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        os.unlink(path)
+    return None
+
+
 def _main(
     parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
 ) -> int:
+    if args.markdown is not None:
+        problem = _writable(args.markdown)
+        if problem:
+            parser.error(f"--markdown {args.markdown}: cannot write it: {problem}")
     if args.probe:
         from realnuma.probe import describe, probe
 
@@ -142,13 +160,16 @@ def _main(
         )
     if args.markdown:
         command = " ".join(["numa-conformance", *(argv if argv is not None else sys.argv[1:])])
-        with open(args.markdown, "w", encoding="utf-8") as out:
-            out.write(f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n")
-            out.write(MARKDOWN_LEGEND)
-            out.write(render(results, labels, markdown=True))
-            if args.compare:
-                out.write("\n## Differential\n\n")
-                out.write(render_differential(diff, markdown=True))
+        text = f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n"
+        text += MARKDOWN_LEGEND + render(results, labels, markdown=True)
+        if args.compare:
+            text += "\n## Differential\n\n" + render_differential(diff, markdown=True)
+        try:
+            with open(args.markdown, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:  # checked before the run; it can still go (a full disk)
+            print(f"numa-conformance: error: --markdown {args.markdown}: {exc}", file=sys.stderr)
+            return 2
     if args.compare:
         print(render_differential(diff), end="")
     print(summary_line(results))
