@@ -22,6 +22,17 @@ from realnuma.vm.kernels import Kernel
 
 MIB = 1 << 20
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# QEMU's MAX_NODES (include/sysemu/numa.h: 128 in 7.2); each node has one vCPU here,
+# well under the pc machine's 255
+MAX_NODES = 128
+
+
+def host_memory_mib() -> int:
+    """This machine's memory (MemTotal), in MiB; the guest's RAM must fit in it."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    raise VmError("no MemTotal in /proc/meminfo")
 
 
 class VmError(RuntimeError):
@@ -44,6 +55,8 @@ class VmTopology:
     distances: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if len(self.nodes) > MAX_NODES:
+            raise ValueError(f"nodes: QEMU emulates at most {MAX_NODES}, not {len(self.nodes)}")
         if not self.nodes or not any(n.memory_mib for n in self.nodes):
             raise ValueError("nodes: at least one node must have memory")
         if not any(n.cpu for n in self.nodes):
@@ -68,8 +81,8 @@ class VmTopology:
     ) -> VmTopology:
         """``count`` nodes of ``memory_mib``; the last ``memoryless`` have no memory, the
         ``cpuless`` after node 0 no CPU; ``distance`` between every two nodes."""
-        if count < 1:
-            raise ValueError(f"nodes must be >= 1, got {count}")
+        if not 1 <= count <= MAX_NODES:
+            raise ValueError(f"nodes must be 1..{MAX_NODES} (QEMU's MAX_NODES), got {count}")
         if memory_mib < 64:
             raise ValueError(f"mem must be at least 64 (MiB per node), got {memory_mib}")
         if not 0 <= memoryless < count:
@@ -78,6 +91,12 @@ class VmTopology:
             raise ValueError(f"cpuless must be 0..{count - memoryless - 1}, got {cpuless}")
         if distance is not None and not 11 <= distance <= 254:
             raise ValueError(f"distance must be 11..254, got {distance}")
+        total = memory_mib * (count - memoryless)
+        if total > host_memory_mib():
+            raise ValueError(
+                f"mem × nodes with memory = {total} MiB, more than this host has "
+                f"({host_memory_mib()} MiB)"
+            )
         nodes = []
         for i in range(count):
             has_memory = i < count - memoryless
