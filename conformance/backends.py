@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conformance.env import Needs, Skip
-from conformance.registry import Case
+from conformance.registry import Case, all_cases
 from conformance.runner import Outcome, Result
 
 if TYPE_CHECKING:
@@ -183,6 +183,9 @@ class VmBackend:
             topology = self.topology
             offline = ",".join(str(c) for c in topology.offline_cpus)
             command = [sys.executable, "-m", "conformance.guest", "--offline-cpus", offline]
+            if {c.id for c in cases} != {c.id for c in all_cases()}:  # --clause: a short boot
+                for clause in sorted({c.clause.id for c in cases}):
+                    command += ["--clause", clause]
             env = {
                 "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                 "HOME": "/run/tmp",
