@@ -199,9 +199,10 @@ def _console_log(kernel: Kernel) -> Path:
 def _die_with_parent(parent: int) -> Callable[[], None]:
     """A preexec_fn making the child get SIGKILL when its parent dies, even by SIGKILL.
 
-    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: run_in_guest
-    is meant for the thread that lives as long as the run (the CLI's main thread).  A
-    parent that died before the prctl took effect is caught by the getppid() check."""
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: that is the
+    thread in run_in_guest, which waits for QEMU, so it cannot end first unless the
+    process dies.  A parent that died before the prctl took effect is caught by the
+    getppid() check."""
     from realnuma._syscalls import lib  # imported here, not in the forked child
 
     def preexec() -> None:
