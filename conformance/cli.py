@@ -83,11 +83,16 @@ class Stopped(BaseException):
 def _stopped_by_signals() -> Iterator[None]:
     """Turn the first SIGINT/SIGTERM/SIGHUP into Stopped; later ones are ignored while
     the run cleans up (SIGKILL still works: the VM's QEMU dies with us, and the temp
-    dir is found by realnuma.vm.leftovers)."""
-    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    dir is found by realnuma.vm.leftovers).  A signal ignored when we started (nohup,
+    ``&`` in a script) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    signums = [
+        s
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN
+    ]
 
     def stop(signum: int, frame: FrameType | None) -> None:
         for s in signums:

@@ -90,6 +90,33 @@ def test_a_signal_while_the_guest_runs(tmp_path: Path, signum: signal.Signals) -
             cli.wait()
 
 
+@pytest.mark.skipif(not Path(initramfs.BUSYBOX).exists(), reason="needs busybox-static")
+def test_an_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
+    """Started under nohup (SIGHUP ignored), a run goes on when the terminal goes."""
+    env = fake_vm_env(tmp_path)
+    cli = subprocess.Popen(
+        [*CLI, "--backend", "vm:kernel=6.12,nodes=1", "--clause", "fork"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    qemu = wait_for(tmp_path / "qemu.pid", cli)
+    try:
+        cli.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert cli.poll() is None and running(qemu)
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(timeout=30) == EXIT[signal.SIGTERM]
+        assert _run_dirs(tmp_path / "t", cli.pid) == []
+    finally:
+        kill_quietly(qemu, b"sleep")
+        if cli.poll() is None:
+            cli.kill()
+        cli.communicate()
+
+
 def _kernel_cached() -> bool:
     return (cache_dir() / "kernels" / "6.12" / "kernel.txt").exists()
 
