@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conformance.env import Needs, Skip
-from conformance.registry import Case
+from conformance.registry import Case, all_cases
 from conformance.runner import Outcome, Result
 
 if TYPE_CHECKING:
@@ -183,6 +183,9 @@ class VmBackend:
             topology = self.topology
             offline = ",".join(str(c) for c in topology.offline_cpus)
             command = [sys.executable, "-m", "conformance.guest", "--offline-cpus", offline]
+            if {c.id for c in cases} != {c.id for c in all_cases()}:  # --clause: a short boot
+                for clause in sorted({c.clause.id for c in cases}):
+                    command += ["--clause", clause]
             env = {
                 "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                 "HOME": "/run/tmp",
@@ -238,69 +241,84 @@ HOST_LACKS = {
 }
 
 
-def _options(text: str, spec: str) -> dict[str, str]:
+def _options(text: str) -> dict[str, str]:
     options: dict[str, str] = {}
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
         if not sep or not key or not value:
-            raise ValueError(f"backend {spec!r}: option {item!r} is not key=value")
-        options[key.strip()] = value.strip()
+            raise ValueError(f"option {item!r} is not key=value")
+        if key in options:
+            raise ValueError(f"option {key!r} is given twice")
+        options[key] = value
     return options
 
 
-def _count(options: dict[str, str], key: str, default: int, spec: str, minimum: int) -> int:
+def _count(options: dict[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
     value = options.pop(key, str(default))
-    if not value.isdigit() or int(value) < minimum:
-        raise ValueError(f"backend {spec!r}: {key} must be an integer >= {minimum}, not {value!r}")
+    if not value.isascii() or not value.isdigit() or not minimum <= int(value) <= maximum:
+        raise ValueError(f"{key} must be an integer in {minimum}..{maximum}, not {value!r}")
     return int(value)
 
 
+def _unknown(options: dict[str, str], known: str) -> None:
+    if options:
+        raise ValueError(f"unknown options {sorted(options)} (known: {known})")
+
+
 def parse_backends(spec: str) -> list[Backend]:
-    """One spec -> backends (``sim:profile=all`` expands to every named profile)."""
+    """One spec -> backends (``sim:profile=all`` expands to every named profile); a bad
+    spec is a ValueError saying ``backend '<spec>': <the problem>``."""
     if not isinstance(spec, str):
         raise TypeError(f"backend spec must be str, not {type(spec).__name__}")
+    try:
+        return _parse(spec)
+    except ValueError as exc:
+        raise ValueError(f"backend {spec!r}: {exc}") from None
+
+
+def _parse(spec: str) -> list[Backend]:
     kind, _, rest = spec.partition(":")
-    options = _options(rest, spec) if kind != "host" else {}
     if kind == "sim":
+        options = _options(rest)
         profile = options.pop("profile", None)
-        memory = _count(options, "nodes", 3, spec, 1)
-        memoryless = _count(options, "memoryless", 1, spec, 0)
-        if options:
+        # node ids run 0..MAX_NUMNODES-1 (SimKernel refuses a node beyond)
+        limit = SimBackend.max_numnodes
+        memory = _count(options, "nodes", 3, 1, limit)
+        memoryless = _count(options, "memoryless", 1, 0, limit)
+        if memory + memoryless > limit:
             raise ValueError(
-                f"backend {spec!r}: unknown options {sorted(options)} (profile, nodes, memoryless)"
+                f"nodes + memoryless = {memory + memoryless}: the simulator has at most "
+                f"{limit} nodes (MAX_NUMNODES)"
             )
+        _unknown(options, "profile, nodes, memoryless")
         if profile == "all":
             return [SimBackend(p.name, memory, memoryless) for p in named_profiles()]
         resolve_profile(profile)  # a bad profile is reported now, not per case
         return [SimBackend(profile, memory, memoryless)]
     if kind == "host":
         if rest not in ("", "libnuma"):
-            raise ValueError(f"backend {spec!r}: host takes no options but 'libnuma'")
+            raise ValueError("host takes no options but 'libnuma'")
         return [HostBackend(libnuma=rest == "libnuma")]
     if kind == "vm":
-        release = options.pop("kernel", None)
-        if release is None:
-            raise ValueError(f"backend {spec!r}: vm needs kernel=5.10|6.1|6.12|7.2")
-        from realnuma.vm.qemu import VmTopology
+        from realnuma.vm.kernels import SUITES
+        from realnuma.vm.qemu import MAX_NODES, VmTopology, host_memory_mib
 
-        nodes = _count(options, "nodes", 3, spec, 1)
+        options = _options(rest)
+        release = options.pop("kernel", None)
+        if release not in SUITES:
+            known = "|".join(SUITES)
+            got = "" if release is None else f", not {release!r}"
+            raise ValueError(f"vm needs kernel={known}{got}")
+        nodes = _count(options, "nodes", 3, 1, MAX_NODES)
         many = nodes >= 3
-        try:
-            topology = VmTopology.build(
-                nodes,
-                memory_mib=_count(options, "mem", 512, spec, 1),
-                memoryless=_count(options, "memoryless", 1 if many else 0, spec, 0),
-                cpuless=_count(options, "cpuless", 1 if many else 0, spec, 0),
-                distance=_count(options, "distance", 20, spec, 1)
-                if "distance" in options
-                else None,
-            )
-        except ValueError as exc:
-            raise ValueError(f"backend {spec!r}: {exc}") from None
-        if options:
-            raise ValueError(
-                f"backend {spec!r}: unknown options {sorted(options)} "
-                "(kernel, nodes, mem, memoryless, cpuless, distance)"
-            )
+        memory_mib = _count(options, "mem", 512, 64, host_memory_mib())
+        memoryless = _count(options, "memoryless", 1 if many else 0, 0, nodes)
+        cpuless = _count(options, "cpuless", 1 if many else 0, 0, nodes)
+        distance = _count(options, "distance", 20, 0, 1000) if "distance" in options else None
+        _unknown(options, "kernel, nodes, mem, memoryless, cpuless, distance")
+        topology = VmTopology.build(
+            nodes, memory_mib=memory_mib, memoryless=memoryless, cpuless=cpuless, distance=distance
+        )
         return [VmBackend(release, topology)]
-    raise ValueError(f"backend {spec!r}: unknown kind {kind!r} (known: sim, host, vm)")
+    raise ValueError(f"unknown kind {kind!r} (known: sim, host, vm)")

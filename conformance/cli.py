@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from conformance.backends import Backend, HostBackend, VmBackend, parse_backends
 from conformance.registry import all_cases
@@ -56,6 +61,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run the simulator mirroring each real backend and require identical calls",
     )
     args = parser.parse_args(argv)
+    try:
+        with _stopped_by_signals():
+            return _main(parser, args, argv)
+    except Stopped as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"numa-conformance: stopped by {name}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+class Stopped(BaseException):
+    """SIGINT, SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so that every
+    ``finally`` and ``with`` on the way kills what it started and removes what it made."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Turn the first SIGINT/SIGTERM/SIGHUP into Stopped; later ones are ignored while
+    the run cleans up (SIGKILL still works: the VM's QEMU dies with us, and the temp
+    dir is found by realnuma.vm.leftovers).  A signal ignored when we started (nohup,
+    ``&`` in a script) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signums = [
+        s
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN
+    ]
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for s in signums:
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _writable(path: str) -> str | None:
+    """Why ``path`` cannot be written, or None; a file made for the check is removed."""
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        os.unlink(path)
+    return None
+
+
+def _main(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> int:
+    if args.markdown is not None:
+        problem = _writable(args.markdown)
+        if problem:
+            parser.error(f"--markdown {args.markdown}: cannot write it: {problem}")
     if args.probe:
         from realnuma.probe import describe, probe
 
@@ -94,13 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.markdown:
         command = " ".join(["numa-conformance", *(argv if argv is not None else sys.argv[1:])])
-        with open(args.markdown, "w", encoding="utf-8") as out:
-            out.write(f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n")
-            out.write(MARKDOWN_LEGEND)
-            out.write(render(results, labels, markdown=True))
-            if args.compare:
-                out.write("\n## Differential\n\n")
-                out.write(render_differential(diff, markdown=True))
+        text = f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n"
+        text += MARKDOWN_LEGEND + render(results, labels, markdown=True)
+        if args.compare:
+            text += "\n## Differential\n\n" + render_differential(diff, markdown=True)
+        try:
+            with open(args.markdown, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:  # checked before the run; it can still go (a full disk)
+            print(f"numa-conformance: error: --markdown {args.markdown}: {exc}", file=sys.stderr)
+            return 2
     if args.compare:
         print(render_differential(diff), end="")
     print(summary_line(results))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from realnuma.probe import _read, _under, parse_mountinfo
 from realnuma.procfs import is_live
+from realnuma.vm import leftovers as vm_leftovers
 
 
 def helper_pids() -> list[int]:
@@ -57,9 +58,11 @@ def main() -> int:
         print(f"left behind: helper process {pid}")
     for d in dirs:
         print(f"left behind: cpuset {d}")
+    vm = vm_leftovers.find()  # VM runs' QEMUs and temp dirs: realnuma/vm/leftovers.py
+    print("".join(f"left behind: {line}\n" for line in vm), end="")
     if not pids and not dirs:
         print("no helper process or cpuset left behind")
-    return 1 if pids or dirs else 0
+    return 1 if pids or dirs or vm else 0
 
 
 if __name__ == "__main__":

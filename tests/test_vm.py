@@ -163,3 +163,27 @@ def test_the_guest_runs_this_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert isinstance(env, dict)
     assert env["PYTHONPATH"] == str(Path(conformance.__file__).resolve().parent.parent)
     assert seen["command"][1:3] == ["-m", "conformance.guest"]  # type: ignore[index]
+
+
+def test_the_guest_runs_only_the_clauses_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--clause reaches the guest: a short boot runs a few cases, not the whole suite."""
+    from conformance.registry import all_cases
+    from realnuma.vm import kernels
+
+    commands: list[list[str]] = []
+
+    def fake_run(kernel: Kernel, topology: VmTopology, command: list[str], **kw: object) -> object:
+        commands.append(command)
+        return {"facts": {"release": "6.12.0"}, "results": []}
+
+    kernel = _kernel(tmp_path)
+    monkeypatch.setattr(kernels, "fetch", lambda release: kernel)
+    monkeypatch.setattr(qemu, "run_in_guest", fake_run)
+    cpuset = [c for c in all_cases() if c.clause.id.startswith("cpuset")]
+    VmBackend("6.12").run_all(cpuset)
+    VmBackend("6.12").run_all(all_cases())
+    asked = sorted({c.clause.id for c in cpuset})
+    assert commands[0][-2 * len(asked) :] == [x for c in asked for x in ("--clause", c)]
+    assert "--clause" not in commands[1]

@@ -3,21 +3,36 @@ command in it, and bring its output back over the serial console."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realnuma.vm import initramfs
+from realnuma.vm import initramfs, leftovers
 from realnuma.vm.kernels import Kernel
 
 MIB = 1 << 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# QEMU's MAX_NODES (include/sysemu/numa.h: 128 in 7.2); each node has one vCPU here,
+# well under the pc machine's 255
+MAX_NODES = 128
+
+
+def host_memory_mib() -> int:
+    """This machine's memory (MemTotal), in MiB; the guest's RAM must fit in it."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    raise VmError("no MemTotal in /proc/meminfo")
 
 
 class VmError(RuntimeError):
@@ -40,6 +55,8 @@ class VmTopology:
     distances: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if len(self.nodes) > MAX_NODES:
+            raise ValueError(f"nodes: QEMU emulates at most {MAX_NODES}, not {len(self.nodes)}")
         if not self.nodes or not any(n.memory_mib for n in self.nodes):
             raise ValueError("nodes: at least one node must have memory")
         if not any(n.cpu for n in self.nodes):
@@ -64,8 +81,8 @@ class VmTopology:
     ) -> VmTopology:
         """``count`` nodes of ``memory_mib``; the last ``memoryless`` have no memory, the
         ``cpuless`` after node 0 no CPU; ``distance`` between every two nodes."""
-        if count < 1:
-            raise ValueError(f"nodes must be >= 1, got {count}")
+        if not 1 <= count <= MAX_NODES:
+            raise ValueError(f"nodes must be 1..{MAX_NODES} (QEMU's MAX_NODES), got {count}")
         if memory_mib < 64:
             raise ValueError(f"mem must be at least 64 (MiB per node), got {memory_mib}")
         if not 0 <= memoryless < count:
@@ -74,6 +91,12 @@ class VmTopology:
             raise ValueError(f"cpuless must be 0..{count - memoryless - 1}, got {cpuless}")
         if distance is not None and not 11 <= distance <= 254:
             raise ValueError(f"distance must be 11..254, got {distance}")
+        total = memory_mib * (count - memoryless)
+        if total > host_memory_mib():
+            raise ValueError(
+                f"mem × nodes with memory = {total} MiB, more than this host has "
+                f"({host_memory_mib()} MiB)"
+            )
         nodes = []
         for i in range(count):
             has_memory = i < count - memoryless
@@ -121,7 +144,9 @@ def run_in_guest(
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise VmError("qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
-    with tempfile.TemporaryDirectory(prefix="simnuma-vm-") as tmp:
+    for line in leftovers.clean():  # what runs killed with SIGKILL left
+        _progress(f"removed {line}")
+    with tempfile.TemporaryDirectory(prefix=leftovers.dir_prefix(os.getpid())) as tmp:
         image = initramfs.build(kernel, command, env or {}, Path(tmp) / "initrd.gz")
         argv = [
             qemu,
@@ -143,6 +168,7 @@ def run_in_guest(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         try:
             output, _ = proc.communicate(timeout=timeout)
@@ -170,14 +196,27 @@ def _console_log(kernel: Kernel) -> Path:
     return path
 
 
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn making the child get SIGKILL when its parent dies, even by SIGKILL.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: that is the
+    thread in run_in_guest, which waits for QEMU, so it cannot end first unless the
+    process dies.  A parent that died before the prctl took effect is caught by the
+    getppid() check."""
+    from realnuma._syscalls import lib  # imported here, not in the forked child
+
+    def preexec() -> None:
+        lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """Kill QEMU (and anything it started) and reap it."""
-    try:
-        import os
-
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
