@@ -412,6 +412,21 @@ class HostKernel:
 
     def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> HostFile:
         check_int("size", size, minimum=1)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
+        # one path component inside our own directory, never a way out of it (the same
+        # rule as the simulator's create_file)
+        if name and (
+            not name.strip()
+            or name in (".", "..")
+            or "/" in name
+            or "\0" in name
+            or len(name.encode(errors="surrogatepass")) > 200
+        ):
+            raise ValueError(
+                f"name must be one file name (no '/', NUL, '.' or '..', not blank, "
+                f"at most 200 bytes), not {name!r}"
+            )
         if fs != "tmpfs":
             raise ValueError(f"fs: the host backend has only tmpfs, not {fs!r}")
         fd, path = tempfile.mkstemp(prefix=name or "file", dir=self._tmpdir.name)
