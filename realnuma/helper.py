@@ -13,6 +13,7 @@ address is an error reply, never a crash.
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import signal
 import socket
@@ -26,6 +27,8 @@ from simnuma.abi.constants import HUGE_PAGE_SIZE
 
 PAGE = binding.PAGE_SIZE
 IOV_MAX = 1024
+TASK_SIZE = 0x7FFF_FFFF_F000  # x86-64: mmap without an address hint stays below 47 bits
+CHUNK = 1 << 20  # read_bytes reads this much at a time: a huge length costs no huge buffer
 
 
 def _ok(result: tuple[int, int], what: str) -> int:
@@ -45,6 +48,8 @@ class Helper:
     def mmap(
         self, length: int, shared: bool, path: str | None, huge: str | None, prot: int, offset: int
     ) -> int:
+        if length > TASK_SIZE:  # the simulator's words for a length no mapping can have
+            raise ValueError(f"length {length:#x} does not fit in the address space")
         flags = lib.MAP_SHARED if shared else lib.MAP_PRIVATE
         fd = -1
         if path is None:
@@ -86,6 +91,8 @@ class Helper:
         """Fault every page in as a read (or write) of the process itself would."""
         start = addr & ~(PAGE - 1)
         end = (addr + length + PAGE - 1) & ~(PAGE - 1)
+        if end > TASK_SIZE:  # past every mapping: the access would fault
+            raise OSError(errno.EFAULT, f"fault in [{addr:#x}, +{length:#x}): SIGSEGV")
         advice = lib.MADV_POPULATE_WRITE if write else lib.MADV_POPULATE_READ
         ret, err = binding.madvise(start, end - start, advice)
         if ret == 0:
@@ -115,10 +122,17 @@ class Helper:
             )
 
     def read_bytes(self, addr: int, length: int) -> bytes:
-        data, err = binding.vm_read(os.getpid(), [(addr, length)])
-        if err:
-            raise OSError(errno.EFAULT, f"address {addr + len(data):#x}: read outside a mapping")
-        return data
+        chunks: list[bytes] = []
+        for at in range(addr, addr + length, CHUNK):
+            want = min(CHUNK, addr + length - at)
+            data = b""
+            err = errno.EFAULT
+            if at + want <= TASK_SIZE:
+                data, err = binding.vm_read(os.getpid(), [(at, want)])
+            if err:
+                raise OSError(errno.EFAULT, f"address {at + len(data):#x}: read outside a mapping")
+            chunks.append(data)
+        return b"".join(chunks)
 
     def pin(self, addr: int) -> None:
         """An extra page reference that migration cannot drop: vmsplice() into a pipe."""
@@ -179,8 +193,10 @@ class Helper:
                 reply: tuple[Any, ...] = ("ok", handler(*args))
             except OSError as exc:
                 reply = ("oserror", exc.errno or errno.EIO, exc.strerror or str(exc))
+            except OverflowError as exc:  # the controller sent an int no C type holds
+                reply = ("error", "ValueError", _overflow(handler, args, exc))
             except (ValueError, TypeError) as exc:
-                reply = ("error", f"{type(exc).__name__}: {exc}")
+                reply = ("error", type(exc).__name__, str(exc))
             except Exception as exc:  # a bug of ours: say so, and keep serving
                 reply = ("failed", f"{op}: {type(exc).__name__}: {exc}")
             wire.send(self.sock, reply)
@@ -212,6 +228,17 @@ class Helper:
             self.serve()
         os.close(fd)
         wire.send(self.sock, ("ok", pid))
+
+
+def _overflow(handler: Callable[..., Any], args: tuple[Any, ...], exc: OverflowError) -> str:
+    """The argument that did not fit, by name (as the controller's checks name them)."""
+    for name, value in zip(inspect.signature(handler).parameters, args, strict=False):
+        if isinstance(value, int) and not -(1 << 63) <= value < 1 << 64:
+            return f"{name} {value:#x} does not fit in 64 bits"
+    for name, value in zip(inspect.signature(handler).parameters, args, strict=False):
+        if isinstance(value, int) and not -(1 << 31) <= value < 1 << 32:
+            return f"{name} {value:#x} is out of range ({exc})"
+    return str(exc)
 
 
 def setup(uid: int, caps: int) -> None:

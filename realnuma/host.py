@@ -41,6 +41,8 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk, parse_release
 
+MAX_UID = 0xFFFF_FFFE  # uid_t; 0xFFFFFFFF is (uid_t)-1, "no uid"
+
 
 class HelperDied(RuntimeError):
     """A helper process is gone (killed, crashed, or never started)."""
@@ -121,8 +123,8 @@ class HostProcess(SyscallMethods):
             return reply[1]
         if reply[0] == "oserror":
             raise OSError(reply[1], reply[2])
-        if reply[0] == "error":
-            raise ValueError(reply[1])
+        if reply[0] == "error":  # the helper refused an argument: as the simulator would
+            raise (TypeError if reply[1] == "TypeError" else ValueError)(reply[2])
         raise RuntimeError(f"helper {self._pid} failed: {reply[1]}")
 
     # --- memory set-up ---------------------------------------------------------------
@@ -301,6 +303,13 @@ class HostKernel:
         caps: Sequence[str] | None = None,
     ) -> HostProcess:
         args = check_spawn(uid, cpuset_mems, caps, self.facts.memory_nodes)
+        if args.uid > MAX_UID:  # a helper could not become it: refused before any fork
+            raise ValueError(f"uid must be <= {MAX_UID} (uid_t; {MAX_UID + 1} is -1), got {uid}")
+        if os.geteuid() != 0:
+            raise PermissionError(
+                "spawn: the host backend needs root (euid 0): its helpers start as root and "
+                "become the uid, capabilities and cpuset asked for; run the controller as root"
+            )
         if args.caps is not None:
             mask = sum(1 << CAPABILITIES[c] for c in args.caps)
         else:

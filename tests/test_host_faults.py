@@ -5,6 +5,8 @@ on the simulator, and helpers never print tracebacks for the controller's mistak
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,12 @@ from realnuma.host import HostKernel
 from simnuma import SimKernel
 
 ROOT = os.geteuid() == 0
+TREE = Path(__file__).resolve().parent.parent
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root: helpers change uid")
 
 
 def _outcome(call: Any) -> tuple[str, str]:
+    """What a call raised: its type's name and its message."""
     try:
         call()
     except Exception as exc:
@@ -52,3 +56,89 @@ def test_file_names_never_leave_the_directory(name: Any, tmp_path: Path) -> None
     else:
         assert host[0] == "TypeError" and host[1].startswith("name ")
     assert not {p for p in after - before if not p.name.startswith("realnuma-")}
+
+
+def _run_controller(code: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(TREE))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+        timeout=120,
+        check=False,
+    )
+
+
+@needs_root
+def test_spawn_as_a_non_root_user_is_refused() -> None:
+    """A non-root controller got an unprivileged helper while the API promises root."""
+    code = (  # this interpreter lives under /root: load first, then drop root
+        "import os\n"
+        "from realnuma.host import HostKernel\n"
+        "os.setgroups([])\n"
+        "os.setresgid(65534, 65534, 65534)\n"
+        "os.setresuid(65534, 65534, 65534)\n"
+        "k = HostKernel()\n"
+        "try:\n"
+        "    p = k.spawn()\n"
+        "    print('spawned', p)\n"
+        "except PermissionError as e:\n"
+        "    print('refused', e)\n"
+        "k.close()\n"
+    )
+    done = _run_controller(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused spawn: the host backend needs root"), done.stdout
+    assert done.stderr == ""
+
+
+@needs_root
+@pytest.mark.parametrize(
+    "call",
+    [
+        "p.mmap(2**64)",
+        "p.mmap(2**48)",
+        "k.spawn(uid=2**32)",
+        "k.spawn(uid=2**32 - 1)",
+        "p.read_bytes(4096, 2**64)",
+        "p.touch(4096, 2**64)",
+        "k.unpin(p, a)",
+    ],
+)
+def test_errors_read_as_on_the_simulator(call: str) -> None:
+    """mmap(2**64) was RuntimeError('helper ... failed: OverflowError'), spawn(uid=2**32)
+    a traceback printed by the helper, a helper's ValueError came back prefixed
+    'ValueError: '.  Now: the simulator's type and words, and no helper prints."""
+
+    def outcome(k: Any) -> tuple[str, str]:
+        p = k.spawn()
+        a = p.mmap(4096)
+        p.touch(a, 4096)
+        kind, text = _outcome(lambda: eval(call, {}, {"k": k, "p": p, "a": a}))
+        return kind, text.replace(f"{a:#x}", "<a>")
+
+    sim = outcome(SimKernel())
+    code = (
+        "from realnuma import HostKernel\n"
+        "from tests.test_host_faults import _outcome\n"
+        "with HostKernel() as k:\n"
+        "    p = k.spawn()\n"
+        "    a = p.mmap(4096)\n"
+        "    p.touch(a, 4096)\n"
+        f"    kind, text = _outcome(lambda: {call})\n"
+        "    print(repr((kind, text.replace(f'{a:#x}', '<a>'))))\n"
+    )
+    done = _run_controller(code)
+    assert done.stderr == "", "nothing printed by the controller or a helper"
+    host = eval(done.stdout)
+    if call.startswith("k.spawn"):  # the simulator has no uid_t: any int >= 0 is a uid
+        assert host == (
+            "ValueError",
+            f"uid must be <= 4294967294 (uid_t; 4294967295 is -1), got {eval(call[12:-1])}",
+        )
+    elif sim[0] == "Segfault":  # a fault: EFAULT on both (their words differ, as for any fault)
+        assert host[0] == "OSError" and host[1].startswith("[Errno 14] ")
+    else:
+        assert host == sim
