@@ -1,20 +1,23 @@
 """A helper process: a real process that sets itself up and makes the NUMA syscalls
 as itself, on request from the controller (realnuma.host).
 
-    python -m realnuma.helper FD UID CAPS VIA
+    python -m realnuma.helper FD UID CAPS VIA OWNER
 
 FD is its end of a Unix socket; UID the user it becomes (root: unchanged); CAPS the
 capability mask it keeps (-1: unchanged); VIA "syscall" or "libnuma", how it makes
-the NUMA calls.  It exits when the socket closes, so it can never outlive
-the controller.  Memory is touched with process_vm_readv/writev on itself, so a bad
-address is an error reply, never a crash.
+the NUMA calls; OWNER the controller's pid (for realnuma.leftovers).  It exits, quietly,
+when the socket closes or breaks, so it can never outlive the controller.  Memory is
+touched with process_vm_readv/writev on itself, so a bad address is an error reply,
+never a crash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import inspect
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -174,14 +177,20 @@ class Helper:
 
     # --- the loop -----------------------------------------------------------------
     def serve(self) -> NoReturn:
+        # ECONNRESET, EPIPE, a torn frame: the controller is gone
+        with contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
+            self._serve()
+        os._exit(0)  # so are we, without a word: nothing here is the user's to read
+
+    def _serve(self) -> None:
         while True:
             message = wire.recv(self.sock)
             if message is None:
-                os._exit(0)  # the controller is gone: so are we
+                return  # the controller is gone
             (op, args), fds = message
             if op == "exit":
                 wire.send(self.sock, ("ok", None))
-                os._exit(0)
+                return
             if op == "fork":
                 self._fork(fds[0])
                 continue
@@ -206,16 +215,16 @@ class Helper:
         if pid == 0:
             self.sock.close()
             sock = socket.socket(fileno=fd)
+            helper = Helper(sock, self.libnuma)
             try:
                 setup(uid, caps)
-            except OSError as exc:
-                wire.send(
-                    sock,
-                    ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc.strerror or exc}"),
-                )
+            except (OSError, OverflowError) as exc:
+                with contextlib.suppress(OSError):
+                    wire.send(sock, _setup_failed(exc))
                 os._exit(1)
-            wire.send(sock, ("ok", os.getpid()))
-            Helper(sock, self.libnuma).serve()
+            with contextlib.suppress(OSError):
+                wire.send(sock, ("ok", os.getpid()))
+            helper.serve()
         os.close(fd)
         wire.send(self.sock, ("ok", pid))
 
@@ -255,23 +264,34 @@ def setup(uid: int, caps: int) -> None:
         _ok(binding.set_caps(caps, caps), "capset")
 
 
+def _setup_failed(exc: Exception) -> tuple[Any, ...]:
+    err = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EINVAL
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return ("oserror", err, f"helper set-up: {what}")
+
+
 def main(argv: list[str]) -> NoReturn:
     fd, uid, caps = (int(a) for a in argv[1:4])
     libnuma = argv[4] == "libnuma"
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked helpers are reaped at once
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the controller, which cleans up
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # the controller may have started us with SIGINT/SIGTERM blocked (it defers them
+    # while it registers what it makes); a helper is killed by them as any process is
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     sock = socket.socket(fileno=fd)
+    helper = Helper(sock, libnuma)
     try:
         if libnuma:
             binding.load_libnuma()  # before dropping root: the module may be root-only
         setup(uid, caps)
-    except OSError as exc:
-        wire.send(
-            sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc.strerror or exc}")
-        )
+    except (OSError, OverflowError) as exc:
+        with contextlib.suppress(OSError):
+            wire.send(sock, _setup_failed(exc))
         os._exit(1)
-    wire.send(sock, ("ok", os.getpid()))
-    Helper(sock, libnuma).serve()
+    with contextlib.suppress(OSError):
+        wire.send(sock, ("ok", os.getpid()))
+    helper.serve()
 
 
 if __name__ == "__main__":
