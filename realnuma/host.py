@@ -17,12 +17,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from realnuma import binding, wire
+from realnuma import binding, leftovers, wire
 from realnuma.cpusets import CpusetError, Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from realnuma.procfs import is_live
@@ -71,13 +72,61 @@ def _kill_all(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done: what it makes (a helper, a cgroup,
+    a directory) is registered for clean-up before a signal can unwind the controller,
+    and a clean-up runs to its end."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM is a clean exit: ``with`` blocks, close(), finalizers and atexit run."""
+    raise SystemExit(128 + signum)
+
+
+def _exiting() -> None:
+    """The interpreter is exiting: the clean-ups that run after this one (finalizers of
+    kernels never closed, the zygotes) are not cut short by another signal."""
+    for signum in _SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+_signals_installed = False
+
+
+def _install_signal_handling() -> None:
+    """Once per controller, after the first finalizer exists (atexit runs last-registered
+    first, so _exiting runs before weakref's finalizers): SIGTERM becomes a clean exit
+    unless the program handles SIGTERM itself; SIGINT stays KeyboardInterrupt."""
+    global _signals_installed
+    if _signals_installed:
+        return
+    _signals_installed = True
+    atexit.register(_exiting)
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def _release(pids: list[int], cpusets: list[Cpusets]) -> None:
     """The finalizer of a HostKernel dropped without close(): kill every helper, then
     remove its cpusets (their dying tasks go back to the root; rmdir waits for them)."""
-    _kill_all(pids)
-    for cs in cpusets:
-        with contextlib.suppress(CpusetError):  # what is left, realnuma.leftovers reports
-            cs.close()
+    with _deferred_signals():
+        _kill_all(pids)
+        for cs in cpusets:
+            with contextlib.suppress(CpusetError):  # what is left, realnuma.leftovers reports
+                cs.close()
 
 
 class HostProcess(SyscallMethods):
@@ -218,7 +267,8 @@ class HostProcess(SyscallMethods):
                     f"{'with' if memory_migrate else 'without'} its pages"
                 )
             memory_migrate = True  # v2 has no switch; the kernel does what it does
-        cpusets.move(self._pid, nodes, memory_migrate=memory_migrate)
+        with _deferred_signals():  # the new cgroup is registered before a signal
+            cpusets.move(self._pid, nodes, memory_migrate=memory_migrate)
 
     # --- the raw ABI ---------------------------------------------------------------------
     def syscall(self, name: str, *args: int) -> tuple[int, int]:
@@ -241,14 +291,21 @@ class HostKernel:
                 "(apt-get install libnuma-dev, then reinstall)"
             )
         self.libnuma = libnuma
-        self.facts: HostFacts = probe()
         self.timeout = timeout
         self.processes: list[HostProcess] = []
         self._pids: list[int] = []  # every helper ever started, for the finalizer
         self._cpusets: Cpusets | None = None
         self._made_cpusets: list[Cpusets] = []  # for the finalizer
-        self._tmpdir = tempfile.TemporaryDirectory(prefix="realnuma-", dir=_shm_dir())
-        self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
+        # what a controller killed by SIGKILL left (it could not clean up): gone now
+        leftovers.sweep()
+        with _deferred_signals():  # made, then registered for clean-up, before a signal
+            self.facts: HostFacts = probe()  # makes and removes a cgroup
+            # named by our pid: once we are dead, anyone may remove it (realnuma.leftovers)
+            self._tmpdir = tempfile.TemporaryDirectory(
+                prefix=f"realnuma-{os.getpid()}-", dir=_shm_dir()
+            )
+            self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
+        _install_signal_handling()
 
     # --- facts ----------------------------------------------------------------------
     @property
@@ -314,23 +371,24 @@ class HostKernel:
             mask = sum(1 << CAPABILITIES[c] for c in args.caps)
         else:
             mask = -1 if args.uid == 0 else 0  # root keeps every capability it has
-        ours, theirs = socket.socketpair()
-        try:
-            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, args.uid, mask)
-        finally:
-            theirs.close()
-        proc = HostProcess(self, pid, ours)
-        self.adopt(proc)
-        ready, _, _ = select.select([ours], [], [], self.timeout)
-        message = wire.recv(ours) if ready else None
-        if message is None or message[0][0] != "ok":
-            proc.alive = False
-            detail = message[0][2] if message else self.status_of(proc)
-            raise HelperDied(f"helper for uid {uid} did not start: {detail}")
-        if args.mems is not None:
-            # a new helper has no pages to keep: v2, which always migrates, is fine too
-            migrate = self.cpusets().version == "v2"
-            self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
+        with _deferred_signals():  # the helper and its cgroup are ours to clean up
+            ours, theirs = socket.socketpair()
+            try:
+                pid = _zygote(self.libnuma, self.timeout).spawn(theirs, args.uid, mask)
+            finally:
+                theirs.close()
+            proc = HostProcess(self, pid, ours)
+            self.adopt(proc)
+            ready, _, _ = select.select([ours], [], [], self.timeout)
+            message = wire.recv(ours) if ready else None
+            if message is None or message[0][0] != "ok":
+                proc.alive = False
+                detail = message[0][2] if message else self.status_of(proc)
+                raise HelperDied(f"helper for uid {uid} did not start: {detail}")
+            if args.mems is not None:
+                # a new helper has no pages to keep: v2, which always migrates, is fine too
+                migrate = self.cpusets().version == "v2"
+                self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
         return proc
 
     def spawn_kernel_thread(self) -> KernelThread:
@@ -362,12 +420,17 @@ class HostKernel:
 
     def cpusets(self) -> Cpusets:
         if self._cpusets is None:
-            self._cpusets = Cpusets()
-            self._made_cpusets.append(self._cpusets)
+            with _deferred_signals():  # made, then registered for clean-up, before a signal
+                self._cpusets = Cpusets()
+                self._made_cpusets.append(self._cpusets)
         return self._cpusets
 
     def close(self) -> None:
         """Kill every helper, undo every cpuset, remove every file."""
+        with _deferred_signals():  # a signal now would leave half of it
+            self._close()
+
+    def _close(self) -> None:
         pids = [p.pid for p in self.processes if p.alive]
         for proc in self.processes:
             proc.alive = False
@@ -501,9 +564,11 @@ class Zygote:
                 "0",
                 "-1",
                 "libnuma" if libnuma else "syscall",
+                str(os.getpid()),  # the owner: realnuma.leftovers tells orphans by it
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # ^C at a terminal is the controller's to handle
             cwd="/",  # never a source tree that happens to be the cwd ...
             env=_helper_env(),  # ... but the realnuma this controller runs
         )
@@ -546,15 +611,17 @@ _ZYGOTES: dict[bool, Zygote] = {}
 def _zygote(libnuma: bool, timeout: float) -> Zygote:
     zygote = _ZYGOTES.get(libnuma)
     if zygote is None or not zygote.alive():
-        zygote = _ZYGOTES[libnuma] = Zygote(libnuma, timeout)
+        with _deferred_signals():
+            zygote = _ZYGOTES[libnuma] = Zygote(libnuma, timeout)
     return zygote
 
 
 @atexit.register
 def _close_zygotes() -> None:
-    for zygote in _ZYGOTES.values():
-        zygote.close()
-    _ZYGOTES.clear()
+    with _deferred_signals():
+        for zygote in _ZYGOTES.values():
+            zygote.close()
+        _ZYGOTES.clear()
 
 
 def _shm_dir() -> str | None:
