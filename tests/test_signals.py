@@ -131,3 +131,21 @@ def test_signals_at_random_moments_leave_nothing_behind() -> None:
     )
     print(f"\nsignal runs: {summary}; left behind: {len(failures)}")
     assert not failures, "\n".join(failures)
+
+
+def test_sigint_stops_the_suite_without_a_traceback() -> None:
+    """^C into ``python -m conformance --backend host`` printed a KeyboardInterrupt
+    traceback; it says 'interrupted', exits 130 and leaves nothing."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "--backend", "host", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+        env=dict(os.environ, PYTHONPATH=str(TREE)),
+    )
+    time.sleep(0.4)  # the suite takes a few times as long: the cases are running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (130, "interrupted\n")
+    assert _traces_of(proc.pid) == []
