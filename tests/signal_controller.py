@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+print("started", flush=True)  # before this, Python itself starts up (a ^C then is its own)
+
 
 def main(rounds: int) -> int:
     from conformance.backends import HostBackend
