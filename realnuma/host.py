@@ -87,9 +87,21 @@ def _deferred_signals() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+_terminating = 0  # the signal that asked for an exit
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM is a clean exit: ``with`` blocks, close(), finalizers and atexit run."""
+    global _terminating
+    _terminating = signum
     raise SystemExit(128 + signum)
+
+
+def _check_terminating() -> None:
+    """A SIGTERM whose SystemExit landed in a finalizer or ``__del__`` (where Python
+    ignores it) ends the controller at its next call to a helper."""
+    if _terminating:
+        raise SystemExit(128 + _terminating)
 
 
 def _exiting() -> None:
@@ -152,6 +164,7 @@ class HostProcess(SyscallMethods):
 
     # --- talking to the helper ----------------------------------------------------
     def _call(self, op: str, *args: Any, fds: list[int] | None = None) -> Any:
+        _check_terminating()
         if not self.alive:
             raise RuntimeError(f"process {self._pid} has exited")
         ready: list[socket.socket] = [self.sock]
@@ -446,6 +459,8 @@ class HostKernel:
             self._made_cpusets.clear()
         self._tmpdir.cleanup()
         self.processes.clear()
+        # all done: no finalizer left to run later (where a signal would be swallowed)
+        self._finalizer.detach()
 
     def __enter__(self) -> HostKernel:
         return self

@@ -16,8 +16,20 @@ from realnuma.host import HostKernel
 from simnuma import SimKernel
 
 ROOT = os.geteuid() == 0
-TREE = Path(__file__).resolve().parent.parent
 needs_root = pytest.mark.skipif(not ROOT, reason="needs root: helpers change uid")
+
+
+def _pythonpath() -> str:
+    """Where this process imported the packages from (a source tree under test, or the
+    installed ones under tox): controllers in subprocesses run the same code."""
+    import conformance
+    import realnuma
+    import simnuma
+
+    roots = [
+        str(Path(str(m.__file__)).resolve().parent.parent) for m in (realnuma, simnuma, conformance)
+    ]
+    return os.pathsep.join(dict.fromkeys(roots))
 
 
 def _outcome(call: Any) -> tuple[str, str]:
@@ -59,7 +71,7 @@ def test_file_names_never_leave_the_directory(name: Any, tmp_path: Path) -> None
 
 
 def _run_controller(code: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(TREE))
+    env = dict(os.environ, PYTHONPATH=_pythonpath())
     return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -122,7 +134,12 @@ def test_errors_read_as_on_the_simulator(call: str) -> None:
     sim = outcome(SimKernel())
     code = (
         "from realnuma import HostKernel\n"
-        "from tests.test_host_faults import _outcome\n"
+        "def _outcome(call):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except Exception as exc:\n"
+        "        return type(exc).__name__, str(exc)\n"
+        "    return 'ok', ''\n"
         "with HostKernel() as k:\n"
         "    p = k.spawn()\n"
         "    a = p.mmap(4096)\n"
@@ -142,3 +159,28 @@ def test_errors_read_as_on_the_simulator(call: str) -> None:
         assert host[0] == "OSError" and host[1].startswith("[Errno 14] ")
     else:
         assert host == sim
+
+
+@needs_root
+def test_a_sigterm_python_swallowed_still_ends_the_controller() -> None:
+    """SIGTERM is a SystemExit; one raised inside a finalizer (a closed kernel's, at
+    garbage collection) was ignored by Python and the controller ran on.  Closed kernels
+    have no finalizer left, and the next call to a helper ends the controller."""
+    code = (
+        "import os, signal, weakref\n"
+        "from realnuma import HostKernel\n"
+        "closed = HostKernel()\n"
+        "closed.close()\n"
+        "print('finalizer alive after close:', closed._finalizer.alive, flush=True)\n"
+        "k = HostKernel()\n"
+        "p = k.spawn()\n"
+        "class Obj: pass\n"
+        "o = Obj()\n"
+        "weakref.finalize(o, os.kill, os.getpid(), signal.SIGTERM)\n"
+        "del o  # the finalizer runs: SIGTERM's SystemExit is raised inside it\n"
+        "p.touch(p.mmap(4096), 4096)\n"
+        "print('survived SIGTERM', flush=True)\n"
+    )
+    done = _run_controller(code)
+    assert done.stdout == "finalizer alive after close: False\n"
+    assert done.returncode == 128 + 15, done.stderr

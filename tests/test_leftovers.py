@@ -15,8 +15,6 @@ import pytest
 from realnuma import leftovers
 from realnuma.leftovers import Leftover, find, owner_alive
 
-TREE = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=str(TREE))
 HOLDER = """
 import sys, time
 from realnuma import HostKernel
@@ -33,6 +31,19 @@ time.sleep(600)
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: cgroups, helpers")
 
 
+def _pythonpath() -> str:
+    """Where this process imported the packages from (a source tree under test, or the
+    installed ones under tox): controllers in subprocesses run the same code."""
+    import conformance
+    import realnuma
+    import simnuma
+
+    roots = [
+        str(Path(str(m.__file__)).resolve().parent.parent) for m in (realnuma, simnuma, conformance)
+    ]
+    return os.pathsep.join(dict.fromkeys(roots))
+
+
 def _holder() -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER],
@@ -40,7 +51,7 @@ def _holder() -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        env=ENV,
+        env=dict(os.environ, PYTHONPATH=_pythonpath()),
     )
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     return proc
@@ -65,7 +76,7 @@ def test_a_killed_controllers_leftovers_go_at_the_next_start() -> None:
     subprocess.run(
         [sys.executable, "-c", "from realnuma import HostKernel; HostKernel().close()"],
         cwd="/",
-        env=ENV,
+        env=dict(os.environ, PYTHONPATH=_pythonpath()),
         check=True,
         timeout=120,
     )
@@ -82,7 +93,7 @@ def test_clean_never_touches_a_live_owner() -> None:
             capture_output=True,
             text=True,
             cwd="/",
-            env=ENV,
+            env=dict(os.environ, PYTHONPATH=_pythonpath()),
             timeout=120,
             check=False,
         )

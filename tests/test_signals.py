@@ -24,7 +24,6 @@ import pytest
 
 from realnuma.leftovers import cpuset_roots, find, helper_pids, temp_dirs
 
-TREE = Path(__file__).resolve().parent.parent
 CONTROLLER = Path(__file__).with_name("signal_controller.py")
 RUNS = int(os.environ.get("SIMNUMA_FAULT_RUNS", "10"))
 ROUNDS = 4  # HostKernels the controller builds, one after the other
@@ -37,6 +36,19 @@ CLEAN_EXIT: dict[int, int] = {
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: helpers change uid")
 
 
+def _pythonpath() -> str:
+    """Where this process imported the packages from (a source tree under test, or the
+    installed ones under tox): controllers in subprocesses run the same code."""
+    import conformance
+    import realnuma
+    import simnuma
+
+    roots = [
+        str(Path(str(m.__file__)).resolve().parent.parent) for m in (realnuma, simnuma, conformance)
+    ]
+    return os.pathsep.join(dict.fromkeys(roots))
+
+
 def _start() -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(CONTROLLER), str(ROUNDS)],
@@ -45,7 +57,7 @@ def _start() -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        env=dict(os.environ, PYTHONPATH=str(TREE)),
+        env=dict(os.environ, PYTHONPATH=_pythonpath()),
     )
 
 
@@ -94,7 +106,7 @@ def _one_run(signum: int, delay: float) -> tuple[str, list[str], list[str]]:
             capture_output=True,
             text=True,
             cwd="/",
-            env=dict(os.environ, PYTHONPATH=str(TREE)),
+            env=dict(os.environ, PYTHONPATH=_pythonpath()),
             timeout=120,
             check=False,
         )
@@ -157,7 +169,7 @@ def test_sigint_stops_the_suite_without_a_traceback() -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        env=dict(os.environ, PYTHONPATH=str(TREE)),
+        env=dict(os.environ, PYTHONPATH=_pythonpath()),
     )
     time.sleep(0.4)  # the suite takes a few times as long: the cases are running
     proc.send_signal(signal.SIGINT)
