@@ -21,6 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 from realnuma import binding, leftovers, wire
@@ -90,11 +91,30 @@ def _deferred_signals() -> Iterator[None]:
 _terminating = 0  # the signal that asked for an exit
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
+def _past_the_program(frame: FrameType | None) -> bool:
+    """Whether the interpreter has finished the program and runs its clean-ups (atexit
+    callbacks, finalizers): no module's top-level code on the stack, no thread join."""
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" or frame.f_code.co_filename.endswith("threading.py"):
+            return False
+        frame = frame.f_back
+    return True
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """SIGTERM is a clean exit: ``with`` blocks, close(), finalizers and atexit run."""
     global _terminating
+    if _past_the_program(frame):
+        return  # exiting already: the clean-ups run to their end
     _terminating = signum
     raise SystemExit(128 + signum)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """KeyboardInterrupt, as ever, except while the interpreter cleans up on its way out
+    (a traceback from an atexit callback, and a clean-up cut short)."""
+    if not _past_the_program(frame):
+        raise KeyboardInterrupt
 
 
 def _check_terminating() -> None:
@@ -118,17 +138,19 @@ _signals_installed = False
 def _install_signal_handling() -> None:
     """Once per controller, after the first finalizer exists (atexit runs last-registered
     first, so _exiting runs before weakref's finalizers): SIGTERM becomes a clean exit
-    unless the program handles SIGTERM itself; SIGINT stays KeyboardInterrupt."""
+    unless the program handles SIGTERM itself; SIGINT stays KeyboardInterrupt (unless
+    the program handles it) but for the interpreter's clean-ups on its way out."""
     global _signals_installed
     if _signals_installed:
         return
     _signals_installed = True
     atexit.register(_exiting)
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    ):
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
 
 
 def _release(pids: list[int], cpusets: list[Cpusets]) -> None:

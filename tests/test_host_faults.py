@@ -5,6 +5,7 @@ on the simulator, and helpers never print tracebacks for the controller's mistak
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from realnuma import leftovers
 from realnuma.host import HostKernel
 from simnuma import SimKernel
 
@@ -184,3 +186,24 @@ def test_a_sigterm_python_swallowed_still_ends_the_controller() -> None:
     done = _run_controller(code)
     assert done.stdout == "finalizer alive after close: False\n"
     assert done.returncode == 128 + 15, done.stderr
+
+
+@needs_root
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_interpreter_cleans_up_is_quiet(signum: int) -> None:
+    """A ^C as the controller exits landed in the atexit clean-ups: 'Exception ignored
+    in atexit callback ... KeyboardInterrupt', and the clean-up was cut short."""
+    code = (
+        "import atexit, os, signal\n"
+        "from realnuma import HostKernel\n"
+        "k = HostKernel()  # never closed: its finalizer cleans up at exit\n"
+        "mems = k.memory_node_ids()[:1]\n"
+        "p = k.spawn(cpuset_mems=mems if 'cpuset' in k.features else None)\n"
+        "k.create_file(4096)\n"
+        "print(os.getpid(), flush=True)\n"
+        f"atexit.register(os.kill, os.getpid(), {int(signum)})  # runs first\n"
+    )
+    done = _run_controller(code)
+    assert done.stderr == ""
+    assert done.returncode == 0
+    assert leftovers.find(int(done.stdout)) == []
