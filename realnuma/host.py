@@ -340,7 +340,8 @@ class HostKernel:
                 prefix=f"realnuma-{os.getpid()}-", dir=_shm_dir()
             )
             self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
-        _install_signal_handling()
+            # before a deferred SIGTERM is let in: it must find the handler, not kill us
+            _install_signal_handling()
 
     # --- facts ----------------------------------------------------------------------
     @property

@@ -207,3 +207,26 @@ def test_a_signal_while_the_interpreter_cleans_up_is_quiet(signum: int) -> None:
     assert done.stderr == ""
     assert done.returncode == 0
     assert leftovers.find(int(done.stdout)) == []
+
+
+@needs_root
+def test_a_sigterm_during_the_first_kernels_set_up_is_a_clean_exit() -> None:
+    """A SIGTERM deferred while the first HostKernel made its directory came in before
+    the handler was installed: the default action killed the controller, the
+    realnuma-<pid>- directory stayed."""
+    code = (
+        "import os, signal\n"
+        "import realnuma.host as host\n"
+        "real_probe = host.probe\n"
+        "def probe():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)  # deferred until the set-up is done\n"
+        "    return real_probe()\n"
+        "host.probe = probe\n"
+        "print(os.getpid(), flush=True)\n"
+        "host.HostKernel()\n"
+        "print('survived SIGTERM', flush=True)\n"
+    )
+    done = _run_controller(code)
+    pid = int(done.stdout.split()[0])
+    assert (done.returncode, done.stdout, done.stderr) == (143, f"{pid}\n", "")
+    assert leftovers.find(pid) == []

@@ -74,7 +74,7 @@ def _traces_of(pid: int) -> list[str]:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if str(CONTROLLER).encode() in argv and entry.name != str(pid):
+            if str(pid).encode() in argv or any(f"-{pid}-".encode() in a for a in argv):
                 left.append(f"process {entry.name}: {argv}")
     return sorted(set(left))
 
