@@ -2,6 +2,11 @@
 
 import sys
 
-from conformance.cli import main
+try:
+    from conformance.cli import main
 
-sys.exit(main())
+    status = main()
+except KeyboardInterrupt:  # ^C: the backends cleaned up on the way out; no traceback
+    print("interrupted", file=sys.stderr)
+    status = 130
+sys.exit(status)

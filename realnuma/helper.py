@@ -1,19 +1,23 @@
 """A helper process: a real process that sets itself up and makes the NUMA syscalls
 as itself, on request from the controller (realnuma.host).
 
-    python -m realnuma.helper FD UID CAPS VIA
+    python -m realnuma.helper FD UID CAPS VIA OWNER
 
 FD is its end of a Unix socket; UID the user it becomes (root: unchanged); CAPS the
 capability mask it keeps (-1: unchanged); VIA "syscall" or "libnuma", how it makes
-the NUMA calls.  It exits when the socket closes, so it can never outlive
-the controller.  Memory is touched with process_vm_readv/writev on itself, so a bad
-address is an error reply, never a crash.
+the NUMA calls; OWNER the controller's pid (for realnuma.leftovers).  It exits, quietly,
+when the socket closes or breaks, so it can never outlive the controller.  Memory is
+touched with process_vm_readv/writev on itself, so a bad address is an error reply,
+never a crash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import inspect
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -26,6 +30,8 @@ from simnuma.abi.constants import HUGE_PAGE_SIZE
 
 PAGE = binding.PAGE_SIZE
 IOV_MAX = 1024
+TASK_SIZE = 0x7FFF_FFFF_F000  # x86-64: mmap without an address hint stays below 47 bits
+CHUNK = 1 << 20  # read_bytes reads this much at a time: a huge length costs no huge buffer
 
 
 def _ok(result: tuple[int, int], what: str) -> int:
@@ -45,6 +51,8 @@ class Helper:
     def mmap(
         self, length: int, shared: bool, path: str | None, huge: str | None, prot: int, offset: int
     ) -> int:
+        if length > TASK_SIZE:  # the simulator's words for a length no mapping can have
+            raise ValueError(f"length {length:#x} does not fit in the address space")
         flags = lib.MAP_SHARED if shared else lib.MAP_PRIVATE
         fd = -1
         if path is None:
@@ -86,6 +94,8 @@ class Helper:
         """Fault every page in as a read (or write) of the process itself would."""
         start = addr & ~(PAGE - 1)
         end = (addr + length + PAGE - 1) & ~(PAGE - 1)
+        if end > TASK_SIZE:  # past every mapping: the access would fault
+            raise OSError(errno.EFAULT, f"fault in [{addr:#x}, +{length:#x}): SIGSEGV")
         advice = lib.MADV_POPULATE_WRITE if write else lib.MADV_POPULATE_READ
         ret, err = binding.madvise(start, end - start, advice)
         if ret == 0:
@@ -115,10 +125,17 @@ class Helper:
             )
 
     def read_bytes(self, addr: int, length: int) -> bytes:
-        data, err = binding.vm_read(os.getpid(), [(addr, length)])
-        if err:
-            raise OSError(errno.EFAULT, f"address {addr + len(data):#x}: read outside a mapping")
-        return data
+        chunks: list[bytes] = []
+        for at in range(addr, addr + length, CHUNK):
+            want = min(CHUNK, addr + length - at)
+            data = b""
+            err = errno.EFAULT
+            if at + want <= TASK_SIZE:
+                data, err = binding.vm_read(os.getpid(), [(at, want)])
+            if err:
+                raise OSError(errno.EFAULT, f"address {at + len(data):#x}: read outside a mapping")
+            chunks.append(data)
+        return b"".join(chunks)
 
     def pin(self, addr: int) -> None:
         """An extra page reference that migration cannot drop: vmsplice() into a pipe."""
@@ -160,14 +177,20 @@ class Helper:
 
     # --- the loop -----------------------------------------------------------------
     def serve(self) -> NoReturn:
+        # ECONNRESET, EPIPE, a torn frame: the controller is gone
+        with contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
+            self._serve()
+        os._exit(0)  # so are we, without a word: nothing here is the user's to read
+
+    def _serve(self) -> None:
         while True:
             message = wire.recv(self.sock)
             if message is None:
-                os._exit(0)  # the controller is gone: so are we
+                return  # the controller is gone
             (op, args), fds = message
             if op == "exit":
                 wire.send(self.sock, ("ok", None))
-                os._exit(0)
+                return
             if op == "fork":
                 self._fork(fds[0])
                 continue
@@ -179,8 +202,10 @@ class Helper:
                 reply: tuple[Any, ...] = ("ok", handler(*args))
             except OSError as exc:
                 reply = ("oserror", exc.errno or errno.EIO, exc.strerror or str(exc))
+            except OverflowError as exc:  # the controller sent an int no C type holds
+                reply = ("error", "ValueError", _overflow(handler, args, exc))
             except (ValueError, TypeError) as exc:
-                reply = ("error", f"{type(exc).__name__}: {exc}")
+                reply = ("error", type(exc).__name__, str(exc))
             except Exception as exc:  # a bug of ours: say so, and keep serving
                 reply = ("failed", f"{op}: {type(exc).__name__}: {exc}")
             wire.send(self.sock, reply)
@@ -190,16 +215,16 @@ class Helper:
         if pid == 0:
             self.sock.close()
             sock = socket.socket(fileno=fd)
+            helper = Helper(sock, self.libnuma)
             try:
                 setup(uid, caps)
-            except OSError as exc:
-                wire.send(
-                    sock,
-                    ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc.strerror or exc}"),
-                )
+            except (OSError, OverflowError) as exc:
+                with contextlib.suppress(OSError):
+                    wire.send(sock, _setup_failed(exc))
                 os._exit(1)
-            wire.send(sock, ("ok", os.getpid()))
-            Helper(sock, self.libnuma).serve()
+            with contextlib.suppress(OSError):
+                wire.send(sock, ("ok", os.getpid()))
+            helper.serve()
         os.close(fd)
         wire.send(self.sock, ("ok", pid))
 
@@ -212,6 +237,17 @@ class Helper:
             self.serve()
         os.close(fd)
         wire.send(self.sock, ("ok", pid))
+
+
+def _overflow(handler: Callable[..., Any], args: tuple[Any, ...], exc: OverflowError) -> str:
+    """The argument that did not fit, by name (as the controller's checks name them)."""
+    for name, value in zip(inspect.signature(handler).parameters, args, strict=False):
+        if isinstance(value, int) and not -(1 << 63) <= value < 1 << 64:
+            return f"{name} {value:#x} does not fit in 64 bits"
+    for name, value in zip(inspect.signature(handler).parameters, args, strict=False):
+        if isinstance(value, int) and not -(1 << 31) <= value < 1 << 32:
+            return f"{name} {value:#x} is out of range ({exc})"
+    return str(exc)
 
 
 def setup(uid: int, caps: int) -> None:
@@ -228,23 +264,34 @@ def setup(uid: int, caps: int) -> None:
         _ok(binding.set_caps(caps, caps), "capset")
 
 
+def _setup_failed(exc: Exception) -> tuple[Any, ...]:
+    err = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EINVAL
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return ("oserror", err, f"helper set-up: {what}")
+
+
 def main(argv: list[str]) -> NoReturn:
     fd, uid, caps = (int(a) for a in argv[1:4])
     libnuma = argv[4] == "libnuma"
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked helpers are reaped at once
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C goes to the controller, which cleans up
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # the controller may have started us with SIGINT/SIGTERM blocked (it defers them
+    # while it registers what it makes); a helper is killed by them as any process is
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     sock = socket.socket(fileno=fd)
+    helper = Helper(sock, libnuma)
     try:
         if libnuma:
             binding.load_libnuma()  # before dropping root: the module may be root-only
         setup(uid, caps)
-    except OSError as exc:
-        wire.send(
-            sock, ("oserror", exc.errno or errno.EIO, f"helper set-up: {exc.strerror or exc}")
-        )
+    except (OSError, OverflowError) as exc:
+        with contextlib.suppress(OSError):
+            wire.send(sock, _setup_failed(exc))
         os._exit(1)
-    wire.send(sock, ("ok", os.getpid()))
-    Helper(sock, libnuma).serve()
+    with contextlib.suppress(OSError):
+        wire.send(sock, ("ok", os.getpid()))
+    helper.serve()
 
 
 if __name__ == "__main__":

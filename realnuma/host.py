@@ -17,12 +17,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
-from realnuma import binding, wire
+from realnuma import binding, leftovers, wire
 from realnuma.cpusets import CpusetError, Cpusets
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from realnuma.procfs import is_live
@@ -40,6 +42,8 @@ from simnuma.abi import (
     check_spawn,
 )
 from simnuma.abi.quirks import Quirk, parse_release
+
+MAX_UID = 0xFFFF_FFFE  # uid_t; 0xFFFFFFFF is (uid_t)-1, "no uid"
 
 
 class HelperDied(RuntimeError):
@@ -69,13 +73,94 @@ def _kill_all(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done: what it makes (a helper, a cgroup,
+    a directory) is registered for clean-up before a signal can unwind the controller,
+    and a clean-up runs to its end."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+_terminating = 0  # the signal that asked for an exit
+
+
+def _past_the_program(frame: FrameType | None) -> bool:
+    """Whether the interpreter has finished the program and runs its clean-ups (atexit
+    callbacks, finalizers): no module's top-level code on the stack, no thread join."""
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" or frame.f_code.co_filename.endswith("threading.py"):
+            return False
+        frame = frame.f_back
+    return True
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM is a clean exit: ``with`` blocks, close(), finalizers and atexit run."""
+    global _terminating
+    if _past_the_program(frame):
+        return  # exiting already: the clean-ups run to their end
+    _terminating = signum
+    raise SystemExit(128 + signum)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """KeyboardInterrupt, as ever, except while the interpreter cleans up on its way out
+    (a traceback from an atexit callback, and a clean-up cut short)."""
+    if not _past_the_program(frame):
+        raise KeyboardInterrupt
+
+
+def _check_terminating() -> None:
+    """A SIGTERM whose SystemExit landed in a finalizer or ``__del__`` (where Python
+    ignores it) ends the controller at its next call to a helper."""
+    if _terminating:
+        raise SystemExit(128 + _terminating)
+
+
+def _exiting() -> None:
+    """The interpreter is exiting: the clean-ups that run after this one (finalizers of
+    kernels never closed, the zygotes) are not cut short by another signal."""
+    for signum in _SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+_signals_installed = False
+
+
+def _install_signal_handling() -> None:
+    """Once per controller, after the first finalizer exists (atexit runs last-registered
+    first, so _exiting runs before weakref's finalizers): SIGTERM becomes a clean exit
+    unless the program handles SIGTERM itself; SIGINT stays KeyboardInterrupt (unless
+    the program handles it) but for the interpreter's clean-ups on its way out."""
+    global _signals_installed
+    if _signals_installed:
+        return
+    _signals_installed = True
+    atexit.register(_exiting)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
 def _release(pids: list[int], cpusets: list[Cpusets]) -> None:
     """The finalizer of a HostKernel dropped without close(): kill every helper, then
     remove its cpusets (their dying tasks go back to the root; rmdir waits for them)."""
-    _kill_all(pids)
-    for cs in cpusets:
-        with contextlib.suppress(CpusetError):  # what is left, realnuma.leftovers reports
-            cs.close()
+    with _deferred_signals():
+        _kill_all(pids)
+        for cs in cpusets:
+            with contextlib.suppress(CpusetError):  # what is left, realnuma.leftovers reports
+                cs.close()
 
 
 class HostProcess(SyscallMethods):
@@ -101,6 +186,7 @@ class HostProcess(SyscallMethods):
 
     # --- talking to the helper ----------------------------------------------------
     def _call(self, op: str, *args: Any, fds: list[int] | None = None) -> Any:
+        _check_terminating()
         if not self.alive:
             raise RuntimeError(f"process {self._pid} has exited")
         ready: list[socket.socket] = [self.sock]
@@ -121,8 +207,8 @@ class HostProcess(SyscallMethods):
             return reply[1]
         if reply[0] == "oserror":
             raise OSError(reply[1], reply[2])
-        if reply[0] == "error":
-            raise ValueError(reply[1])
+        if reply[0] == "error":  # the helper refused an argument: as the simulator would
+            raise (TypeError if reply[1] == "TypeError" else ValueError)(reply[2])
         raise RuntimeError(f"helper {self._pid} failed: {reply[1]}")
 
     # --- memory set-up ---------------------------------------------------------------
@@ -216,7 +302,8 @@ class HostProcess(SyscallMethods):
                     f"{'with' if memory_migrate else 'without'} its pages"
                 )
             memory_migrate = True  # v2 has no switch; the kernel does what it does
-        cpusets.move(self._pid, nodes, memory_migrate=memory_migrate)
+        with _deferred_signals():  # the new cgroup is registered before a signal
+            cpusets.move(self._pid, nodes, memory_migrate=memory_migrate)
 
     # --- the raw ABI ---------------------------------------------------------------------
     def syscall(self, name: str, *args: int) -> tuple[int, int]:
@@ -239,14 +326,22 @@ class HostKernel:
                 "(apt-get install libnuma-dev, then reinstall)"
             )
         self.libnuma = libnuma
-        self.facts: HostFacts = probe()
         self.timeout = timeout
         self.processes: list[HostProcess] = []
         self._pids: list[int] = []  # every helper ever started, for the finalizer
         self._cpusets: Cpusets | None = None
         self._made_cpusets: list[Cpusets] = []  # for the finalizer
-        self._tmpdir = tempfile.TemporaryDirectory(prefix="realnuma-", dir=_shm_dir())
-        self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
+        # what a controller killed by SIGKILL left (it could not clean up): gone now
+        leftovers.sweep()
+        with _deferred_signals():  # made, then registered for clean-up, before a signal
+            self.facts: HostFacts = probe()  # makes and removes a cgroup
+            # named by our pid: once we are dead, anyone may remove it (realnuma.leftovers)
+            self._tmpdir = tempfile.TemporaryDirectory(
+                prefix=f"realnuma-{os.getpid()}-", dir=_shm_dir()
+            )
+            self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
+            # before a deferred SIGTERM is let in: it must find the handler, not kill us
+            _install_signal_handling()
 
     # --- facts ----------------------------------------------------------------------
     @property
@@ -301,27 +396,35 @@ class HostKernel:
         caps: Sequence[str] | None = None,
     ) -> HostProcess:
         args = check_spawn(uid, cpuset_mems, caps, self.facts.memory_nodes)
+        if args.uid > MAX_UID:  # a helper could not become it: refused before any fork
+            raise ValueError(f"uid must be <= {MAX_UID} (uid_t; {MAX_UID + 1} is -1), got {uid}")
+        if os.geteuid() != 0:
+            raise PermissionError(
+                "spawn: the host backend needs root (euid 0): its helpers start as root and "
+                "become the uid, capabilities and cpuset asked for; run the controller as root"
+            )
         if args.caps is not None:
             mask = sum(1 << CAPABILITIES[c] for c in args.caps)
         else:
             mask = -1 if args.uid == 0 else 0  # root keeps every capability it has
-        ours, theirs = socket.socketpair()
-        try:
-            pid = _zygote(self.libnuma, self.timeout).spawn(theirs, args.uid, mask)
-        finally:
-            theirs.close()
-        proc = HostProcess(self, pid, ours)
-        self.adopt(proc)
-        ready, _, _ = select.select([ours], [], [], self.timeout)
-        message = wire.recv(ours) if ready else None
-        if message is None or message[0][0] != "ok":
-            proc.alive = False
-            detail = message[0][2] if message else self.status_of(proc)
-            raise HelperDied(f"helper for uid {uid} did not start: {detail}")
-        if args.mems is not None:
-            # a new helper has no pages to keep: v2, which always migrates, is fine too
-            migrate = self.cpusets().version == "v2"
-            self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
+        with _deferred_signals():  # the helper and its cgroup are ours to clean up
+            ours, theirs = socket.socketpair()
+            try:
+                pid = _zygote(self.libnuma, self.timeout).spawn(theirs, args.uid, mask)
+            finally:
+                theirs.close()
+            proc = HostProcess(self, pid, ours)
+            self.adopt(proc)
+            ready, _, _ = select.select([ours], [], [], self.timeout)
+            message = wire.recv(ours) if ready else None
+            if message is None or message[0][0] != "ok":
+                proc.alive = False
+                detail = message[0][2] if message else self.status_of(proc)
+                raise HelperDied(f"helper for uid {uid} did not start: {detail}")
+            if args.mems is not None:
+                # a new helper has no pages to keep: v2, which always migrates, is fine too
+                migrate = self.cpusets().version == "v2"
+                self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
         return proc
 
     def spawn_kernel_thread(self) -> KernelThread:
@@ -353,12 +456,17 @@ class HostKernel:
 
     def cpusets(self) -> Cpusets:
         if self._cpusets is None:
-            self._cpusets = Cpusets()
-            self._made_cpusets.append(self._cpusets)
+            with _deferred_signals():  # made, then registered for clean-up, before a signal
+                self._cpusets = Cpusets()
+                self._made_cpusets.append(self._cpusets)
         return self._cpusets
 
     def close(self) -> None:
         """Kill every helper, undo every cpuset, remove every file."""
+        with _deferred_signals():  # a signal now would leave half of it
+            self._close()
+
+    def _close(self) -> None:
         pids = [p.pid for p in self.processes if p.alive]
         for proc in self.processes:
             proc.alive = False
@@ -374,6 +482,8 @@ class HostKernel:
             self._made_cpusets.clear()
         self._tmpdir.cleanup()
         self.processes.clear()
+        # all done: no finalizer left to run later (where a signal would be swallowed)
+        self._finalizer.detach()
 
     def __enter__(self) -> HostKernel:
         return self
@@ -412,6 +522,21 @@ class HostKernel:
 
     def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> HostFile:
         check_int("size", size, minimum=1)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
+        # one path component inside our own directory, never a way out of it (the same
+        # rule as the simulator's create_file)
+        if name and (
+            not name.strip()
+            or name in (".", "..")
+            or "/" in name
+            or "\0" in name
+            or len(name.encode(errors="surrogatepass")) > 200
+        ):
+            raise ValueError(
+                f"name must be one file name (no '/', NUL, '.' or '..', not blank, "
+                f"at most 200 bytes), not {name!r}"
+            )
         if fs != "tmpfs":
             raise ValueError(f"fs: the host backend has only tmpfs, not {fs!r}")
         fd, path = tempfile.mkstemp(prefix=name or "file", dir=self._tmpdir.name)
@@ -477,9 +602,11 @@ class Zygote:
                 "0",
                 "-1",
                 "libnuma" if libnuma else "syscall",
+                str(os.getpid()),  # the owner: realnuma.leftovers tells orphans by it
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # ^C at a terminal is the controller's to handle
             cwd="/",  # never a source tree that happens to be the cwd ...
             env=_helper_env(),  # ... but the realnuma this controller runs
         )
@@ -522,15 +649,17 @@ _ZYGOTES: dict[bool, Zygote] = {}
 def _zygote(libnuma: bool, timeout: float) -> Zygote:
     zygote = _ZYGOTES.get(libnuma)
     if zygote is None or not zygote.alive():
-        zygote = _ZYGOTES[libnuma] = Zygote(libnuma, timeout)
+        with _deferred_signals():
+            zygote = _ZYGOTES[libnuma] = Zygote(libnuma, timeout)
     return zygote
 
 
 @atexit.register
 def _close_zygotes() -> None:
-    for zygote in _ZYGOTES.values():
-        zygote.close()
-    _ZYGOTES.clear()
+    with _deferred_signals():
+        for zygote in _ZYGOTES.values():
+            zygote.close()
+        _ZYGOTES.clear()
 
 
 def _shm_dir() -> str | None:

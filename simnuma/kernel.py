@@ -202,6 +202,21 @@ class SimKernel:
     def create_file(self, size: int, *, fs: str | Filesystem = "tmpfs", name: str = "") -> SimFile:
         """A file on ``fs`` (a name from files.FILESYSTEMS, or a Filesystem)."""
         check_int("size", size, minimum=1)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
+        # the host backend makes the file under this name: one path component, never
+        # one that leaves its directory (the same rule as realnuma.host)
+        if name and (
+            not name.strip()
+            or name in (".", "..")
+            or "/" in name
+            or "\0" in name
+            or len(name.encode(errors="surrogatepass")) > 200
+        ):
+            raise ValueError(
+                f"name must be one file name (no '/', NUL, '.' or '..', not blank, "
+                f"at most 200 bytes), not {name!r}"
+            )
         if isinstance(fs, str):
             if fs not in FILESYSTEMS:
                 raise ValueError(f"fs must be one of {sorted(FILESYSTEMS)}, not {fs!r}")

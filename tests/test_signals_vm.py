@@ -3,7 +3,7 @@ of that run and no temp dir of its pid remain (after `python -m realnuma.vm.left
 --clean` for SIGKILL, which cannot be cleaned up from inside).
 
 Against a stand-in QEMU (always), and against real boots of Debian's 6.12 kernel at
-random moments: SIMNUMA_VM_SIGNAL_RUNS=N runs N of them (`tox -e faults-vm` runs 60);
+random moments: SIMNUMA_VM_SIGNAL_RUNS=N runs N of them (`tox -e faults` runs 50);
 by default 2 when the kernel is already cached (a killed boot costs only seconds).
 """
 
@@ -143,7 +143,7 @@ REAL_RUNS = _runs()
 
 @pytest.mark.skipif(
     REAL_RUNS == 0,
-    reason="real boots: set SIMNUMA_VM_SIGNAL_RUNS=N (tox -e faults-vm), or cache "
+    reason="real boots: set SIMNUMA_VM_SIGNAL_RUNS=N (tox -e faults), or cache "
     "the 6.12 kernel (numa-conformance --backend vm:kernel=6.12) for the default 2",
 )
 @pytest.mark.skipif(not Path(initramfs.BUSYBOX).exists(), reason="needs busybox-static")

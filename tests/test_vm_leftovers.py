@@ -84,8 +84,8 @@ def test_realnuma_leftovers_reports_vm_leftovers(
 ) -> None:
     left = private_tmp / f"simnuma-vm-{_dead_pid()}-abc"
     left.mkdir()
-    assert host_leftovers.main() == 1
-    assert f"left behind: VM temp dir {left}" in capsys.readouterr().out
+    assert host_leftovers.main([]) == 1
+    assert f"left behind: vm-tmp {left} (owner " in capsys.readouterr().out
 
 
 @pytest.mark.skipif(not Path(initramfs.BUSYBOX).exists(), reason="needs busybox-static")
