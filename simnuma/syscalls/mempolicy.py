@@ -204,7 +204,11 @@ def _copy_out(
         if mm.copy_to_user(nmask + nbytes, bytes(copy - nbytes)) != copy - nbytes:
             return -errno.EFAULT
         copy = nbytes
-    data = pack_ulongs(nodemask_words(sorted(nodes), copy * 8))[:copy]
+    # only the first ``copy`` bytes of the nodemask go out: a user nodemask kept for
+    # MPOL_F_STATIC/RELATIVE_NODES may name nodes beyond nr_node_ids (up to
+    # MAX_NUMNODES), and those bits are simply not copied
+    bits = copy * 8
+    data = pack_ulongs(nodemask_words(sorted(n for n in nodes if n < bits), bits))[:copy]
     # EFAULT: nmask not writable
     return 0 if mm.copy_to_user(nmask, data) == len(data) else -errno.EFAULT
 
