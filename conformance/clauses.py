@@ -358,6 +358,21 @@ _ALL = [
         note="FOLL_SPLIT",
     ),
     _c(
+        "move_pages.status.EBUSY.pinned_thp",
+        "a pinned THP does not split: its entry's status is -EBUSY and nothing moves",
+        KERNEL,
+        when=(Q.THP, Q.THP_SPLIT_ON_MOVE, Q.THP_SPLIT_REFUSES_PINNED),
+        note="split_huge_page() refuses extra references",
+    ),
+    _c(
+        "move_pages.status.pinned_thp_split",
+        "a pinned THP splits; the pin stays on its 4 KiB page, another named page moves",
+        KERNEL,
+        when=(Q.THP, Q.THP_SPLIT_ON_MOVE),
+        unless=Q.THP_SPLIT_REFUSES_PINNED,
+        note="__split_huge_page_refcount",
+    ),
+    _c(
         "move_pages.status.hugetlb",
         "a hugetlb page moves as a whole when its first address is named",
         KERNEL,

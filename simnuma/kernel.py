@@ -26,6 +26,7 @@ from simnuma.frames import (
     PAGE_SHIFT,
     PAGE_SIZE,
     SWAPPED,
+    THP,
     WRITEBACK,
     ZERO,
     Frame,
@@ -72,6 +73,8 @@ class SimKernel:
         self.reserved: dict[int, int] = {}
         self.files: list[SimFile] = []
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
+        # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
+        self.thp_pin_pages: dict[int, list[int]] = {}
         self.current: SimProcess | None = None  # the task in a syscall (None: a kworker)
         self.tasks: dict[int, SimProcess] = {}
         self._next_pid = FIRST_USER_PID
@@ -255,12 +258,20 @@ class SimKernel:
         frame = self._mapped_frame(proc, addr)
         frame.pins += 1
         self.pinned[id(frame)] = frame
+        if frame.flags & THP:
+            self.thp_pin_pages.setdefault(id(frame), []).append((addr >> PAGE_SHIFT) % HPAGE_NR)
 
     def unpin(self, proc: SimProcess, addr: int) -> None:
         frame = self._mapped_frame(proc, addr)
         if frame.pins == 0:
             raise ValueError(f"addr {addr:#x}: the page is not pinned")
         frame.pins -= 1
+        pages = self.thp_pin_pages.get(id(frame))
+        if pages is not None:
+            sub = (addr >> PAGE_SHIFT) % HPAGE_NR
+            pages.remove(sub if sub in pages else pages[-1])
+            if not pages:
+                del self.thp_pin_pages[id(frame)]
         if frame.pins == 0:
             del self.pinned[id(frame)]
             proc._mm().maybe_free(frame)

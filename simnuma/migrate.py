@@ -106,15 +106,24 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     return Migration(rc or failed, results)
 
 
+def thp_splittable(kernel: SimKernel, frame: Frame) -> bool:
+    """Whether split_huge_page() succeeds: since 4.5 not with extra references (the
+    refcount never freezes: -EBUSY, THP_SPLIT_REFUSES_PINNED); before, always."""
+    return not (frame.pins and kernel.profile.has(Quirk.THP_SPLIT_REFUSES_PINNED))
+
+
 def split_thp(kernel: SimKernel, frame: Frame, vpn: int | None = None) -> list[Frame]:
     """split_huge_page(): replace a THP by 512 small pages in every page table.
+
+    The caller has checked thp_splittable(); a pin (before 4.5) stays on the 4 KiB
+    page it was taken on (__split_huge_page_refcount()).
 
     ``vpn``, a page number where the caller found ``frame``, lets the split look
     only at that 2 MiB block of each page table (fork maps a folio at the same
     address).  When the blocks holding it there do not account for its mapcount
     (one per address space), every page table is scanned instead.
     """
-    assert frame.order and frame.flags & THP
+    assert frame.order and frame.flags & THP and thp_splittable(kernel, frame)
     subs = []
     for i in range(HPAGE_NR):
         sub = Frame(frame.nid, frame.flags & ~THP, 0, frame.mapping, frame.index + i)
@@ -123,6 +132,12 @@ def split_thp(kernel: SimKernel, frame: Frame, vpn: int | None = None) -> list[F
         if frame.data is not None:
             sub.data = bytearray(frame.data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE])
         subs.append(sub)
+    if frame.pins:
+        for i in kernel.thp_pin_pages.pop(id(frame)):
+            subs[i].pins += 1
+            kernel.pinned[id(subs[i])] = subs[i]
+        del kernel.pinned[id(frame)]
+        frame.pins = 0
     tables = {id(p.mm): p.mm.pt for p in kernel.tasks.values() if p.mm is not None}
     if vpn is not None:
         base = vpn & ~(HPAGE_NR - 1)
@@ -202,7 +217,11 @@ def queue_pages(
                 if frame.mapcount > 1 and not move_all:
                     continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
                 if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
-                    # before 4.14 THPs migrate as 512 pages
+                    # before 4.14 THPs migrate as 512 pages; one that does not split
+                    # (pinned, THP_SPLIT_REFUSES_PINNED) is skipped: neither queued
+                    # nor counted ("Failed to split -- skip")
+                    if not thp_splittable(kernel, frame):
+                        continue
                     base = vpn & ~(HPAGE_NR - 1)
                     pending.extend(reversed(split_thp(kernel, frame, vpn)))
                     vpns.extend(range(base + HPAGE_NR - 1, base - 1, -1))

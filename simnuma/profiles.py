@@ -37,7 +37,7 @@ def _boundaries() -> list[Release]:
 class Profile:
     """One kernel release as the simulator reproduces it."""
 
-    name: str  # the interval it belongs to, e.g. "4.3–4.12"
+    name: str  # the interval it belongs to, e.g. "4.5–4.12"
     release: Release
 
     def has(self, quirk: Quirk) -> bool:

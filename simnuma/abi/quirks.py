@@ -178,6 +178,21 @@ class Quirk(Enum):
         "a transparent huge page (where THP exists) is split (FOLL_SPLIT) and only the "
         "named 4 KiB page moves, until 'mm: migrate: move_pages() supports thp migration' (4.14)",
     )
+    THP_SPLIT_REFUSES_PINNED = _q(
+        "4.5",
+        None,
+        "e9b61f19858a",
+        "split_huge_page() fails with -EBUSY on a THP holding extra references (pins), "
+        "leaving it whole: where THPs are split for migration (THP_SPLIT_ON_MOVE) "
+        "move_pages' follow_page(FOLL_SPLIT) returns ERR_PTR(-EBUSY), that entry's "
+        "status, and queue_pages_pte_range() skips the THP ('if (ret) return 0'). Before "
+        "'thp: reintroduce split_huge_page()' (the THP refcounting rework) the split "
+        "always succeeded and a pin on a tail page stayed on that 4 KiB page "
+        "(__split_huge_page_refcount). Read: follow_page_mask() and split_huge_page_to_list() "
+        "of a pre-4.5 tree (returns 0 or 1, never -EBUSY) and of 4.9/4.13 trees; the hash "
+        "is not read in the history",
+        confirmed=False,
+    )
     HUGETLB_NOT_MIGRATABLE = _q(
         "2.6.18",
         "3.12",
