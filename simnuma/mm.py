@@ -138,13 +138,26 @@ class AddressSpace:
             for frame in cached.values():
                 self.maybe_free(frame)
 
+    def split_errno(self, *addrs: int) -> int:
+        """What splitting the VMAs at ``addrs`` would fail with, checked before any
+        change: EINVAL off a huge page boundary of a hugetlb VMA
+        (hugetlb_vm_op_split()); 0 when every split is fine.  A THP VMA splits
+        anywhere: a THP mapped across the edge stays whole, mapped by two VMAs (the
+        kernel splits its PMD; the folio is PTE-mapped)."""
+        for addr in addrs:
+            vma = self.vma_lookup(addr)
+            if vma is not None and vma.huge == "hugetlb" and addr % HPAGE_SIZE:
+                return errno.EINVAL
+        return 0
+
     def split(self, addr: int) -> None:
         """Split the VMA containing ``addr`` so that a VMA starts at ``addr``."""
         vma = self.vma_lookup(addr)
         if vma is None or vma.start == addr:
             return
         if vma.huge == "hugetlb" and addr % HPAGE_SIZE:
-            raise ValueError(f"address {addr:#x} splits a hugetlb mapping off a 2 MiB boundary")
+            # callers check split_errno() first: nothing is half-done
+            raise AssertionError(f"address {addr:#x} splits a hugetlb mapping off 2 MiB")
         upper = replace(vma, start=addr, pgoff=vma.file_index(addr >> PAGE_SHIFT))
         if vma.anonymous and not vma.anon_shared:
             upper.pgoff = addr >> PAGE_SHIFT
@@ -153,17 +166,26 @@ class AddressSpace:
         self.vmas.append(upper)
         self._reindex()
 
-    def remove_range(self, start: int, end: int) -> None:
-        """munmap(): drop the VMAs of [start, end), splitting those that straddle it."""
+    def remove_range(self, start: int, end: int) -> int:
+        """munmap(): drop the VMAs of [start, end), splitting those that straddle it;
+        0, or the errno of a split the kernel refuses (nothing changed then).
+
+        The pages go in one sweep over the whole range, not VMA by VMA: a THP mapped
+        across two VMAs that both go never needs its PMD split (exit() unmaps
+        everything, so it never fails)."""
         for edge in (start, end):
             self._refuse_pmd_split(edge)
+        err = self.split_errno(start, end)
+        if err:
+            return err
         self.split(start)
         self.split(end)
+        self.unmap_pages(start, end)
         for vma in list(self.vmas_in(start, end)):
-            self.unmap_pages(vma.start, vma.end)
             self.vmas.remove(vma)
             self._detach(vma)
         self._reindex()
+        return 0
 
     def _refuse_pmd_split(self, addr: int) -> None:
         """Checked before anything changes: a range edge inside a mapped huge folio."""

@@ -142,7 +142,9 @@ class SimProcess(SyscallMethods):
     def munmap(self, addr: int, length: int) -> None:
         mm = self._mm()
         start, end = self._range(addr, length)
-        mm.remove_range(start, end)
+        err = mm.remove_range(start, end)
+        if err:
+            raise_errno(err, "munmap")
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         mm = self._mm()
@@ -151,6 +153,9 @@ class SimProcess(SyscallMethods):
         covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
         if covered != end - start:
             raise ValueError(f"mprotect: [{start:#x}, {end:#x}) is not entirely mapped")
+        err = mm.split_errno(start, end)
+        if err:
+            raise_errno(err, "mprotect")
         mm.split(start)
         mm.split(end)
         for vma in mm.vmas_in(start, end):
@@ -192,12 +197,18 @@ class SimProcess(SyscallMethods):
             != end - start
         ):
             raise ValueError(f"mlock: [{start:#x}, {end:#x}) is not entirely mapped")
-        mm.split(start)
-        mm.split(end)
+        # mlock_fixup() leaves hugetlb VMAs alone (no split, no VM_LOCKED); they are
+        # only populated
+        for edge in (start, end):
+            vma = mm.vma_lookup(edge)
+            if vma is None or vma.huge != "hugetlb":
+                mm.split(edge)
         for vma in mm.vmas_in(start, end):
-            vma.locked = True
+            first, last = max(vma.start, start), min(vma.end, end)
+            if vma.huge != "hugetlb":
+                vma.locked = True
             write = bool(vma.prot & PROT_WRITE) and not vma.shared
-            mm.access_range(vma.start, vma.end - vma.start, write=write)
+            mm.access_range(first, last - first, write=write)
 
     def fork(self) -> SimProcess:
         return self.kernel.fork(self)

@@ -102,3 +102,109 @@ def test_pinned_thp_moves_whole_or_not_at_all_since_4_14() -> None:
     k.check_consistency()
     k.unpin(p, a + 5 * PAGE)
     k.check_consistency()
+
+
+# --- nothing half-done, and exit/close never fail ---------------------------------------
+def _state(k: SimKernel) -> object:
+    """Everything a failed call must leave as it was."""
+    procs = []
+    for proc in k.tasks.values():
+        if proc.mm is not None:
+            vmas = [(v.start, v.end, v.prot, v.locked, v.policy) for v in proc.mm.vmas]
+            procs.append((proc.pid, vmas, sorted((v, id(f)) for v, f in proc.mm.pt.items())))
+    nodes = [(n, node.used) for n, node in k.nodes.items()]
+    return procs, nodes
+
+
+def _thp_world() -> tuple[SimKernel, Any, int]:
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    a = p.mmap(2 * HPAGE, huge="thp")
+    p.touch(a, 2 * HPAGE)
+    return k, p, a
+
+
+def test_munmap_ending_inside_a_thp_changes_nothing() -> None:
+    k, p, a = _thp_world()
+    before = _state(k)
+    with pytest.raises(NotImplementedError, match="huge page"):
+        p.munmap(a, HPAGE + PAGE)
+    assert _state(k) == before
+    k.check_consistency()
+
+
+@pytest.mark.parametrize("op", ["mprotect", "mlock", "mbind"])
+def test_a_thp_vma_split_off_2mib_still_exits(op: str) -> None:
+    """mprotect/mlock/mbind split the VMA inside a mapped THP (the kernel splits the
+    PMD: a PTE-mapped THP across two VMAs).  exit() and close() unmap whole ranges
+    and never need the split; a munmap of one side is refused before any change."""
+    k, p, a = _thp_world()
+    if op == "mprotect":
+        p.mprotect(a + PAGE, PAGE, 1)
+    elif op == "mlock":
+        p.mlock(a + PAGE, PAGE)
+    else:
+        p.mbind(a + PAGE, PAGE, MPOL_BIND, [0])
+    k.check_consistency()
+    before = _state(k)
+    with pytest.raises(NotImplementedError):
+        p.munmap(a, PAGE)
+    assert _state(k) == before
+    p.exit()
+    k.check_consistency()
+    assert all(node.used == 0 for node in k.nodes.values())
+    k.close()
+
+
+def test_close_never_fails() -> None:
+    with SimKernel(nodes=2) as k:
+        p = k.spawn()
+        a = p.mmap(2 * HPAGE, huge="thp")
+        p.touch(a, 2 * HPAGE)
+        p.mprotect(a + PAGE, PAGE, 1)
+        p.fork()
+    assert not any(t.mm is not None for t in k.tasks.values())
+
+
+@pytest.mark.parametrize("op", ["munmap", "mprotect"])
+def test_hugetlb_split_off_2mib_is_einval_and_changes_nothing(op: str) -> None:
+    """hugetlb_vm_op_split(): -EINVAL off a huge page boundary (checked before the
+    first edge is split, so nothing changes)."""
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    a = p.mmap(2 * HPAGE, huge="hugetlb")
+    p.touch(a, HPAGE)
+    before = _state(k)
+    with pytest.raises(OSError) as info:
+        if op == "munmap":
+            p.munmap(a, HPAGE + PAGE)
+        else:
+            p.mprotect(a, HPAGE + PAGE, 1)
+    assert info.value.errno == errno.EINVAL
+    assert _state(k) == before
+    k.check_consistency()
+
+
+def test_raw_mbind_splitting_hugetlb_off_2mib_is_einval() -> None:
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    a = p.mmap(2 * HPAGE, huge="hugetlb")
+    before = _state(k)
+    with pytest.raises(OSError) as info:
+        p.mbind(a, HPAGE + PAGE, MPOL_BIND, [0])
+    assert info.value.errno == errno.EINVAL
+    assert _state(k) == before
+
+
+def test_mlock_leaves_hugetlb_vmas_whole() -> None:
+    """mlock_fixup() skips hugetlb VMAs (no split, no VM_LOCKED); populate faults the
+    range in.  mlock off a 2 MiB boundary used to raise half-way."""
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    a = p.mmap(2 * HPAGE, huge="hugetlb")
+    p.mlock(a, HPAGE + PAGE)
+    mm = p.mm
+    assert mm is not None
+    assert [(v.start, v.end, v.locked) for v in mm.vmas] == [(a, a + 2 * HPAGE, False)]
+    assert p.move_pages(0, [a, a + HPAGE], None, 0).status == [0, 0]
+    k.check_consistency()

@@ -281,6 +281,10 @@ def sys_mbind(
     covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
     if covered == 0 or (new is not None and covered != end - start):
         return -errno.EFAULT
+    # EINVAL: a hugetlb VMA split off a huge page boundary (hugetlb_vm_op_split())
+    err = mm.split_errno(start, end)
+    if err:
+        return -err
     mm.split(start)
     mm.split(end)
     for vma in mm.vmas_in(start, end):
