@@ -75,6 +75,8 @@ class SimKernel:
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
         # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
         self.thp_pin_pages: dict[int, list[int]] = {}
+        # names from simnuma.approximations.APPROXIMATIONS this kernel answered with
+        self.approximated: set[str] = set()
         self.current: SimProcess | None = None  # the task in a syscall (None: a kworker)
         self.tasks: dict[int, SimProcess] = {}
         self._next_pid = FIRST_USER_PID

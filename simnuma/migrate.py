@@ -50,11 +50,6 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     if kernel.current is not None and target not in kernel.current.cpuset:
         return -errno.ENOMEM
     if node.free < frame.nr_pages:
-        if frame.order and frame.flags & THP:
-            raise NotImplementedError(
-                "a THP that does not fit on its target node is split and retried by the "
-                "kernel; that split is not modelled"
-            )
         return -errno.ENOMEM  # alloc_migration_target(__GFP_THISNODE) failed
     mapping = frame.mapping
     if mapping is not None and frame.flags & DIRTY and not mapping.fs.migrate_folio:
@@ -81,7 +76,17 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     rc = 0
     nodes = kernel.nodes
     walled = kernel.current.cpuset if kernel.current is not None else None
-    for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
+    # a THP that finds no room is split and its pages retried: the first at once (it
+    # answers for the THP), the other 511 after the rest of the list
+    work = list(zip(range(len(frames)), frames, targets, strict=True))
+    tails: list[tuple[int, Frame, int]] = []
+    w = 0
+    while w < len(work) or tails:
+        if w == len(work):
+            work.extend(tails)
+            tails = []
+        i, frame, target = work[w]
+        w += 1
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
             continue
@@ -93,14 +98,28 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
             nodes[frame.nid].used -= 1
             frame.nid = target
             frame.flags &= ~ISOLATED
-            results[i] = target
+            if i >= 0:
+                results[i] = target
             continue
         outcome = migrate_one(kernel, frame, target)
+        if outcome == -errno.ENOMEM and frame.flags & THP and thp_splittable(kernel, frame):
+            # migrate_pages(): "THP migration might be unsupported or the allocation
+            # could've failed so we should retry on the same page with the THP split
+            # to base pages" (since THP migration, 4.14): head retried immediately,
+            # tail pages after the rest of the list
+            subs = split_thp(kernel, frame)
+            work.insert(w, (i, subs[0], target))
+            tails.extend((-1, sub, target) for sub in subs[1:])
+            continue
         frame.flags &= ~ISOLATED
         if outcome == -errno.ENOMEM:
+            if frame.flags & THP:
+                # a pinned THP that cannot split for the retry
+                kernel.approximated.add("PINNED_THP_NO_ROOM_ENOMEM")
             rc = -errno.ENOMEM
             continue
-        results[i] = outcome
+        if i >= 0:
+            results[i] = outcome
         if outcome < 0:
             failed += 1
     return Migration(rc or failed, results)

@@ -208,3 +208,67 @@ def test_mlock_leaves_hugetlb_vmas_whole() -> None:
     assert [(v.start, v.end, v.locked) for v in mm.vmas] == [(a, a + 2 * HPAGE, False)]
     assert p.move_pages(0, [a, a + HPAGE], None, 0).status == [0, 0]
     k.check_consistency()
+
+
+# --- a THP that does not fit on its target node (4.14+) ----------------------------------
+@pytest.mark.parametrize("profile", ["4.14", "4.17", "6.12"])
+@pytest.mark.parametrize("how", ["move_pages", "migrate_pages", "mbind"])
+def test_thp_without_room_is_split_and_its_pages_retried(profile: str, how: str) -> None:
+    """migrate_pages(): a THP whose allocation fails with -ENOMEM is split and its base
+    pages retried, head first, the tails after the rest of the list; the first base
+    page without room ends the call with -ENOMEM.  This raised NotImplementedError."""
+    k = SimKernel(nodes=2, profile=profile)
+    p = k.spawn()
+    a = p.mmap(HPAGE, huge="thp")
+    p.touch(a, HPAGE)
+    k.fill_node(1, free_pages=10)
+    if how == "move_pages":
+        with pytest.raises(OSError) as info:
+            p.move_pages(0, [a + 7 * PAGE], [1], MPOL_MF_MOVE)
+    elif how == "migrate_pages":
+        with pytest.raises(OSError) as info:
+            p.migrate_pages(0, [0], [1])
+    else:
+        with pytest.raises(OSError) as info:
+            p.mbind(a, HPAGE, MPOL_BIND, [1], MPOL_MF_MOVE)
+    assert info.value.errno == errno.ENOMEM
+    where = _where(p, a)
+    # the head, then tails; migrate_pages also moves the page holding its node masks
+    # (queued after the THP, so before its tails)
+    assert where.count(1) == (9 if how == "migrate_pages" else 10) and where[0] == 1
+    k.check_consistency()
+    p.exit()
+    k.check_consistency()
+
+
+def test_out_of_range_node_before_2_6_33_is_a_named_approximation() -> None:
+    """CVE-2010-0415: the old kernel read node_states[] out of bounds.  The raw ABI
+    answers ENODEV as the fixed kernel does and records the approximation by name;
+    it used to raise NotImplementedError from the raw ABI."""
+    from simnuma.approximations import APPROXIMATIONS
+
+    for profile, approximated in (("2.6.32", True), ("2.6.33", False)):
+        k = SimKernel(nodes=2, profile=profile)
+        p = k.spawn()
+        a = p.mmap(PAGE)
+        p.touch(a, PAGE)
+        with pytest.raises(OSError) as info:
+            p.move_pages(0, [a], [5000], MPOL_MF_MOVE)
+        assert info.value.errno == errno.ENODEV
+        assert k.approximated == ({"NODE_RANGE_UNCHECKED_ENODEV"} if approximated else set())
+    assert set(APPROXIMATIONS) >= {"NODE_RANGE_UNCHECKED_ENODEV"}
+
+
+def test_pinned_thp_without_room_is_a_named_approximation() -> None:
+    k = SimKernel(nodes=2, profile="6.12")
+    p = k.spawn()
+    a = p.mmap(HPAGE, huge="thp")
+    p.touch(a, HPAGE)
+    k.pin(p, a)
+    k.fill_node(1, free_pages=10)
+    with pytest.raises(OSError) as info:
+        p.move_pages(0, [a], [1], MPOL_MF_MOVE)
+    assert info.value.errno == errno.ENOMEM
+    assert k.approximated == {"PINNED_THP_NO_ROOM_ENOMEM"}
+    assert _where(p, a) == [0] * 512
+    k.check_consistency()

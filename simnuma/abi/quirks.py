@@ -130,7 +130,9 @@ class Quirk(Enum):
         "6f5a55f1a6c5",
         "target node not bounds-checked before node_state() (CVE-2010-0415); a 2.6.32.2 "
         "tree lacks the node < 0 || node >= MAX_NUMNODES check, 2.6.33.3 and 2.6.36 have "
-        "it (the hash is not read)",
+        "it (the hash is not read). The simulator answers ENODEV there, as the fixed "
+        "kernel does, and records the named approximation NODE_RANGE_UNCHECKED_ENODEV "
+        "(simnuma/approximations.py): the raw ABI never raises",
         confirmed=False,
         one_sided="an out-of-range node read past node_states[]: no defined result to check",
     )

@@ -200,10 +200,9 @@ def _check_node(
     # ERRORS ENODEV: node out of range or without memory (N_MEMORY)
     if not 0 <= node < kernel.max_numnodes:
         if kernel.profile.has(Quirk.NODE_RANGE_UNCHECKED):
-            raise NotImplementedError(
-                f"node {node}: NODE_RANGE_UNCHECKED ({kernel.profile.name}): an out-of-range "
-                "node indexed node_states[] out of bounds (CVE-2010-0415); not modelled"
-            )
+            # the old kernel read node_states[] out of bounds (CVE-2010-0415): no
+            # defined result; answered as the fixed kernel does, and said so
+            kernel.approximated.add("NODE_RANGE_UNCHECKED_ENODEV")
         return -errno.ENODEV
     if node not in memory_nodes:
         return -errno.ENODEV

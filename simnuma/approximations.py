@@ -1,0 +1,20 @@
+"""Named approximations: corners where the kernel's result is undefined or not
+modelled exactly, and the simulator answers something defined instead of raising
+(the raw ABI never raises).  Each answer records its name in
+``SimKernel.approximated`` so a caller can see it was not the kernel's own."""
+
+from __future__ import annotations
+
+APPROXIMATIONS: dict[str, str] = {
+    "NODE_RANGE_UNCHECKED_ENODEV": (
+        "before 2.6.33 (Quirk.NODE_RANGE_UNCHECKED, CVE-2010-0415) move_pages() indexed "
+        "node_states[] with an out-of-range node unchecked: an out-of-bounds read with no "
+        "defined result (garbage bits, or an oops).  The simulator answers as the fixed "
+        "kernel does: ENODEV."
+    ),
+    "PINNED_THP_NO_ROOM_ENOMEM": (
+        "a pinned THP (4.14+) with no room on its target node cannot be split for the "
+        "retry; the simulator answers -ENOMEM in every release (4.14's migrate_pages() "
+        "returned the failed split's -EBUSY; later batch code keeps -ENOMEM)."
+    ),
+}
