@@ -272,3 +272,37 @@ def test_pinned_thp_without_room_is_a_named_approximation() -> None:
     assert k.approximated == {"PINNED_THP_NO_ROOM_ENOMEM"}
     assert _where(p, a) == [0] * 512
     k.check_consistency()
+
+
+# --- huge masks are never built ---------------------------------------------------------
+BIG = 2**40
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p, a: p.migrate_pages(0, [0], [BIG]),
+        lambda p, a: p.migrate_pages(0, [0], [1], maxnode=BIG),
+        lambda p, a: p.migrate_pages(0, [0], [1], maxnode=0),
+        lambda p, a: p.set_mempolicy(MPOL_BIND, [BIG]),
+        lambda p, a: p.mbind(a, PAGE, MPOL_BIND, [BIG]),
+    ],
+)
+def test_a_mask_the_kernel_refuses_unread_is_einval_not_memory(call: Any) -> None:
+    """get_nodes(): maxnode - 1 > PAGE_SIZE * 8 is EINVAL before anything is read; the
+    Python API passes the call through with a one-word mask (it used to build the
+    2**40-bit mask in Python and exhaust memory)."""
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    a = p.mmap(PAGE)
+    with pytest.raises(OSError) as info:
+        call(p, a)
+    assert info.value.errno == errno.EINVAL
+
+
+def test_a_node_outside_an_explicit_maxnode_is_a_value_error() -> None:
+    p = SimKernel(nodes=2).spawn()
+    with pytest.raises(ValueError, match="old_nodes: node 100"):
+        p.migrate_pages(0, [100], [0], maxnode=10)
+    with pytest.raises(ValueError, match="new_nodes: node 100"):
+        p.migrate_pages(0, [0], [100], maxnode=10)
