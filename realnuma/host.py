@@ -36,6 +36,7 @@ from simnuma.abi import (
     check_int,
     check_mems,
     check_mmap,
+    check_prot,
     check_range,
     check_spawn,
 )
@@ -154,7 +155,7 @@ class HostProcess(SyscallMethods):
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         self._range(addr, length)
-        check_int("prot", prot)
+        check_prot(prot)
         self._call("mprotect", addr, length, prot)
 
     def touch(self, addr: int, length: int) -> None:

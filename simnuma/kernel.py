@@ -248,7 +248,17 @@ class SimKernel:
         return None if frame is None else frame.nid
 
     # --- world building: page state -------------------------------------------------------
+    def _process(self, proc: object) -> SimProcess:
+        """``proc``, a live process of this kernel with user memory."""
+        if not isinstance(proc, SimProcess):
+            raise TypeError(f"proc must be a SimProcess, not {type(proc).__name__}")
+        if proc.kernel is not self:
+            raise ValueError(f"proc: pid {proc.pid} belongs to another SimKernel")
+        proc._mm()  # RuntimeError for an exited process or a kernel thread
+        return proc
+
     def _mapped_frame(self, proc: SimProcess, addr: int) -> Frame:
+        proc = self._process(proc)
         check_int("addr", addr, minimum=0)
         frame = proc._mm().pt.get(addr >> PAGE_SHIFT)
         if frame is None or frame.flags & ZERO:
@@ -294,6 +304,7 @@ class SimKernel:
 
     def set_dumpable(self, proc: SimProcess, value: int) -> None:
         """prctl(PR_SET_DUMPABLE)."""
+        proc = self._process(proc)
         check_int("value", value)
         if value not in (0, 1):
             raise ValueError(f"value must be 0 or 1, not {value}")
@@ -301,7 +312,10 @@ class SimKernel:
 
     def run_on(self, proc: SimProcess, nid: int) -> None:
         """Run ``proc`` on a CPU of node ``nid`` (its local node for MPOL_DEFAULT)."""
+        proc = self._process(proc)
         check_int("nid", nid)
+        if nid not in self.nodes:
+            raise ValueError(f"nid {nid} is not a node")
         if nid not in self.cpu_nodes():
             raise ValueError(f"nid {nid} has no CPUs")
         proc.cpu_node = nid
@@ -321,6 +335,9 @@ class SimKernel:
 
     def drain_node(self, nid: int) -> None:
         """Give back what fill_node() took."""
+        check_int("nid", nid)
+        if nid not in self.nodes:
+            raise ValueError(f"nid {nid} is not a node")
         self.nodes[nid].used -= self.reserved.pop(nid, 0)
 
     def swap_out(self, proc: SimProcess, addr: int) -> None:

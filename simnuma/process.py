@@ -13,6 +13,7 @@ from simnuma.abi import (
     check_int,
     check_mems,
     check_mmap,
+    check_prot,
     check_range,
     raise_errno,
 )
@@ -149,7 +150,7 @@ class SimProcess(SyscallMethods):
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         mm = self._mm()
         start, end = self._range(addr, length)
-        check_int("prot", prot)
+        check_prot(prot)
         covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
         if covered != end - start:
             raise ValueError(f"mprotect: [{start:#x}, {end:#x}) is not entirely mapped")

@@ -103,13 +103,20 @@ def check_spawn(
     )
 
 
+def check_prot(prot: object) -> int:
+    """mmap/mprotect protection: PROT_READ|PROT_WRITE|PROT_EXEC bits only (the kernel
+    gives EINVAL for others; the Python API names the argument)."""
+    prot = check_int("prot", prot)
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
+        raise ValueError(f"prot has unknown bits {prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):#x}")
+    return prot
+
+
 def check_mmap(length: object, prot: object, offset: object, huge: object, page_size: int) -> int:
     """mmap()'s arguments; returns ``length`` rounded up to whole (huge) pages."""
     length = check_int("length", length, minimum=1)
-    prot = check_int("prot", prot)
+    check_prot(prot)
     offset = check_int("offset", offset, minimum=0)
-    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
-        raise ValueError(f"prot has unknown bits {prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):#x}")
     if offset % page_size:
         raise ValueError(f"offset {offset} is not a multiple of the page size")
     if huge not in (None, "thp", "hugetlb"):
