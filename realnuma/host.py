@@ -32,13 +32,18 @@ from simnuma.abi import (
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
+    check_bool,
     check_bytes,
+    check_file_index,
+    check_file_write,
     check_int,
     check_mems,
     check_mmap,
     check_prot,
     check_range,
+    check_span,
     check_spawn,
+    check_str,
 )
 from simnuma.abi.quirks import Quirk, parse_release
 
@@ -138,6 +143,7 @@ class HostProcess(SyscallMethods):
         offset: int = 0,
     ) -> int:
         length = check_mmap(length, prot, offset, huge, self.kernel.page_size)
+        check_bool("shared", shared)
         if file is not None and not isinstance(file, HostFile):
             raise TypeError(
                 f"file must be a HostFile from HostKernel.create_file, not {type(file).__name__}"
@@ -159,22 +165,20 @@ class HostProcess(SyscallMethods):
         self._call("mprotect", addr, length, prot)
 
     def touch(self, addr: int, length: int) -> None:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
+        check_span(addr, length)
         self._call("fault", addr, length, True)
 
     def read(self, addr: int, length: int) -> None:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
+        check_span(addr, length)
         self._call("fault", addr, length, False)
 
     def write_bytes(self, addr: int, data: bytes) -> None:
-        check_int("addr", addr, minimum=0)
-        self._call("write_bytes", addr, check_bytes("data", data))
+        data = check_bytes("data", data)
+        check_span(addr, len(data), minimum=0)
+        self._call("write_bytes", addr, data)
 
     def read_bytes(self, addr: int, length: int) -> bytes:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=0)
+        check_span(addr, length, minimum=0)
         data: bytes = self._call("read_bytes", addr, length)
         return data
 
@@ -208,6 +212,7 @@ class HostProcess(SyscallMethods):
 
     def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
         nodes = sorted(check_mems("mems", mems, self.kernel.facts.memory_nodes))
+        check_bool("memory_migrate", memory_migrate)
         cpusets = self.kernel.cpusets()
         if cpusets.version == "v2":
             wanted = "cpuset_migrate_pages" if memory_migrate else "cpuset_keep_pages"
@@ -234,6 +239,11 @@ class HostKernel:
 
     def __init__(self, *, libnuma: bool = False, timeout: float = 120.0) -> None:
         """``libnuma``: helpers make the NUMA calls through libnuma's wrappers."""
+        check_bool("libnuma", libnuma)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+            raise TypeError(f"timeout must be a number, not {type(timeout).__name__}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0, got {timeout}")
         if libnuma and not binding.libnuma_available():
             raise RuntimeError(
                 "libnuma: realnuma was built without libnuma's headers "
@@ -413,6 +423,9 @@ class HostKernel:
 
     def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> HostFile:
         check_int("size", size, minimum=1)
+        check_str("name", name)
+        if not isinstance(fs, str):
+            raise TypeError(f"fs must be str, not {type(fs).__name__}")
         if fs != "tmpfs":
             raise ValueError(f"fs: the host backend has only tmpfs, not {fs!r}")
         fd, path = tempfile.mkstemp(prefix=name or "file", dir=self._tmpdir.name)
@@ -424,8 +437,7 @@ class HostKernel:
     def write_file(self, f: Any, offset: int, data: bytes) -> None:
         if not isinstance(f, HostFile):
             raise TypeError(f"f must be HostFile, not {type(f).__name__}")
-        check_int("offset", offset, minimum=0)
-        data = check_bytes("data", data)
+        data = check_file_write(offset, data, f.size)
         fd = os.open(f.path, os.O_WRONLY)
         try:
             os.pwrite(fd, data, offset)
@@ -436,7 +448,7 @@ class HostKernel:
         """The node of a page-cache page, read by a short-lived helper that maps it."""
         if not isinstance(f, HostFile):
             raise TypeError(f"f must be HostFile, not {type(f).__name__}")
-        check_int("index", index, minimum=0)
+        check_file_index(index, f.size, self.page_size)
         probe_proc = self.spawn()
         try:
             addr = probe_proc.mmap(f.size, file=f, shared=True)

@@ -6,15 +6,20 @@ a capability dropped); every syscall result is computed from that state.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from simnuma.abi import (
     KTHREADD_PID,
     WORLD_FEATURES,
-    check_bytes,
+    check_file_index,
+    check_file_write,
     check_int,
+    check_span,
     check_spawn,
+    check_str,
+    raise_errno,
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
@@ -207,6 +212,7 @@ class SimKernel:
     def create_file(self, size: int, *, fs: str | Filesystem = "tmpfs", name: str = "") -> SimFile:
         """A file on ``fs`` (a name from files.FILESYSTEMS, or a Filesystem)."""
         check_int("size", size, minimum=1)
+        check_str("name", name)
         if isinstance(fs, str):
             if fs not in FILESYSTEMS:
                 raise ValueError(f"fs must be one of {sorted(FILESYSTEMS)}, not {fs!r}")
@@ -221,12 +227,7 @@ class SimKernel:
         """write(2) to a file: page-cache pages, dirty, mapped by no process."""
         if not isinstance(f, SimFile):
             raise TypeError(f"f must be SimFile, not {type(f).__name__}")
-        check_int("offset", offset, minimum=0)
-        data = check_bytes("data", data)
-        if offset + len(data) > f.size:
-            raise ValueError(
-                f"write of {len(data)} bytes at {offset} runs past the file size {f.size}"
-            )
+        data = check_file_write(offset, data, f.size)
         pos = 0
         while pos < len(data):
             index, off = divmod(offset + pos, PAGE_SIZE)
@@ -244,6 +245,9 @@ class SimKernel:
 
     def file_page_node(self, f: SimFile, index: int) -> int | None:
         """The node of the page-cache page at ``index``, None when not cached."""
+        if not isinstance(f, SimFile):
+            raise TypeError(f"f must be SimFile, not {type(f).__name__}")
+        check_file_index(index, f.size, PAGE_SIZE)
         frame = f.pages.get(index)
         return None if frame is None else frame.nid
 
@@ -259,8 +263,11 @@ class SimKernel:
 
     def _mapped_frame(self, proc: SimProcess, addr: int) -> Frame:
         proc = self._process(proc)
-        check_int("addr", addr, minimum=0)
-        frame = proc._mm().pt.get(addr >> PAGE_SHIFT)
+        check_span(addr, 1)
+        mm = proc._mm()
+        if mm.vma_lookup(addr) is None:
+            raise_errno(errno.EFAULT, f"addr {addr:#x}")  # get_user_pages(): no mapping
+        frame = mm.pt.get(addr >> PAGE_SHIFT)
         if frame is None or frame.flags & ZERO:
             raise ValueError(f"addr {addr:#x}: no page is mapped there in pid {proc.pid}")
         return frame
