@@ -399,10 +399,10 @@ class HostKernel:
         return proc
 
     def pin(self, proc: Any, addr: int) -> None:
-        self._process(proc)._call("pin", check_int("addr", addr, minimum=0))
+        self._process(proc)._call("pin", check_span(addr, 1)[0])
 
     def unpin(self, proc: Any, addr: int) -> None:
-        self._process(proc)._call("unpin", check_int("addr", addr, minimum=0))
+        self._process(proc)._call("unpin", check_span(addr, 1)[0])
 
     def set_dumpable(self, proc: Any, value: int) -> None:
         if check_int("value", value) not in (0, 1):
