@@ -17,4 +17,10 @@ APPROXIMATIONS: dict[str, str] = {
         "retry; the simulator answers -ENOMEM in every release (4.14's migrate_pages() "
         "returned the failed split's -EBUSY; later batch code keeps -ENOMEM)."
     ),
+    "THP_COW_COPIES_WHOLE": (
+        "a write to a THP shared by fork copies the whole 2 MiB folio for the writer, as "
+        "do_huge_pmd_wp_page() did before 5.8; since 3917c80280c9 (thp: change CoW "
+        "semantics for anon-THP) the kernel splits the writer's PMD and copies one 4 KiB "
+        "page, leaving a PTE-mapped THP the model cannot hold."
+    ),
 }

@@ -29,6 +29,7 @@ from simnuma.frames import (
     ZERO_PAGE,
     Frame,
     NodeMemory,
+    OutOfNodeMemory,
     collector_paused,
 )
 from simnuma.mempolicy import Mempolicy
@@ -337,9 +338,7 @@ class AddressSpace:
                 mapped.flags |= DIRTY
                 return mapped
             if mapped.order:
-                raise NotImplementedError(
-                    "copy-on-write of a transparent huge page shared by fork is not modelled"
-                )
+                return self._cow_thp(vma, vpn, mapped)
             copy = self.alloc(vma, addr, ANON | DIRTY, 0)
             copy.data = bytearray(mapped.data) if mapped.data is not None else None
             self.pt[vpn] = copy
@@ -359,6 +358,22 @@ class AddressSpace:
         self.map_frame(vpn, frame)
         return frame
 
+    def _cow_thp(self, vma: VMA, vpn: int, shared: Frame) -> Frame:
+        """A write to a THP shared by fork: this address space gets its own copy of the
+        whole 2 MiB folio (do_huge_pmd_wp_page() before 5.8).  A named approximation,
+        THP_COW_COPIES_WHOLE (simnuma/approximations.py): since 3917c80280c9 (5.8) the
+        kernel splits the writer's PMD and copies only the 4 KiB page written, a
+        PTE-mapped THP this model cannot hold.  No room for a copy: OutOfNodeMemory,
+        before anything changed."""
+        base = vpn & ~(HPAGE_NR - 1)
+        copy = self.alloc(vma, base << PAGE_SHIFT, ANON | DIRTY | THP, HPAGE_ORDER)
+        copy.data = bytearray(shared.data) if shared.data is not None else None
+        for v in range(base, base + HPAGE_NR):
+            self.pt[v] = copy
+        copy.mapcount = 1
+        self.release(shared)
+        return copy
+
     def _thp_fits(self, vma: VMA, vpn: int) -> bool:
         base = vpn & ~(HPAGE_NR - 1)
         start = base << PAGE_SHIFT
@@ -375,7 +390,12 @@ class AddressSpace:
             vma = self.vma_lookup(addr)
             if vma is None or not vma.prot & need:
                 return
-            frame = self.fault(vma, addr, write)
+            try:
+                frame = self.fault(vma, addr, write)
+            except OutOfNodeMemory:
+                # VM_FAULT_OOM in a kernel access to user memory: the copy stops there
+                # (the uaccess fixup), the caller sees a short copy: EFAULT
+                return
             vpn = addr >> PAGE_SHIFT
             sub = (vpn & (HPAGE_NR - 1)) if frame.order else 0
             offset = (sub << PAGE_SHIFT) + (addr & (PAGE_SIZE - 1))

@@ -306,3 +306,36 @@ def test_a_node_outside_an_explicit_maxnode_is_a_value_error() -> None:
         p.migrate_pages(0, [100], [0], maxnode=10)
     with pytest.raises(ValueError, match="new_nodes: node 100"):
         p.migrate_pages(0, [0], [100], maxnode=10)
+
+
+# --- found by the long fuzz (benchmarks/fuzz_raw_abi.py) ------------------------------------
+def test_raw_write_into_a_fork_shared_thp_copies_it() -> None:
+    """get_mempolicy() writing its answer into a THP shared with a forked child: the
+    writer gets its own copy (the named approximation THP_COW_COPIES_WHOLE).  The raw
+    ABI raised NotImplementedError from the copy-on-write."""
+    k = SimKernel(nodes=2, profile="6.12")
+    p = k.spawn()
+    a = p.mmap(HPAGE, huge="thp")
+    p.touch(a, HPAGE)
+    child = p.fork()
+    assert p.syscall("get_mempolicy", a + 8, 0, 0, 0, 0) == (0, 0)
+    assert p.read_bytes(a + 8, 4) == bytes(4)  # MPOL_DEFAULT
+    mm, child_mm = p.mm, child.mm
+    assert mm is not None and child_mm is not None
+    vpn = a >> 12
+    assert mm.pt[vpn] is not child_mm.pt[vpn]
+    assert mm.pt[vpn].mapcount == child_mm.pt[vpn].mapcount == 1
+    k.check_consistency()
+    k.close()
+    k.check_consistency()
+
+
+def test_raw_write_with_no_room_for_the_page_is_efault() -> None:
+    """A kernel write to an untouched user page when no node has room: VM_FAULT_OOM in
+    a uaccess is a short copy, EFAULT (it raised OutOfNodeMemory from the raw ABI)."""
+    k = SimKernel(nodes=1)
+    p = k.spawn()
+    a = p.mmap(PAGE)
+    k.fill_node(0, free_pages=0)
+    assert p.syscall("get_mempolicy", a, 0, 0, 0, 0) == (-1, errno.EFAULT)
+    k.check_consistency()

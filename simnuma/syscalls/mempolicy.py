@@ -28,7 +28,7 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
-from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO
+from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO, OutOfNodeMemory
 from simnuma.mempolicy import (
     Mempolicy,
     candidate_nodes,
@@ -177,7 +177,10 @@ def _lookup_node(mm: AddressSpace, addr: int) -> int:
     vma = mm.vma_lookup(page)
     if vma is None or not vma.prot & 1:
         return -errno.EFAULT
-    frame = mm.fault(vma, page, write=False)
+    try:
+        frame = mm.fault(vma, page, write=False)
+    except OutOfNodeMemory:
+        return -errno.ENOMEM  # get_user_pages(): VM_FAULT_OOM
     return 0 if frame.flags & ZERO else frame.nid
 
 
