@@ -382,8 +382,12 @@ class AddressSpace:
         return all(v not in self.pt for v in range(base, base + HPAGE_NR))
 
     # --- user memory -----------------------------------------------------------------
-    def _walk(self, addr: int, length: int, write: bool) -> Iterator[tuple[Frame, int, int]]:
-        """Yield (frame, offset in frame, byte count) page by page; stop at a fault."""
+    def _walk(
+        self, addr: int, length: int, write: bool, kernel: bool = True
+    ) -> Iterator[tuple[Frame, int, int]]:
+        """Yield (frame, offset in frame, byte count) page by page; stop at a fault.
+        ``kernel``: the kernel's own access (uaccess), where no room for a page ends
+        the copy; the process's own access raises OutOfNodeMemory instead."""
         need = PROT_WRITE if write else PROT_READ
         end = addr + length
         while addr < end:
@@ -393,6 +397,8 @@ class AddressSpace:
             try:
                 frame = self.fault(vma, addr, write)
             except OutOfNodeMemory:
+                if not kernel:
+                    raise
                 # VM_FAULT_OOM in a kernel access to user memory: the copy stops there
                 # (the uaccess fixup), the caller sees a short copy: EFAULT
                 return
@@ -403,24 +409,24 @@ class AddressSpace:
             yield frame, offset, count
             addr += count
 
-    def copy_from_user(self, addr: int, length: int) -> bytes:
+    def copy_from_user(self, addr: int, length: int, *, kernel: bool = True) -> bytes:
         """The readable prefix of [addr, addr+length) (shorter = a fault cut it)."""
         if addr < 0 or addr + length > MMAP_LIMIT + PAGE_SIZE:
             return b""
         parts = []
-        for frame, offset, count in self._walk(addr, length, write=False):
+        for frame, offset, count in self._walk(addr, length, False, kernel):
             if frame.data is None:
                 parts.append(bytes(count))
             else:
                 parts.append(bytes(frame.data[offset : offset + count]))
         return b"".join(parts)
 
-    def copy_to_user(self, addr: int, data: bytes) -> int:
+    def copy_to_user(self, addr: int, data: bytes, *, kernel: bool = True) -> int:
         """Write ``data``; return how many bytes landed before a fault."""
         if addr < 0 or addr + len(data) > MMAP_LIMIT + PAGE_SIZE:
             return 0
         done = 0
-        for frame, offset, count in self._walk(addr, len(data), write=True):
+        for frame, offset, count in self._walk(addr, len(data), True, kernel):
             if frame.data is None:
                 frame.data = bytearray(frame.nr_pages << PAGE_SHIFT)
             frame.data[offset : offset + count] = data[done : done + count]

@@ -180,13 +180,13 @@ class SimProcess(SyscallMethods):
     def write_bytes(self, addr: int, data: bytes) -> None:
         data = check_bytes("data", data)
         check_span(addr, len(data), minimum=0)
-        done = self._mm().copy_to_user(addr, data)
+        done = self._mm().copy_to_user(addr, data, kernel=False)
         if done != len(data):
             raise Segfault(addr + done, "write outside a writable mapping")
 
     def read_bytes(self, addr: int, length: int) -> bytes:
         check_span(addr, length, minimum=0)
-        data = self._mm().copy_from_user(addr, length)
+        data = self._mm().copy_from_user(addr, length, kernel=False)
         if len(data) != length:
             raise Segfault(addr + len(data), "read outside a readable mapping")
         return data
