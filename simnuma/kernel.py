@@ -415,6 +415,8 @@ class SimKernel:
                 )
             if (key in self.pinned) != (frame.pins > 0):
                 raise AssertionError(f"{frame}: pins={frame.pins}, tracked={key in self.pinned}")
+            if frame.flags & THP and len(self.thp_pin_pages.get(key, ())) != frame.pins:
+                raise AssertionError(f"{frame}: pins={frame.pins}, pinned pages not tracked")
             if frame.flags & SWAPPED:
                 continue
             if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:
