@@ -552,6 +552,21 @@ _ALL = [
         COMMIT,
     ),
     _c(
+        "move_pages.errno.ENOMEM.thp_whole",
+        "ENOMEM: a THP with no room for it on the target node stays whole and unmoved",
+        KERNEL,
+        when=Q.THP,
+        unless=(Q.THP_SPLIT_ON_MOVE, Q.THP_NO_ROOM_SPLITS),
+    ),
+    _c(
+        "move_pages.errno.ENOMEM.thp_split_retry",
+        "ENOMEM: a THP with no room for it is split and its pages moved, the first one "
+        "first, until one finds no room",
+        KERNEL,
+        when=(Q.THP, Q.THP_NO_ROOM_SPLITS),
+        note="split and retry on -ENOMEM",
+    ),
+    _c(
         "move_pages.errno.EPERM.move_all",
         "EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE",
         MAN,

@@ -13,9 +13,10 @@ APPROXIMATIONS: dict[str, str] = {
         "kernel does: ENODEV."
     ),
     "PINNED_THP_NO_ROOM_ENOMEM": (
-        "a pinned THP (4.14+) with no room on its target node cannot be split for the "
-        "retry; the simulator answers -ENOMEM in every release (4.14's migrate_pages() "
-        "returned the failed split's -EBUSY; later batch code keeps -ENOMEM)."
+        "a pinned THP with no room on its target node cannot be split for the retry "
+        "(THP_NO_ROOM_SPLITS, 4.17+); the simulator answers -ENOMEM in every release "
+        "(94723aafb9e7's migrate_pages() returned the failed split's -EBUSY from its "
+        "'goto out'; later batch code keeps -ENOMEM: not read release by release)."
     ),
     "THP_COW_COPIES_WHOLE": (
         "a write to a THP shared by fork copies the whole 2 MiB folio for the writer, as "

@@ -102,18 +102,23 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
                 results[i] = target
             continue
         outcome = migrate_one(kernel, frame, target)
-        if outcome == -errno.ENOMEM and frame.flags & THP and thp_splittable(kernel, frame):
+        if (
+            outcome == -errno.ENOMEM
+            and frame.flags & THP
+            and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS)
+            and thp_splittable(kernel, frame)
+        ):
             # migrate_pages(): "THP migration might be unsupported or the allocation
             # could've failed so we should retry on the same page with the THP split
-            # to base pages" (since THP migration, 4.14): head retried immediately,
-            # tail pages after the rest of the list
+            # to base pages" (THP_NO_ROOM_SPLITS): head retried immediately, tail
+            # pages after the rest of the list
             subs = split_thp(kernel, frame)
             work.insert(w, (i, subs[0], target))
             tails.extend((-1, sub, target) for sub in subs[1:])
             continue
         frame.flags &= ~ISOLATED
         if outcome == -errno.ENOMEM:
-            if frame.flags & THP:
+            if frame.flags & THP and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS):
                 # a pinned THP that cannot split for the retry
                 kernel.approximated.add("PINNED_THP_NO_ROOM_ENOMEM")
             rc = -errno.ENOMEM

@@ -195,6 +195,15 @@ class Quirk(Enum):
         "is not read in the history",
         confirmed=False,
     )
+    THP_NO_ROOM_SPLITS = _q(
+        "4.17",
+        None,
+        "94723aafb9e7",
+        "migrate_pages(): a THP whose target allocation fails (-ENOMEM) is split and its "
+        "base pages retried, the head at once and the tails after the rest of the list "
+        "('mm: unclutter THP migration', blame 2018-04-10); from 4.14, when THPs first "
+        "migrated whole, to 4.16 the -ENOMEM ended the call with the THP unmoved",
+    )
     HUGETLB_NOT_MIGRATABLE = _q(
         "2.6.18",
         "3.12",
