@@ -190,9 +190,9 @@ class Quirk(Enum):
         "status, and queue_pages_pte_range() skips the THP ('if (ret) return 0'). Before "
         "'thp: reintroduce split_huge_page()' (the THP refcounting rework) the split "
         "always succeeded and a pin on a tail page stayed on that 4 KiB page "
-        "(__split_huge_page_refcount). Read: follow_page_mask() and split_huge_page_to_list() "
-        "of a pre-4.5 tree (returns 0 or 1, never -EBUSY) and of 4.9/4.13 trees; the hash "
-        "is not read in the history",
+        "(__split_huge_page_refcount). Read: follow_page_mask() of a pre-4.5 tree; the "
+        "hash and title in later commits' Fixes: tags; the release from the series "
+        "(PATCHv12 32/37, November 2015, merged for 4.5), not from the history itself",
         confirmed=False,
     )
     THP_NO_ROOM_SPLITS = _q(
@@ -201,7 +201,8 @@ class Quirk(Enum):
         "94723aafb9e7",
         "migrate_pages(): a THP whose target allocation fails (-ENOMEM) is split and its "
         "base pages retried, the head at once and the tails after the rest of the list "
-        "('mm: unclutter THP migration', blame 2018-04-10); from 4.14, when THPs first "
+        "('mm: unclutter THP migration'; a blame of mm/migrate.c dates it 2018-04-10, "
+        "the 4.17 merge window); from 4.14, when THPs first "
         "migrated whole, to 4.16 the -ENOMEM ended the call with the THP unmoved",
     )
     HUGETLB_NOT_MIGRATABLE = _q(
