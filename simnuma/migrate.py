@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,23 +71,32 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
 
 
 def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -> Migration:
-    """migrate_pages(): move each isolated folio to its target; put every folio back."""
+    """migrate_pages(): move each isolated folio to its target; put every folio back.
+
+    A THP that finds no room is split and its pages retried (THP_NO_ROOM_SPLITS): the
+    first at once, answering for the THP, the other 511 after the rest of the list."""
     results: list[int | None] = [None] * len(frames)
+    tails: list[tuple[Frame, int]] = []
+    rc, failed = _migrate_list(kernel, enumerate(zip(frames, targets, strict=True)), results, tails)
+    if tails:
+        late, more = _migrate_list(kernel, enumerate(tails), None, tails, rc)
+        rc, failed = late, failed + more
+    return Migration(rc or failed, results)
+
+
+def _migrate_list(
+    kernel: SimKernel,
+    items: Iterable[tuple[int, tuple[Frame, int]]],
+    results: list[int | None] | None,
+    tails: list[tuple[Frame, int]],
+    rc: int = 0,
+) -> tuple[int, int]:
+    """The passes over one list: (rc, failures).  ``results``: where each outcome goes
+    (None for the tail pages of a split THP, which answer for nothing)."""
     failed = 0
-    rc = 0
     nodes = kernel.nodes
     walled = kernel.current.cpuset if kernel.current is not None else None
-    # a THP that finds no room is split and its pages retried: the first at once (it
-    # answers for the THP), the other 511 after the rest of the list
-    work = list(zip(range(len(frames)), frames, targets, strict=True))
-    tails: list[tuple[int, Frame, int]] = []
-    w = 0
-    while w < len(work) or tails:
-        if w == len(work):
-            work.extend(tails)
-            tails = []
-        i, frame, target = work[w]
-        w += 1
+    for i, (frame, target) in items:
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
             continue
@@ -98,7 +108,7 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
             nodes[frame.nid].used -= 1
             frame.nid = target
             frame.flags &= ~ISOLATED
-            if i >= 0:
+            if results is not None:
                 results[i] = target
             continue
         outcome = migrate_one(kernel, frame, target)
@@ -108,14 +118,13 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
             and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS)
             and thp_splittable(kernel, frame)
         ):
-            # migrate_pages(): "THP migration might be unsupported or the allocation
-            # could've failed so we should retry on the same page with the THP split
-            # to base pages" (THP_NO_ROOM_SPLITS): head retried immediately, tail
-            # pages after the rest of the list
+            # "THP migration might be unsupported or the allocation could've failed so
+            # we should retry on the same page with the THP split to base pages": the
+            # head at once, the tails at the end of the list
             subs = split_thp(kernel, frame)
-            work.insert(w, (i, subs[0], target))
-            tails.extend((-1, sub, target) for sub in subs[1:])
-            continue
+            tails.extend((sub, target) for sub in subs[1:])
+            frame = subs[0]
+            outcome = migrate_one(kernel, frame, target)
         frame.flags &= ~ISOLATED
         if outcome == -errno.ENOMEM:
             if frame.flags & THP and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS):
@@ -123,11 +132,11 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
                 kernel.approximated.add("PINNED_THP_NO_ROOM_ENOMEM")
             rc = -errno.ENOMEM
             continue
-        if i >= 0:
+        if results is not None:
             results[i] = outcome
         if outcome < 0:
             failed += 1
-    return Migration(rc or failed, results)
+    return rc, failed
 
 
 def thp_splittable(kernel: SimKernel, frame: Frame) -> bool:
