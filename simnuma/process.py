@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
+    PROT_NONE,
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
@@ -206,10 +207,18 @@ class SimProcess(SyscallMethods):
             vma = mm.vma_lookup(edge)
             if vma is None or vma.huge != "hugetlb":
                 mm.split(edge)
-        for vma in mm.vmas_in(start, end):
-            first, last = max(vma.start, start), min(vma.end, end)
+        vmas = list(mm.vmas_in(start, end))
+        for vma in vmas:
             if vma.huge != "hugetlb":
                 vma.locked = True
+        # then __mm_populate(): a PROT_NONE VMA stops it (EFAULT, reported as ENOMEM);
+        # what was locked and populated before stays so, as in the kernel
+        for vma in vmas:
+            first, last = max(vma.start, start), min(vma.end, end)
+            if not vma.prot & (PROT_READ | PROT_WRITE):
+                if vma.prot == PROT_NONE:
+                    raise_errno(errno.ENOMEM, "mlock")
+                continue
             write = bool(vma.prot & PROT_WRITE) and not vma.shared
             mm.access_range(first, last - first, write=write)
 

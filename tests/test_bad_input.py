@@ -246,6 +246,7 @@ ROWS: dict[str, Row] = {
     "read_bytes-unmapped": Row(lambda c: c.proc.read_bytes(c.hole, 1), errno.EFAULT, ""),
     "mlock-length-value": Row(lambda c: c.proc.mlock(c.page, 0), ValueError, "length"),
     "mlock-unmapped": Row(lambda c: c.proc.mlock(c.hole, PAGE), errno.ENOMEM, "mlock"),
+    "mlock-prot-none": Row(lambda c: _mlock_prot_none(c), errno.ENOMEM, "mlock"),
     "fork-after-exit": Row(lambda c: c.exited().fork(), RuntimeError, "exited"),
     "exit-after-exit": Row(lambda c: c.exited().exit(), type(None), ""),
     "touch-after-exit": Row(lambda c: c.exited().touch(0, PAGE), RuntimeError, "exited"),
@@ -329,6 +330,14 @@ ROWS: dict[str, Row] = {
         lambda c: c.proc.syscall("move_pages", 0, 1.0), TypeError, r"args\[1\]"
     ),
 }
+
+
+def _mlock_prot_none(c: Ctx) -> None:
+    """mlock over a PROT_NONE page: populating it fails, ENOMEM (the simulator raised
+    EFAULT, a Segfault)."""
+    a = c.proc.mmap(3 * PAGE)
+    c.proc.mprotect(a + PAGE, PAGE, 0)
+    c.proc.mlock(a, 3 * PAGE)
 
 
 _HOST: list[Any] = []
