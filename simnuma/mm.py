@@ -270,6 +270,10 @@ class AddressSpace:
         if frame is not None and not write:
             return frame
         if vma.huge == "hugetlb":
+            if frame is not None and frame.mapcount > 1 and not vma.shared:
+                # hugetlb_wp(): a private huge page shared by fork is copied for the
+                # writer
+                return self._cow_huge(vma, vpn, frame, HUGETLB | ANON)
             return frame or self._fault_hugetlb(vma, vpn)
         if not vma.anonymous or vma.anon_shared:
             return self._fault_file(vma, vpn, write, frame)
@@ -365,8 +369,12 @@ class AddressSpace:
         kernel splits the writer's PMD and copies only the 4 KiB page written, a
         PTE-mapped THP this model cannot hold.  No room for a copy: OutOfNodeMemory,
         before anything changed."""
+        return self._cow_huge(vma, vpn, shared, ANON | DIRTY | THP)
+
+    def _cow_huge(self, vma: VMA, vpn: int, shared: Frame, flags: int) -> Frame:
+        """The writer's own copy of a huge folio shared by fork."""
         base = vpn & ~(HPAGE_NR - 1)
-        copy = self.alloc(vma, base << PAGE_SHIFT, ANON | DIRTY | THP, HPAGE_ORDER)
+        copy = self.alloc(vma, base << PAGE_SHIFT, flags, HPAGE_ORDER)
         copy.data = bytearray(shared.data) if shared.data is not None else None
         for v in range(base, base + HPAGE_NR):
             self.pt[v] = copy

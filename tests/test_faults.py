@@ -343,3 +343,16 @@ def test_raw_write_with_no_room_for_the_page_is_efault() -> None:
     k.fill_node(0, free_pages=0)
     assert p.syscall("get_mempolicy", a, 0, 0, 0, 0) == (-1, errno.EFAULT)
     k.check_consistency()
+
+
+def test_a_write_to_a_private_hugetlb_page_shared_by_fork_copies_it() -> None:
+    """hugetlb_wp(): the writer gets its own huge page; the write used to land in the
+    page the parent maps too (found by tests/test_state_machine.py)."""
+    k = SimKernel(nodes=2, profile="2.6.18")
+    p = k.spawn()
+    a = p.mmap(HPAGE, huge="hugetlb")
+    p.touch(a, PAGE)
+    child = p.fork()
+    child.write_bytes(a, b"xyz")
+    assert (p.read_bytes(a, 3), child.read_bytes(a, 3)) == (bytes(3), b"xyz")
+    k.check_consistency()
