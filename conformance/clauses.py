@@ -365,6 +365,21 @@ _ALL = [
         note="FOLL_SPLIT",
     ),
     _c(
+        "move_pages.status.EBUSY.pinned_thp",
+        "a pinned THP does not split: its entry's status is -EBUSY and nothing moves",
+        KERNEL,
+        when=(Q.THP, Q.THP_SPLIT_ON_MOVE, Q.THP_SPLIT_REFUSES_PINNED),
+        note="split_huge_page() refuses extra references",
+    ),
+    _c(
+        "move_pages.status.pinned_thp_split",
+        "a pinned THP splits; the pin stays on its 4 KiB page, another named page moves",
+        KERNEL,
+        when=(Q.THP, Q.THP_SPLIT_ON_MOVE),
+        unless=Q.THP_SPLIT_REFUSES_PINNED,
+        note="__split_huge_page_refcount",
+    ),
+    _c(
         "move_pages.status.hugetlb",
         "a hugetlb page moves as a whole when its first address is named",
         KERNEL,
@@ -542,6 +557,21 @@ _ALL = [
         "move_pages.errno.ENOMEM",
         "ENOMEM: the target node has no free memory (documented only in the 2006 text)",
         COMMIT,
+    ),
+    _c(
+        "move_pages.errno.ENOMEM.thp_whole",
+        "ENOMEM: a THP with no room for it on the target node stays whole and unmoved",
+        KERNEL,
+        when=Q.THP,
+        unless=(Q.THP_SPLIT_ON_MOVE, Q.THP_NO_ROOM_SPLITS),
+    ),
+    _c(
+        "move_pages.errno.ENOMEM.thp_split_retry",
+        "ENOMEM: a THP with no room for it is split and its pages moved, the first one "
+        "first, until one finds no room",
+        KERNEL,
+        when=(Q.THP, Q.THP_NO_ROOM_SPLITS),
+        note="split and retry on -ENOMEM",
     ),
     _c(
         "move_pages.errno.EPERM.move_all",

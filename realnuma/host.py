@@ -34,11 +34,17 @@ from simnuma.abi import (
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
+    check_bool,
     check_bytes,
+    check_file_index,
+    check_file_name,
+    check_file_write,
     check_int,
     check_mems,
     check_mmap,
+    check_prot,
     check_range,
+    check_span,
     check_spawn,
 )
 from simnuma.abi.quirks import Quirk, parse_release
@@ -223,6 +229,7 @@ class HostProcess(SyscallMethods):
         offset: int = 0,
     ) -> int:
         length = check_mmap(length, prot, offset, huge, self.kernel.page_size)
+        check_bool("shared", shared)
         if file is not None and not isinstance(file, HostFile):
             raise TypeError(
                 f"file must be a HostFile from HostKernel.create_file, not {type(file).__name__}"
@@ -240,26 +247,24 @@ class HostProcess(SyscallMethods):
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         self._range(addr, length)
-        check_int("prot", prot)
+        check_prot(prot)
         self._call("mprotect", addr, length, prot)
 
     def touch(self, addr: int, length: int) -> None:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
+        check_span(addr, length)
         self._call("fault", addr, length, True)
 
     def read(self, addr: int, length: int) -> None:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
+        check_span(addr, length)
         self._call("fault", addr, length, False)
 
     def write_bytes(self, addr: int, data: bytes) -> None:
-        check_int("addr", addr, minimum=0)
-        self._call("write_bytes", addr, check_bytes("data", data))
+        data = check_bytes("data", data)
+        check_span(addr, len(data), minimum=0)
+        self._call("write_bytes", addr, data)
 
     def read_bytes(self, addr: int, length: int) -> bytes:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=0)
+        check_span(addr, length, minimum=0)
         data: bytes = self._call("read_bytes", addr, length)
         return data
 
@@ -293,6 +298,7 @@ class HostProcess(SyscallMethods):
 
     def set_cpuset(self, mems: Iterable[int], *, memory_migrate: bool = False) -> None:
         nodes = sorted(check_mems("mems", mems, self.kernel.facts.memory_nodes))
+        check_bool("memory_migrate", memory_migrate)
         cpusets = self.kernel.cpusets()
         if cpusets.version == "v2":
             wanted = "cpuset_migrate_pages" if memory_migrate else "cpuset_keep_pages"
@@ -320,6 +326,11 @@ class HostKernel:
 
     def __init__(self, *, libnuma: bool = False, timeout: float = 120.0) -> None:
         """``libnuma``: helpers make the NUMA calls through libnuma's wrappers."""
+        check_bool("libnuma", libnuma)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+            raise TypeError(f"timeout must be a number, not {type(timeout).__name__}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0, got {timeout}")
         if libnuma and not binding.libnuma_available():
             raise RuntimeError(
                 "libnuma: realnuma was built without libnuma's headers "
@@ -498,10 +509,10 @@ class HostKernel:
         return proc
 
     def pin(self, proc: Any, addr: int) -> None:
-        self._process(proc)._call("pin", check_int("addr", addr, minimum=0))
+        self._process(proc)._call("pin", check_span(addr, 1)[0])
 
     def unpin(self, proc: Any, addr: int) -> None:
-        self._process(proc)._call("unpin", check_int("addr", addr, minimum=0))
+        self._process(proc)._call("unpin", check_span(addr, 1)[0])
 
     def set_dumpable(self, proc: Any, value: int) -> None:
         if check_int("value", value) not in (0, 1):
@@ -522,21 +533,9 @@ class HostKernel:
 
     def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> HostFile:
         check_int("size", size, minimum=1)
-        if not isinstance(name, str):
-            raise TypeError(f"name must be str, not {type(name).__name__}")
-        # one path component inside our own directory, never a way out of it (the same
-        # rule as the simulator's create_file)
-        if name and (
-            not name.strip()
-            or name in (".", "..")
-            or "/" in name
-            or "\0" in name
-            or len(name.encode(errors="surrogatepass")) > 200
-        ):
-            raise ValueError(
-                f"name must be one file name (no '/', NUL, '.' or '..', not blank, "
-                f"at most 200 bytes), not {name!r}"
-            )
+        check_file_name("name", name)
+        if not isinstance(fs, str):
+            raise TypeError(f"fs must be str, not {type(fs).__name__}")
         if fs != "tmpfs":
             raise ValueError(f"fs: the host backend has only tmpfs, not {fs!r}")
         fd, path = tempfile.mkstemp(prefix=name or "file", dir=self._tmpdir.name)
@@ -548,8 +547,7 @@ class HostKernel:
     def write_file(self, f: Any, offset: int, data: bytes) -> None:
         if not isinstance(f, HostFile):
             raise TypeError(f"f must be HostFile, not {type(f).__name__}")
-        check_int("offset", offset, minimum=0)
-        data = check_bytes("data", data)
+        data = check_file_write(offset, data, f.size)
         fd = os.open(f.path, os.O_WRONLY)
         try:
             os.pwrite(fd, data, offset)
@@ -560,7 +558,7 @@ class HostKernel:
         """The node of a page-cache page, read by a short-lived helper that maps it."""
         if not isinstance(f, HostFile):
             raise TypeError(f"f must be HostFile, not {type(f).__name__}")
-        check_int("index", index, minimum=0)
+        check_file_index(index, f.size, self.page_size)
         probe_proc = self.spawn()
         try:
             addr = probe_proc.mmap(f.size, file=f, shared=True)

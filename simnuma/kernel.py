@@ -6,15 +6,20 @@ a capability dropped); every syscall result is computed from that state.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from simnuma.abi import (
     KTHREADD_PID,
     WORLD_FEATURES,
-    check_bytes,
+    check_file_index,
+    check_file_name,
+    check_file_write,
     check_int,
+    check_span,
     check_spawn,
+    raise_errno,
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
@@ -26,6 +31,7 @@ from simnuma.frames import (
     PAGE_SHIFT,
     PAGE_SIZE,
     SWAPPED,
+    THP,
     WRITEBACK,
     ZERO,
     Frame,
@@ -72,6 +78,10 @@ class SimKernel:
         self.reserved: dict[int, int] = {}
         self.files: list[SimFile] = []
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
+        # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
+        self.thp_pin_pages: dict[int, list[int]] = {}
+        # names from simnuma.approximations.APPROXIMATIONS this kernel answered with
+        self.approximated: set[str] = set()
         self.current: SimProcess | None = None  # the task in a syscall (None: a kworker)
         self.tasks: dict[int, SimProcess] = {}
         self._next_pid = FIRST_USER_PID
@@ -202,21 +212,7 @@ class SimKernel:
     def create_file(self, size: int, *, fs: str | Filesystem = "tmpfs", name: str = "") -> SimFile:
         """A file on ``fs`` (a name from files.FILESYSTEMS, or a Filesystem)."""
         check_int("size", size, minimum=1)
-        if not isinstance(name, str):
-            raise TypeError(f"name must be str, not {type(name).__name__}")
-        # the host backend makes the file under this name: one path component, never
-        # one that leaves its directory (the same rule as realnuma.host)
-        if name and (
-            not name.strip()
-            or name in (".", "..")
-            or "/" in name
-            or "\0" in name
-            or len(name.encode(errors="surrogatepass")) > 200
-        ):
-            raise ValueError(
-                f"name must be one file name (no '/', NUL, '.' or '..', not blank, "
-                f"at most 200 bytes), not {name!r}"
-            )
+        check_file_name("name", name)
         if isinstance(fs, str):
             if fs not in FILESYSTEMS:
                 raise ValueError(f"fs must be one of {sorted(FILESYSTEMS)}, not {fs!r}")
@@ -231,12 +227,7 @@ class SimKernel:
         """write(2) to a file: page-cache pages, dirty, mapped by no process."""
         if not isinstance(f, SimFile):
             raise TypeError(f"f must be SimFile, not {type(f).__name__}")
-        check_int("offset", offset, minimum=0)
-        data = check_bytes("data", data)
-        if offset + len(data) > f.size:
-            raise ValueError(
-                f"write of {len(data)} bytes at {offset} runs past the file size {f.size}"
-            )
+        data = check_file_write(offset, data, f.size)
         pos = 0
         while pos < len(data):
             index, off = divmod(offset + pos, PAGE_SIZE)
@@ -254,13 +245,29 @@ class SimKernel:
 
     def file_page_node(self, f: SimFile, index: int) -> int | None:
         """The node of the page-cache page at ``index``, None when not cached."""
+        if not isinstance(f, SimFile):
+            raise TypeError(f"f must be SimFile, not {type(f).__name__}")
+        check_file_index(index, f.size, PAGE_SIZE)
         frame = f.pages.get(index)
         return None if frame is None else frame.nid
 
     # --- world building: page state -------------------------------------------------------
+    def _process(self, proc: object) -> SimProcess:
+        """``proc``, a live process of this kernel with user memory."""
+        if not isinstance(proc, SimProcess):
+            raise TypeError(f"proc must be a SimProcess, not {type(proc).__name__}")
+        if proc.kernel is not self:
+            raise ValueError(f"proc: pid {proc.pid} belongs to another SimKernel")
+        proc._mm()  # RuntimeError for an exited process or a kernel thread
+        return proc
+
     def _mapped_frame(self, proc: SimProcess, addr: int) -> Frame:
-        check_int("addr", addr, minimum=0)
-        frame = proc._mm().pt.get(addr >> PAGE_SHIFT)
+        proc = self._process(proc)
+        check_span(addr, 1)
+        mm = proc._mm()
+        if mm.vma_lookup(addr) is None:
+            raise_errno(errno.EFAULT, f"addr {addr:#x}")  # get_user_pages(): no mapping
+        frame = mm.pt.get(addr >> PAGE_SHIFT)
         if frame is None or frame.flags & ZERO:
             raise ValueError(f"addr {addr:#x}: no page is mapped there in pid {proc.pid}")
         return frame
@@ -270,12 +277,20 @@ class SimKernel:
         frame = self._mapped_frame(proc, addr)
         frame.pins += 1
         self.pinned[id(frame)] = frame
+        if frame.flags & THP:
+            self.thp_pin_pages.setdefault(id(frame), []).append((addr >> PAGE_SHIFT) % HPAGE_NR)
 
     def unpin(self, proc: SimProcess, addr: int) -> None:
         frame = self._mapped_frame(proc, addr)
         if frame.pins == 0:
             raise ValueError(f"addr {addr:#x}: the page is not pinned")
         frame.pins -= 1
+        pages = self.thp_pin_pages.get(id(frame))
+        if pages is not None:
+            sub = (addr >> PAGE_SHIFT) % HPAGE_NR
+            pages.remove(sub if sub in pages else pages[-1])
+            if not pages:
+                del self.thp_pin_pages[id(frame)]
         if frame.pins == 0:
             del self.pinned[id(frame)]
             proc._mm().maybe_free(frame)
@@ -296,6 +311,7 @@ class SimKernel:
 
     def set_dumpable(self, proc: SimProcess, value: int) -> None:
         """prctl(PR_SET_DUMPABLE)."""
+        proc = self._process(proc)
         check_int("value", value)
         if value not in (0, 1):
             raise ValueError(f"value must be 0 or 1, not {value}")
@@ -303,7 +319,10 @@ class SimKernel:
 
     def run_on(self, proc: SimProcess, nid: int) -> None:
         """Run ``proc`` on a CPU of node ``nid`` (its local node for MPOL_DEFAULT)."""
+        proc = self._process(proc)
         check_int("nid", nid)
+        if nid not in self.nodes:
+            raise ValueError(f"nid {nid} is not a node")
         if nid not in self.cpu_nodes():
             raise ValueError(f"nid {nid} has no CPUs")
         proc.cpu_node = nid
@@ -323,6 +342,9 @@ class SimKernel:
 
     def drain_node(self, nid: int) -> None:
         """Give back what fill_node() took."""
+        check_int("nid", nid)
+        if nid not in self.nodes:
+            raise ValueError(f"nid {nid} is not a node")
         self.nodes[nid].used -= self.reserved.pop(nid, 0)
 
     def swap_out(self, proc: SimProcess, addr: int) -> None:
@@ -393,6 +415,8 @@ class SimKernel:
                 )
             if (key in self.pinned) != (frame.pins > 0):
                 raise AssertionError(f"{frame}: pins={frame.pins}, tracked={key in self.pinned}")
+            if frame.flags & THP and len(self.thp_pin_pages.get(key, ())) != frame.pins:
+                raise AssertionError(f"{frame}: pins={frame.pins}, pinned pages not tracked")
             if frame.flags & SWAPPED:
                 continue
             if frame.nid not in self.nodes or not self.nodes[frame.nid].has_memory:

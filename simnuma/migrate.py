@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,11 +51,6 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     if kernel.current is not None and target not in kernel.current.cpuset:
         return -errno.ENOMEM
     if node.free < frame.nr_pages:
-        if frame.order and frame.flags & THP:
-            raise NotImplementedError(
-                "a THP that does not fit on its target node is split and retried by the "
-                "kernel; that split is not modelled"
-            )
         return -errno.ENOMEM  # alloc_migration_target(__GFP_THISNODE) failed
     mapping = frame.mapping
     if mapping is not None and frame.flags & DIRTY and not mapping.fs.migrate_folio:
@@ -75,13 +71,32 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
 
 
 def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -> Migration:
-    """migrate_pages(): move each isolated folio to its target; put every folio back."""
+    """migrate_pages(): move each isolated folio to its target; put every folio back.
+
+    A THP that finds no room is split and its pages retried (THP_NO_ROOM_SPLITS): the
+    first at once, answering for the THP, the other 511 after the rest of the list."""
     results: list[int | None] = [None] * len(frames)
+    tails: list[tuple[Frame, int]] = []
+    rc, failed = _migrate_list(kernel, enumerate(zip(frames, targets, strict=True)), results, tails)
+    if tails:
+        late, more = _migrate_list(kernel, enumerate(tails), None, tails, rc)
+        rc, failed = late, failed + more
+    return Migration(rc or failed, results)
+
+
+def _migrate_list(
+    kernel: SimKernel,
+    items: Iterable[tuple[int, tuple[Frame, int]]],
+    results: list[int | None] | None,
+    tails: list[tuple[Frame, int]],
+    rc: int = 0,
+) -> tuple[int, int]:
+    """The passes over one list: (rc, failures).  ``results``: where each outcome goes
+    (None for the tail pages of a split THP, which answer for nothing)."""
     failed = 0
-    rc = 0
     nodes = kernel.nodes
     walled = kernel.current.cpuset if kernel.current is not None else None
-    for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
+    for i, (frame, target) in items:
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
             continue
@@ -93,28 +108,55 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
             nodes[frame.nid].used -= 1
             frame.nid = target
             frame.flags &= ~ISOLATED
-            results[i] = target
+            if results is not None:
+                results[i] = target
             continue
         outcome = migrate_one(kernel, frame, target)
+        if (
+            outcome == -errno.ENOMEM
+            and frame.flags & THP
+            and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS)
+            and thp_splittable(kernel, frame)
+        ):
+            # "THP migration might be unsupported or the allocation could've failed so
+            # we should retry on the same page with the THP split to base pages": the
+            # head at once, the tails at the end of the list
+            subs = split_thp(kernel, frame)
+            tails.extend((sub, target) for sub in subs[1:])
+            frame = subs[0]
+            outcome = migrate_one(kernel, frame, target)
         frame.flags &= ~ISOLATED
         if outcome == -errno.ENOMEM:
+            if frame.flags & THP and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS):
+                # a pinned THP that cannot split for the retry
+                kernel.approximated.add("PINNED_THP_NO_ROOM_ENOMEM")
             rc = -errno.ENOMEM
             continue
-        results[i] = outcome
+        if results is not None:
+            results[i] = outcome
         if outcome < 0:
             failed += 1
-    return Migration(rc or failed, results)
+    return rc, failed
+
+
+def thp_splittable(kernel: SimKernel, frame: Frame) -> bool:
+    """Whether split_huge_page() succeeds: since 4.5 not with extra references (the
+    refcount never freezes: -EBUSY, THP_SPLIT_REFUSES_PINNED); before, always."""
+    return not (frame.pins and kernel.profile.has(Quirk.THP_SPLIT_REFUSES_PINNED))
 
 
 def split_thp(kernel: SimKernel, frame: Frame, vpn: int | None = None) -> list[Frame]:
     """split_huge_page(): replace a THP by 512 small pages in every page table.
+
+    The caller has checked thp_splittable(); a pin (before 4.5) stays on the 4 KiB
+    page it was taken on (__split_huge_page_refcount()).
 
     ``vpn``, a page number where the caller found ``frame``, lets the split look
     only at that 2 MiB block of each page table (fork maps a folio at the same
     address).  When the blocks holding it there do not account for its mapcount
     (one per address space), every page table is scanned instead.
     """
-    assert frame.order and frame.flags & THP
+    assert frame.order and frame.flags & THP and thp_splittable(kernel, frame)
     subs = []
     for i in range(HPAGE_NR):
         sub = Frame(frame.nid, frame.flags & ~THP, 0, frame.mapping, frame.index + i)
@@ -123,6 +165,12 @@ def split_thp(kernel: SimKernel, frame: Frame, vpn: int | None = None) -> list[F
         if frame.data is not None:
             sub.data = bytearray(frame.data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE])
         subs.append(sub)
+    if frame.pins:
+        for i in kernel.thp_pin_pages.pop(id(frame)):
+            subs[i].pins += 1
+            kernel.pinned[id(subs[i])] = subs[i]
+        del kernel.pinned[id(frame)]
+        frame.pins = 0
     tables = {id(p.mm): p.mm.pt for p in kernel.tasks.values() if p.mm is not None}
     if vpn is not None:
         base = vpn & ~(HPAGE_NR - 1)
@@ -202,7 +250,11 @@ def queue_pages(
                 if frame.mapcount > 1 and not move_all:
                     continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
                 if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
-                    # before 4.14 THPs migrate as 512 pages
+                    # before 4.14 THPs migrate as 512 pages; one that does not split
+                    # (pinned, THP_SPLIT_REFUSES_PINNED) is skipped: neither queued
+                    # nor counted ("Failed to split -- skip")
+                    if not thp_splittable(kernel, frame):
+                        continue
                     base = vpn & ~(HPAGE_NR - 1)
                     pending.extend(reversed(split_thp(kernel, frame, vpn)))
                     vpns.extend(range(base + HPAGE_NR - 1, base - 1, -1))

@@ -29,6 +29,7 @@ from simnuma.frames import (
     ZERO_PAGE,
     Frame,
     NodeMemory,
+    OutOfNodeMemory,
     collector_paused,
 )
 from simnuma.mempolicy import Mempolicy
@@ -138,13 +139,26 @@ class AddressSpace:
             for frame in cached.values():
                 self.maybe_free(frame)
 
+    def split_errno(self, *addrs: int) -> int:
+        """What splitting the VMAs at ``addrs`` would fail with, checked before any
+        change: EINVAL off a huge page boundary of a hugetlb VMA
+        (hugetlb_vm_op_split()); 0 when every split is fine.  A THP VMA splits
+        anywhere: a THP mapped across the edge stays whole, mapped by two VMAs (the
+        kernel splits its PMD; the folio is PTE-mapped)."""
+        for addr in addrs:
+            vma = self.vma_lookup(addr)
+            if vma is not None and vma.huge == "hugetlb" and addr % HPAGE_SIZE:
+                return errno.EINVAL
+        return 0
+
     def split(self, addr: int) -> None:
         """Split the VMA containing ``addr`` so that a VMA starts at ``addr``."""
         vma = self.vma_lookup(addr)
         if vma is None or vma.start == addr:
             return
         if vma.huge == "hugetlb" and addr % HPAGE_SIZE:
-            raise ValueError(f"address {addr:#x} splits a hugetlb mapping off a 2 MiB boundary")
+            # callers check split_errno() first: nothing is half-done
+            raise AssertionError(f"address {addr:#x} splits a hugetlb mapping off 2 MiB")
         upper = replace(vma, start=addr, pgoff=vma.file_index(addr >> PAGE_SHIFT))
         if vma.anonymous and not vma.anon_shared:
             upper.pgoff = addr >> PAGE_SHIFT
@@ -153,17 +167,26 @@ class AddressSpace:
         self.vmas.append(upper)
         self._reindex()
 
-    def remove_range(self, start: int, end: int) -> None:
-        """munmap(): drop the VMAs of [start, end), splitting those that straddle it."""
+    def remove_range(self, start: int, end: int) -> int:
+        """munmap(): drop the VMAs of [start, end), splitting those that straddle it;
+        0, or the errno of a split the kernel refuses (nothing changed then).
+
+        The pages go in one sweep over the whole range, not VMA by VMA: a THP mapped
+        across two VMAs that both go never needs its PMD split (exit() unmaps
+        everything, so it never fails)."""
         for edge in (start, end):
             self._refuse_pmd_split(edge)
+        err = self.split_errno(start, end)
+        if err:
+            return err
         self.split(start)
         self.split(end)
+        self.unmap_pages(start, end)
         for vma in list(self.vmas_in(start, end)):
-            self.unmap_pages(vma.start, vma.end)
             self.vmas.remove(vma)
             self._detach(vma)
         self._reindex()
+        return 0
 
     def _refuse_pmd_split(self, addr: int) -> None:
         """Checked before anything changes: a range edge inside a mapped huge folio."""
@@ -247,8 +270,10 @@ class AddressSpace:
         if frame is not None and not write:
             return frame
         if vma.huge == "hugetlb":
-            if frame is not None and write and frame.flags & ANON and frame.mapcount > 1:
-                return self._hugetlb_wp(vma, vpn, frame)
+            if frame is not None and frame.mapcount > 1 and not vma.shared:
+                # hugetlb_wp(): a private huge page shared by fork is copied for the
+                # writer
+                return self._cow_huge(vma, vpn, frame, HUGETLB | ANON)
             return frame or self._fault_hugetlb(vma, vpn)
         if not vma.anonymous or vma.anon_shared:
             return self._fault_file(vma, vpn, write, frame)
@@ -269,18 +294,6 @@ class AddressSpace:
         vma.anon_vma = True
         self.map_frame(vpn, frame)
         return frame
-
-    def _hugetlb_wp(self, vma: VMA, vpn: int, shared: Frame) -> Frame:
-        """hugetlb_wp(): a private huge page still shared with a forked child is copied
-        whole on a write; this address space maps the copy."""
-        base = vpn & ~(HPAGE_NR - 1)
-        copy = self.alloc(vma, base << PAGE_SHIFT, HUGETLB | ANON, HPAGE_ORDER)
-        copy.data = bytearray(shared.data) if shared.data is not None else None
-        for v in range(base, base + HPAGE_NR):
-            self.pt[v] = copy
-        copy.mapcount = 1
-        self.release(shared)
-        return copy
 
     def _fault_file(self, vma: VMA, vpn: int, write: bool, mapped: Frame | None) -> Frame:
         assert vma.file is not None
@@ -329,9 +342,7 @@ class AddressSpace:
                 mapped.flags |= DIRTY
                 return mapped
             if mapped.order:
-                raise NotImplementedError(
-                    "copy-on-write of a transparent huge page shared by fork is not modelled"
-                )
+                return self._cow_thp(vma, vpn, mapped)
             copy = self.alloc(vma, addr, ANON | DIRTY, 0)
             copy.data = bytearray(mapped.data) if mapped.data is not None else None
             self.pt[vpn] = copy
@@ -351,6 +362,26 @@ class AddressSpace:
         self.map_frame(vpn, frame)
         return frame
 
+    def _cow_thp(self, vma: VMA, vpn: int, shared: Frame) -> Frame:
+        """A write to a THP shared by fork: this address space gets its own copy of the
+        whole 2 MiB folio (do_huge_pmd_wp_page() before 5.8).  A named approximation,
+        THP_COW_COPIES_WHOLE (simnuma/approximations.py): since 3917c80280c9 (5.8) the
+        kernel splits the writer's PMD and copies only the 4 KiB page written, a
+        PTE-mapped THP this model cannot hold.  No room for a copy: OutOfNodeMemory,
+        before anything changed."""
+        return self._cow_huge(vma, vpn, shared, ANON | DIRTY | THP)
+
+    def _cow_huge(self, vma: VMA, vpn: int, shared: Frame, flags: int) -> Frame:
+        """The writer's own copy of a huge folio shared by fork."""
+        base = vpn & ~(HPAGE_NR - 1)
+        copy = self.alloc(vma, base << PAGE_SHIFT, flags, HPAGE_ORDER)
+        copy.data = bytearray(shared.data) if shared.data is not None else None
+        for v in range(base, base + HPAGE_NR):
+            self.pt[v] = copy
+        copy.mapcount = 1
+        self.release(shared)
+        return copy
+
     def _thp_fits(self, vma: VMA, vpn: int) -> bool:
         base = vpn & ~(HPAGE_NR - 1)
         start = base << PAGE_SHIFT
@@ -359,15 +390,26 @@ class AddressSpace:
         return all(v not in self.pt for v in range(base, base + HPAGE_NR))
 
     # --- user memory -----------------------------------------------------------------
-    def _walk(self, addr: int, length: int, write: bool) -> Iterator[tuple[Frame, int, int]]:
-        """Yield (frame, offset in frame, byte count) page by page; stop at a fault."""
+    def _walk(
+        self, addr: int, length: int, write: bool, kernel: bool = True
+    ) -> Iterator[tuple[Frame, int, int]]:
+        """Yield (frame, offset in frame, byte count) page by page; stop at a fault.
+        ``kernel``: the kernel's own access (uaccess), where no room for a page ends
+        the copy; the process's own access raises OutOfNodeMemory instead."""
         need = PROT_WRITE if write else PROT_READ
         end = addr + length
         while addr < end:
             vma = self.vma_lookup(addr)
             if vma is None or not vma.prot & need:
                 return
-            frame = self.fault(vma, addr, write)
+            try:
+                frame = self.fault(vma, addr, write)
+            except OutOfNodeMemory:
+                if not kernel:
+                    raise
+                # VM_FAULT_OOM in a kernel access to user memory: the copy stops there
+                # (the uaccess fixup), the caller sees a short copy: EFAULT
+                return
             vpn = addr >> PAGE_SHIFT
             sub = (vpn & (HPAGE_NR - 1)) if frame.order else 0
             offset = (sub << PAGE_SHIFT) + (addr & (PAGE_SIZE - 1))
@@ -375,24 +417,24 @@ class AddressSpace:
             yield frame, offset, count
             addr += count
 
-    def copy_from_user(self, addr: int, length: int) -> bytes:
+    def copy_from_user(self, addr: int, length: int, *, kernel: bool = True) -> bytes:
         """The readable prefix of [addr, addr+length) (shorter = a fault cut it)."""
         if addr < 0 or addr + length > MMAP_LIMIT + PAGE_SIZE:
             return b""
         parts = []
-        for frame, offset, count in self._walk(addr, length, write=False):
+        for frame, offset, count in self._walk(addr, length, False, kernel):
             if frame.data is None:
                 parts.append(bytes(count))
             else:
                 parts.append(bytes(frame.data[offset : offset + count]))
         return b"".join(parts)
 
-    def copy_to_user(self, addr: int, data: bytes) -> int:
+    def copy_to_user(self, addr: int, data: bytes, *, kernel: bool = True) -> int:
         """Write ``data``; return how many bytes landed before a fault."""
         if addr < 0 or addr + len(data) > MMAP_LIMIT + PAGE_SIZE:
             return 0
         done = 0
-        for frame, offset, count in self._walk(addr, len(data), write=True):
+        for frame, offset, count in self._walk(addr, len(data), True, kernel):
             if frame.data is None:
                 frame.data = bytearray(frame.nr_pages << PAGE_SHIFT)
             frame.data[offset : offset + count] = data[done : done + count]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
+    PROT_NONE,
     PROT_READ,
     PROT_WRITE,
     SyscallMethods,
+    check_bool,
     check_bytes,
     check_int,
     check_mems,
     check_mmap,
+    check_prot,
     check_range,
+    check_span,
     raise_errno,
 )
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
@@ -115,6 +120,7 @@ class SimProcess(SyscallMethods):
         """mmap(2) anonymous (private or shared), a file, or 2 MiB huge pages."""
         mm = self._mm()
         length = check_mmap(length, prot, offset, huge, PAGE_SIZE)
+        check_bool("shared", shared)
         if file is not None and not isinstance(file, SimFile):
             raise TypeError(
                 f"file must be a SimFile from SimKernel.create_file, not {type(file).__name__}"
@@ -142,15 +148,21 @@ class SimProcess(SyscallMethods):
     def munmap(self, addr: int, length: int) -> None:
         mm = self._mm()
         start, end = self._range(addr, length)
-        mm.remove_range(start, end)
+        err = mm.remove_range(start, end)
+        if err:
+            raise_errno(err, "munmap")
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         mm = self._mm()
         start, end = self._range(addr, length)
-        check_int("prot", prot)
+        check_prot(prot)
         covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
+        # ENOMEM: part of the range is not mapped
         if covered != end - start:
-            raise ValueError(f"mprotect: [{start:#x}, {end:#x}) is not entirely mapped")
+            raise_errno(errno.ENOMEM, "mprotect")
+        err = mm.split_errno(start, end)
+        if err:
+            raise_errno(err, "mprotect")
         mm.split(start)
         mm.split(end)
         for vma in mm.vmas_in(start, end):
@@ -158,27 +170,24 @@ class SimProcess(SyscallMethods):
 
     def touch(self, addr: int, length: int) -> None:
         """Write-fault every page of the range (allocates per the memory policy)."""
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
+        check_span(addr, length)
         self._mm().access_range(addr, length, write=True)
 
     def read(self, addr: int, length: int) -> None:
         """Read-fault every page (untouched private anonymous memory maps the zero page)."""
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=1)
+        check_span(addr, length)
         self._mm().access_range(addr, length, write=False)
 
     def write_bytes(self, addr: int, data: bytes) -> None:
-        check_int("addr", addr, minimum=0)
         data = check_bytes("data", data)
-        done = self._mm().copy_to_user(addr, data)
+        check_span(addr, len(data), minimum=0)
+        done = self._mm().copy_to_user(addr, data, kernel=False)
         if done != len(data):
             raise Segfault(addr + done, "write outside a writable mapping")
 
     def read_bytes(self, addr: int, length: int) -> bytes:
-        check_int("addr", addr, minimum=0)
-        check_int("length", length, minimum=0)
-        data = self._mm().copy_from_user(addr, length)
+        check_span(addr, length, minimum=0)
+        data = self._mm().copy_from_user(addr, length, kernel=False)
         if len(data) != length:
             raise Segfault(addr + len(data), "read outside a readable mapping")
         return data
@@ -191,13 +200,27 @@ class SimProcess(SyscallMethods):
             sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
             != end - start
         ):
-            raise ValueError(f"mlock: [{start:#x}, {end:#x}) is not entirely mapped")
-        mm.split(start)
-        mm.split(end)
-        for vma in mm.vmas_in(start, end):
-            vma.locked = True
+            raise_errno(errno.ENOMEM, "mlock")  # part of the range is not mapped
+        # mlock_fixup() leaves hugetlb VMAs alone (no split, no VM_LOCKED); they are
+        # only populated
+        for edge in (start, end):
+            vma = mm.vma_lookup(edge)
+            if vma is None or vma.huge != "hugetlb":
+                mm.split(edge)
+        vmas = list(mm.vmas_in(start, end))
+        for vma in vmas:
+            if vma.huge != "hugetlb":
+                vma.locked = True
+        # then __mm_populate(): a PROT_NONE VMA stops it (EFAULT, reported as ENOMEM);
+        # what was locked and populated before stays so, as in the kernel
+        for vma in vmas:
+            first, last = max(vma.start, start), min(vma.end, end)
+            if not vma.prot & (PROT_READ | PROT_WRITE):
+                if vma.prot == PROT_NONE:
+                    raise_errno(errno.ENOMEM, "mlock")
+                continue
             write = bool(vma.prot & PROT_WRITE) and not vma.shared
-            mm.access_range(vma.start, vma.end - vma.start, write=write)
+            mm.access_range(first, last - first, write=write)
 
     def fork(self) -> SimProcess:
         return self.kernel.fork(self)
@@ -225,6 +248,7 @@ class SimProcess(SyscallMethods):
         """
         self._mm()
         new = check_mems("mems", mems, self.kernel.memory_nodes())
+        check_bool("memory_migrate", memory_migrate)
         old = self.cpuset
         self.cpuset = new
         # cpuset_attach(): the task's and its VMAs' policies follow the new mems

@@ -37,7 +37,7 @@ def _boundaries() -> list[Release]:
 class Profile:
     """One kernel release as the simulator reproduces it."""
 
-    name: str  # the interval it belongs to, e.g. "4.3–4.12"
+    name: str  # the interval it belongs to, e.g. "4.5–4.12"
     release: Release
 
     def has(self, quirk: Quirk) -> bool:
@@ -87,7 +87,7 @@ def named_profiles() -> tuple[Profile, ...]:
 
 def resolve_profile(spec: str | None = None) -> Profile:
     """``None`` -> the newest; ``'6.1'`` -> the profile that holds 6.1, at release 6.1;
-    a profile name (``'4.3–4.12'``, ``'6.12+'``) -> that profile at its first release."""
+    a profile name (``'4.5–4.12'``, ``'6.12+'``) -> that profile at its first release."""
     if spec is None:
         return Profile(named_profiles()[-1].name, NEWEST_RELEASE)
     if not isinstance(spec, str):

@@ -162,11 +162,11 @@ def test_cli_prints_table_and_writes_markdown(
     )
     printed = capsys.readouterr().out
     assert code == 0
-    assert "move_pages.errno.EPERM.cap_sys_nice" in printed and "sim:4.3–4.12" in printed
+    assert "move_pages.errno.EPERM.cap_sys_nice" in printed and "sim:4.5–4.12" in printed
     assert printed.rstrip().splitlines()[-1].startswith("conformance: ")
     text = out.read_text()
-    assert text.startswith("# Conformance: sim:4.3–4.12\n\nProduced by `numa-conformance --backend")
-    assert "| clause | holds in | documents | why it holds where it does | sim:4.3–4.12 |" in text
+    assert text.startswith("# Conformance: sim:4.5–4.12\n\nProduced by `numa-conformance --backend")
+    assert "| clause | holds in | documents | why it holds where it does | sim:4.5–4.12 |" in text
 
 
 def test_cli_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:

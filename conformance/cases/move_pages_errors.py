@@ -11,6 +11,7 @@ import errno
 from conformance.env import Env, Needs, expect, expect_errno, expect_status, fail
 from conformance.registry import case
 from simnuma.abi import (
+    HUGE_PAGE_SIZE,
     MPOL_MF_MOVE,
     MPOL_MF_MOVE_ALL,
     MPOL_MF_STRICT,
@@ -25,6 +26,7 @@ from simnuma.abi import (
 TWO = Needs(memory_nodes=2)
 PIN = Needs(memory_nodes=2, features=frozenset({"pin"}))
 USER = 1000
+HPAGE = HUGE_PAGE_SIZE
 
 
 def _away(env: Env, p: Process, addr: int) -> int:
@@ -252,6 +254,40 @@ def target_node_full(env: Env) -> None:
     target = _away(env, p, a)
     env.world.fill_node(target, 0)
     expect_errno(lambda: p.move_pages(0, [a], [target], MPOL_MF_MOVE), errno.ENOMEM, "full node")
+
+
+THP_FULL = Needs(memory_nodes=2, features=frozenset({"fill_node", "thp"}))
+
+
+def _thp_to_small_node(env: Env) -> tuple[Process, list[int], int, int]:
+    """A THP, and its target node left with room for 10 small pages."""
+    p = env.spawn()
+    a = p.mmap(HPAGE, huge="thp")
+    p.touch(a, HPAGE)
+    pages = [a + i * env.page_size for i in range(HPAGE // env.page_size)]
+    here = env.where(p, [a])[0]
+    target = _away(env, p, a)
+    env.world.fill_node(target, 10)
+    expect_errno(lambda: p.move_pages(0, [a], [target], MPOL_MF_MOVE), errno.ENOMEM, "no room")
+    return p, pages, here, target
+
+
+@case("move_pages.errno.ENOMEM.thp_whole", needs=THP_FULL)
+def thp_no_room_unmoved(env: Env) -> None:
+    """The THP's allocation fails: ENOMEM, and all 512 pages stay where they were."""
+    p, pages, here, _ = _thp_to_small_node(env)
+    expect(env.where(p, pages), [here] * len(pages), "nodes after the call")
+
+
+@case("move_pages.errno.ENOMEM.thp_split_retry", needs=THP_FULL)
+def thp_no_room_split(env: Env) -> None:
+    """The THP is split and retried: its first page and 9 more fill the target, then
+    ENOMEM."""
+    p, pages, here, target = _thp_to_small_node(env)
+    where = env.where(p, pages)
+    expect(where[0], target, "the first page (retried at once)")
+    expect(sum(n == target for n in where), 10, "pages moved")
+    expect(sum(n == here for n in where), len(pages) - 10, "pages left")
 
 
 @case("move_pages.errno.EPERM.move_all")

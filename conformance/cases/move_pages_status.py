@@ -387,6 +387,31 @@ def thp_middle_splits(env: Env) -> None:
     expect(env.where(p, [a, mid]), [here, t], "only the named page moved")
 
 
+PINNED_THP = Needs(memory_nodes=2, features=frozenset({"thp", "pin"}))
+
+
+@case("move_pages.status.EBUSY.pinned_thp", needs=PINNED_THP)
+def pinned_thp_not_split(env: Env) -> None:
+    """FOLL_SPLIT cannot split a THP holding a pin: -EBUSY, every sub-page stays."""
+    p, a, here, t = _thp(env)
+    env.world.pin(p, a)
+    mid = a + 256 * env.page_size
+    expect_status(p.move_pages(0, [mid], [t], MPOL_MF_MOVE), [-errno.EBUSY])
+    expect(env.where(p, [a, mid]), [here, here], "nothing moved")
+    env.world.unpin(p, a)
+
+
+@case("move_pages.status.pinned_thp_split", needs=PINNED_THP)
+def pinned_thp_split(env: Env) -> None:
+    """The split succeeds despite the pin; the named (unpinned) 4 KiB page moves."""
+    p, a, here, t = _thp(env)
+    env.world.pin(p, a)
+    mid = a + 256 * env.page_size
+    expect_status(p.move_pages(0, [mid], [t], MPOL_MF_MOVE), [t])
+    expect(env.where(p, [a, mid]), [here, t], "only the named page moved")
+    env.world.unpin(p, a)
+
+
 HUGETLB = Needs(memory_nodes=2, features=frozenset({"hugetlb"}))
 
 

@@ -14,13 +14,30 @@ from typing import NamedTuple
 from simnuma.abi.constants import BITS_PER_LONG, UNWRITTEN
 from simnuma.abi.protocols import Process
 
+# get_nodes(): a mask of more than PAGE_SIZE * BITS_PER_BYTE bits (maxnode - 1, as an
+# unsigned long) is EINVAL before a word of it is read
+MASK_BITS_LIMIT = 4096 * 8
 
-def nodemask_words(nodes: Sequence[int], maxnode: int) -> list[int]:
-    """The unsigned-long array a nodemask of ``maxnode`` bits occupies."""
+
+def nodemask_words(nodes: Sequence[int], maxnode: int, name: str = "nodes") -> list[int]:
+    """The unsigned-long array a nodemask of ``maxnode`` bits occupies; ValueError
+    naming ``name`` for a node that does not fit in it."""
     words = [0] * max(1, (maxnode + BITS_PER_LONG - 1) // BITS_PER_LONG)
     for n in nodes:
-        words[n // BITS_PER_LONG] |= 1 << (n % BITS_PER_LONG)
+        w = n // BITS_PER_LONG
+        if not 0 <= w < len(words):
+            raise ValueError(f"{name}: node {n} does not fit in a mask of maxnode={maxnode} bits")
+        words[w] |= 1 << (n % BITS_PER_LONG)
     return words
+
+
+def call_mask_words(nodes: Sequence[int], maxnode: int, name: str) -> list[int]:
+    """The mask a call passes: when the kernel refuses ``maxnode`` before reading
+    (EINVAL), one word stands in, so a 2**40-bit mask is never built; the call
+    still reaches the kernel and its EINVAL comes back."""
+    if (maxnode - 1) % 2**64 > MASK_BITS_LIMIT:
+        return [0]
+    return nodemask_words(nodes, maxnode, name)
 
 
 def nodemask_nodes(words: Sequence[int], nbits: int | None = None) -> list[int]:
@@ -130,8 +147,8 @@ def migrate_pages_raw(
     proc: Process, pid: int, old_nodes: Sequence[int], new_nodes: Sequence[int], maxnode: int
 ) -> RawResult:
     """migrate_pages(2) with both node masks in ``proc``'s memory."""
-    old = pack_ulongs(nodemask_words(old_nodes, maxnode))
-    new = pack_ulongs(nodemask_words(new_nodes, maxnode))
+    old = pack_ulongs(call_mask_words(old_nodes, maxnode, "old_nodes"))
+    new = pack_ulongs(call_mask_words(new_nodes, maxnode, "new_nodes"))
     with Scratch(proc, old, new) as s:
         ret, err = proc.syscall("migrate_pages", pid, maxnode, s.at(0), s.at(1))
     return RawResult(ret, err, [])
@@ -139,7 +156,8 @@ def migrate_pages_raw(
 
 def get_mempolicy_raw(proc: Process, flags: int, addr: int, maxnode: int) -> RawResult:
     """get_mempolicy(2); ``out`` is [mode, *nodes in the returned mask]."""
-    words = max(1, (maxnode + BITS_PER_LONG - 1) // BITS_PER_LONG)
+    # copy_nodes_to_user() writes at most a page (more is EINVAL): no bigger buffer
+    words = max(1, min((maxnode + BITS_PER_LONG - 1) % 2**64, MASK_BITS_LIMIT + 1) // BITS_PER_LONG)
     with Scratch(proc, bytes(8), bytes(8 * words)) as s:
         ret, err = proc.syscall("get_mempolicy", s.at(0), s.at(1), maxnode, addr, flags)
         mode = unpack_ints(proc.read_bytes(s.at(0), 4))[0]
@@ -148,7 +166,7 @@ def get_mempolicy_raw(proc: Process, flags: int, addr: int, maxnode: int) -> Raw
 
 
 def set_mempolicy_raw(proc: Process, mode: int, nodes: Sequence[int], maxnode: int) -> RawResult:
-    with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
+    with Scratch(proc, pack_ulongs(call_mask_words(nodes, maxnode, "nodes"))) as s:
         ret, err = proc.syscall("set_mempolicy", mode, s.at(0), maxnode)
     return RawResult(ret, err, [])
 
@@ -156,6 +174,6 @@ def set_mempolicy_raw(proc: Process, mode: int, nodes: Sequence[int], maxnode: i
 def mbind_raw(
     proc: Process, addr: int, length: int, mode: int, nodes: Sequence[int], maxnode: int, flags: int
 ) -> RawResult:
-    with Scratch(proc, pack_ulongs(nodemask_words(nodes, maxnode))) as s:
+    with Scratch(proc, pack_ulongs(call_mask_words(nodes, maxnode, "nodes"))) as s:
         ret, err = proc.syscall("mbind", addr, length, mode, s.at(0), maxnode, flags)
     return RawResult(ret, err, [])

@@ -103,13 +103,24 @@ def check_spawn(
     )
 
 
+def check_prot(prot: object) -> int:
+    """mmap/mprotect protection: PROT_READ|PROT_WRITE|PROT_EXEC bits only (the kernel
+    gives EINVAL for others; the Python API names the argument)."""
+    prot = check_int("prot", prot)
+    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
+        raise ValueError(f"prot has unknown bits {prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):#x}")
+    return prot
+
+
 def check_mmap(length: object, prot: object, offset: object, huge: object, page_size: int) -> int:
     """mmap()'s arguments; returns ``length`` rounded up to whole (huge) pages."""
     length = check_int("length", length, minimum=1)
-    prot = check_int("prot", prot)
+    check_prot(prot)
     offset = check_int("offset", offset, minimum=0)
-    if prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):
-        raise ValueError(f"prot has unknown bits {prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC):#x}")
+    if length > USER_ADDRESS_LIMIT:
+        raise ValueError(f"length {length:#x} is larger than the user address space")
+    if offset + length >= 1 << 63:
+        raise ValueError(f"offset {offset:#x} + length runs past the largest off_t")
     if offset % page_size:
         raise ValueError(f"offset {offset} is not a multiple of the page size")
     if huge not in (None, "thp", "hugetlb"):
@@ -118,13 +129,77 @@ def check_mmap(length: object, prot: object, offset: object, huge: object, page_
     return (length + unit - 1) // unit * unit
 
 
+# TASK_SIZE on x86-64 (47-bit user addresses): no user range reaches beyond it
+USER_ADDRESS_LIMIT = (1 << 47) - 4096
+
+
+def check_span(addr: object, length: object, *, minimum: int = 1) -> tuple[int, int]:
+    """``addr`` and ``length`` of a range of user memory (touch, read, read_bytes):
+    ints, the range inside the user address space."""
+    addr = check_int("addr", addr, minimum=0)
+    length = check_int("length", length, minimum=minimum)
+    if addr > USER_ADDRESS_LIMIT:
+        raise ValueError(f"addr {addr:#x} is beyond the user address space")
+    if addr + length > USER_ADDRESS_LIMIT:
+        raise ValueError(f"length {length:#x} at {addr:#x} runs past the user address space")
+    return addr, length
+
+
 def check_range(addr: object, length: object, page_size: int) -> tuple[int, int]:
     """A page-aligned range for munmap/mprotect/mlock: (start, end rounded up)."""
-    addr = check_int("addr", addr, minimum=0)
-    length = check_int("length", length, minimum=1)
+    addr, length = check_span(addr, length)
     if addr % page_size:
         raise ValueError(f"addr {addr:#x} is not page aligned")
     return addr, addr + (length + page_size - 1) // page_size * page_size
+
+
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be bool, not {type(value).__name__}")
+    return value
+
+
+def check_str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be str, not {type(value).__name__}")
+    return value
+
+
+def check_file_name(name: str, value: object) -> str:
+    """A file name for create_file(): one path component ('' lets the backend choose),
+    so that the host backend's file never leaves its own directory."""
+    text = check_str(name, value)
+    if text and (
+        not text.strip()
+        or text in (".", "..")
+        or "/" in text
+        or "\0" in text
+        or len(text.encode(errors="surrogatepass")) > 200
+    ):
+        raise ValueError(
+            f"{name} must be one file name (no '/', NUL, '.' or '..', not blank, "
+            f"at most 200 bytes), not {text!r}"
+        )
+    return text
+
+
+def check_file_write(offset: object, data: object, size: int) -> bytes:
+    """write_file()'s offset and data: inside the file (it never grows)."""
+    offset = check_int("offset", offset, minimum=0)
+    data = check_bytes("data", data)
+    if offset + len(data) > size:
+        raise ValueError(
+            f"data: {len(data)} bytes at offset {offset} run past the file size {size}"
+        )
+    return data
+
+
+def check_file_index(index: object, size: int, page_size: int) -> int:
+    """A page index inside a file of ``size`` bytes."""
+    index = check_int("index", index, minimum=0)
+    if index * page_size >= size:
+        raise ValueError(f"index {index} is beyond the file's {size} bytes")
+    return index
 
 
 def raise_errno(err: int, what: str) -> NoReturn:

@@ -130,7 +130,9 @@ class Quirk(Enum):
         "6f5a55f1a6c5",
         "target node not bounds-checked before node_state() (CVE-2010-0415); a 2.6.32.2 "
         "tree lacks the node < 0 || node >= MAX_NUMNODES check, 2.6.33.3 and 2.6.36 have "
-        "it (the hash is not read)",
+        "it (the hash is not read). The simulator answers ENODEV there, as the fixed "
+        "kernel does, and records the named approximation NODE_RANGE_UNCHECKED_ENODEV "
+        "(simnuma/approximations.py): the raw ABI never raises",
         confirmed=False,
         one_sided="an out-of-range node read past node_states[]: no defined result to check",
     )
@@ -177,6 +179,31 @@ class Quirk(Enum):
         "e8db67eb0ded",
         "a transparent huge page (where THP exists) is split (FOLL_SPLIT) and only the "
         "named 4 KiB page moves, until 'mm: migrate: move_pages() supports thp migration' (4.14)",
+    )
+    THP_SPLIT_REFUSES_PINNED = _q(
+        "4.5",
+        None,
+        "e9b61f19858a",
+        "split_huge_page() fails with -EBUSY on a THP holding extra references (pins), "
+        "leaving it whole: where THPs are split for migration (THP_SPLIT_ON_MOVE) "
+        "move_pages' follow_page(FOLL_SPLIT) returns ERR_PTR(-EBUSY), that entry's "
+        "status, and queue_pages_pte_range() skips the THP ('if (ret) return 0'). Before "
+        "'thp: reintroduce split_huge_page()' (the THP refcounting rework) the split "
+        "always succeeded and a pin on a tail page stayed on that 4 KiB page "
+        "(__split_huge_page_refcount). Read: follow_page_mask() of a pre-4.5 tree; the "
+        "hash and title in later commits' Fixes: tags; the release from the series "
+        "(PATCHv12 32/37, November 2015, merged for 4.5), not from the history itself",
+        confirmed=False,
+    )
+    THP_NO_ROOM_SPLITS = _q(
+        "4.17",
+        None,
+        "94723aafb9e7",
+        "migrate_pages(): a THP whose target allocation fails (-ENOMEM) is split and its "
+        "base pages retried, the head at once and the tails after the rest of the list "
+        "('mm: unclutter THP migration'; a blame of mm/migrate.c dates it 2018-04-10, "
+        "the 4.17 merge window); from 4.14, when THPs first "
+        "migrated whole, to 4.16 the -ENOMEM ended the call with the THP unmoved",
     )
     HUGETLB_NOT_MIGRATABLE = _q(
         "2.6.18",

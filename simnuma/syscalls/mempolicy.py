@@ -28,7 +28,7 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
-from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO
+from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO, OutOfNodeMemory
 from simnuma.mempolicy import (
     Mempolicy,
     candidate_nodes,
@@ -181,7 +181,10 @@ def _lookup_node(mm: AddressSpace, addr: int) -> int:
     vma = mm.vma_lookup(page)
     if vma is None or not vma.prot & 1:
         return -errno.EFAULT
-    frame = mm.fault(vma, page, write=False)
+    try:
+        frame = mm.fault(vma, page, write=False)
+    except OutOfNodeMemory:
+        return -errno.ENOMEM  # get_user_pages(): VM_FAULT_OOM
     return 0 if frame.flags & ZERO else frame.nid
 
 
@@ -208,7 +211,11 @@ def _copy_out(
         if mm.copy_to_user(nmask + nbytes, bytes(copy - nbytes)) != copy - nbytes:
             return -errno.EFAULT
         copy = nbytes
-    data = pack_ulongs(nodemask_words(sorted(nodes), copy * 8))[:copy]
+    # only the first ``copy`` bytes of the nodemask go out: a user nodemask kept for
+    # MPOL_F_STATIC/RELATIVE_NODES may name nodes beyond nr_node_ids (up to
+    # MAX_NUMNODES), and those bits are simply not copied
+    bits = copy * 8
+    data = pack_ulongs(nodemask_words(sorted(n for n in nodes if n < bits), bits))[:copy]
     # EFAULT: nmask not writable
     return 0 if mm.copy_to_user(nmask, data) == len(data) else -errno.EFAULT
 
@@ -281,6 +288,10 @@ def sys_mbind(
     covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
     if covered == 0 or (new is not None and covered != end - start):
         return -errno.EFAULT
+    # EINVAL: a hugetlb VMA split off a huge page boundary (hugetlb_vm_op_split())
+    err = mm.split_errno(start, end)
+    if err:
+        return -err
     mm.split(start)
     mm.split(end)
     for vma in mm.vmas_in(start, end):

@@ -20,7 +20,7 @@ from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.frames import HPAGE_NR, HUGETLB, ISOLATED, PAGE_SHIFT, SWAPPED, THP, ZERO, Frame
-from simnuma.migrate import migrate_frames, split_thp, vma_migratable
+from simnuma.migrate import migrate_frames, split_thp, thp_splittable, vma_migratable
 from simnuma.mm import AddressSpace
 from simnuma.syscalls.common import find_task, may_act_on
 from simnuma.uaccess import U64, UserArray, as_s32, as_u64, put_ints, readable, writable
@@ -169,6 +169,10 @@ def isolate_for_move(
     frame = found
     profile = kernel.profile
     if frame.flags & THP and profile.has(Quirk.THP_SPLIT_ON_MOVE):
+        # STATUS -EBUSY: FOLL_SPLIT's split_huge_page() failed on a pinned THP
+        # (THP_SPLIT_REFUSES_PINNED): follow_page() returns ERR_PTR(-EBUSY)
+        if not thp_splittable(kernel, frame):
+            return -errno.EBUSY
         # FOLL_SPLIT: the THP becomes 512 small pages and only the named one moves
         frame = split_thp(kernel, frame, addr >> PAGE_SHIFT)[(addr >> PAGE_SHIFT) % HPAGE_NR]
     # STATUS node: already on the target node
@@ -196,10 +200,9 @@ def _check_node(
     # ERRORS ENODEV: node out of range or without memory (N_MEMORY)
     if not 0 <= node < kernel.max_numnodes:
         if kernel.profile.has(Quirk.NODE_RANGE_UNCHECKED):
-            raise NotImplementedError(
-                f"node {node}: NODE_RANGE_UNCHECKED ({kernel.profile.name}): an out-of-range "
-                "node indexed node_states[] out of bounds (CVE-2010-0415); not modelled"
-            )
+            # the old kernel read node_states[] out of bounds (CVE-2010-0415): no
+            # defined result; answered as the fixed kernel does, and said so
+            kernel.approximated.add("NODE_RANGE_UNCHECKED_ENODEV")
         return -errno.ENODEV
     if node not in memory_nodes:
         return -errno.ENODEV
