@@ -156,7 +156,7 @@ def test_a_signal_at_a_random_moment_into_a_real_boot(run: int, tmp_path: Path) 
     signum = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT][run % 3]
     delay = rng.uniform(0, 20)
     (tmp_path / "t").mkdir()
-    env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(tmp_path / "t")}
+    env = {**os.environ, "PYTHONPATH": ROOT, "PYTHONSAFEPATH": "1", "TMPDIR": str(tmp_path / "t")}
     cli = subprocess.Popen(
         [*CLI, "--backend", "vm:kernel=6.12,nodes=2", "--clause", "cpuset"],
         env=env,

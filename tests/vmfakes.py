@@ -37,6 +37,7 @@ def fake_vm_env(tmp: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(tmp / "cache"),
         "TMPDIR": str(tmp / "t"),
         "PYTHONPATH": ROOT,
+        "PYTHONSAFEPATH": "1",  # not the current directory: a checkout has no binding
     }
 
 
