@@ -49,8 +49,6 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk, parse_release
 
-MAX_UID = 0xFFFF_FFFE  # uid_t; 0xFFFFFFFF is (uid_t)-1, "no uid"
-
 
 class HelperDied(RuntimeError):
     """A helper process is gone (killed, crashed, or never started)."""
@@ -407,8 +405,6 @@ class HostKernel:
         caps: Sequence[str] | None = None,
     ) -> HostProcess:
         args = check_spawn(uid, cpuset_mems, caps, self.facts.memory_nodes)
-        if args.uid > MAX_UID:  # a helper could not become it: refused before any fork
-            raise ValueError(f"uid must be <= {MAX_UID} (uid_t; {MAX_UID + 1} is -1), got {uid}")
         if os.geteuid() != 0:
             raise PermissionError(
                 "spawn: the host backend needs root (euid 0): its helpers start as root and "

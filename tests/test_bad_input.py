@@ -138,6 +138,7 @@ ROWS: dict[str, Row] = {
     # --- spawn -------------------------------------------------------------------------
     "spawn-uid-type": Row(lambda c: c.kernel.spawn(uid="0"), TypeError, "uid"),
     "spawn-uid-range": Row(lambda c: c.kernel.spawn(uid=-1), ValueError, "uid"),
+    "spawn-uid-too-big": Row(lambda c: c.kernel.spawn(uid=2**32), ValueError, "uid"),
     "spawn-caps-type": Row(lambda c: c.kernel.spawn(caps="CAP_SYS_NICE"), TypeError, "caps"),
     "spawn-caps-value": Row(lambda c: c.kernel.spawn(caps=["CAP_NOPE"]), ValueError, "caps"),
     "spawn-cpuset_mems-type": Row(

@@ -92,12 +92,22 @@ class SpawnArgs(NamedTuple):
     mems: frozenset[int] | None  # None: no cpuset of its own
 
 
+MAX_UID = 0xFFFF_FFFE  # uid_t; 0xFFFFFFFF is (uid_t)-1, "no uid"
+
+
+def check_uid(value: object) -> int:
+    uid = check_int("uid", value, minimum=0)
+    if uid > MAX_UID:
+        raise ValueError(f"uid must be <= {MAX_UID} (uid_t; {MAX_UID + 1} is -1), got {uid}")
+    return uid
+
+
 def check_spawn(
     uid: object, cpuset_mems: object, caps: object, memory_nodes: Iterable[int]
 ) -> SpawnArgs:
     """What every backend's ``spawn`` checks before it makes a process."""
     return SpawnArgs(
-        check_int("uid", uid, minimum=0),
+        check_uid(uid),
         None if caps is None else frozenset(check_caps("caps", caps)),
         None if cpuset_mems is None else check_mems("cpuset_mems", cpuset_mems, memory_nodes),
     )
