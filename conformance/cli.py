@@ -83,7 +83,7 @@ class Stopped(BaseException):
 def _stopped_by_signals() -> Iterator[None]:
     """Turn the first SIGINT/SIGTERM/SIGHUP into Stopped; later ones are ignored while
     the run cleans up (SIGKILL still works: the VM's QEMU dies with us, and the temp
-    dir is found by realnuma.vm.leftovers).  A signal ignored when we started (nohup,
+    dir is found by realnuma.leftovers).  A signal ignored when we started (nohup,
     ``&`` in a script) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -47,6 +47,11 @@ _OWNED_DIR = re.compile(r"(?:realnuma|simnuma-vm)-(\d+)-.*")
 _DIR_PREFIXES = ("realnuma-", "simnuma-vm-")
 
 
+def dir_prefix(owner: int) -> str:
+    """The temp dir prefix of a VM run by process ``owner``: ``simnuma-vm-<owner>-``."""
+    return f"simnuma-vm-{owner}-"
+
+
 @dataclass(frozen=True)
 class Leftover:
     kind: str  # "helper", "qemu", "cgroup", "files" (a realnuma- dir), "vm-tmp"
@@ -345,6 +350,14 @@ def sweep() -> None:
     _swept = True
     with contextlib.suppress(Exception):  # best effort: never in the way of a start-up
         clean(find(kinds=("helper", "cgroup", "files")))
+
+
+def clean_vm() -> list[str]:
+    """Kill the QEMUs and remove the ``simnuma-vm-<owner>-*`` dirs of dead VM runs (every
+    VM run does so first); what was removed.  Live owners' are never touched."""
+    found = [f for f in find(kinds=("qemu", "vm-tmp")) if f.orphaned and f.owner is not None]
+    problems = clean(found)
+    return [str(f) for f in found if not any(p.startswith(str(f)) for p in problems)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """SIGINT, SIGTERM and SIGKILL into `numa-conformance --backend vm:…`: afterwards no QEMU
-of that run and no temp dir of its pid remain (after `python -m realnuma.vm.leftovers
+of that run and no temp dir of its pid remain (after `python -m realnuma.leftovers
 --clean` for SIGKILL, which cannot be cleaned up from inside).
 
 Against a stand-in QEMU (always), and against real boots of Debian's 6.12 kernel at
@@ -29,7 +29,7 @@ EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL
 
 def _clean_after_sigkill(env: dict[str, str], owner: int) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "realnuma.vm.leftovers", "--clean", "--owner", str(owner)],
+        [sys.executable, "-m", "realnuma.leftovers", "--clean", "--owner", str(owner)],
         env=env,
         capture_output=True,
         text=True,

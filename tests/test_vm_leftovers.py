@@ -14,7 +14,20 @@ from vmfakes import fake_vm_env, gone_within, kill_quietly, running, wait_for
 
 from realnuma import leftovers as host_leftovers
 from realnuma.vm import initramfs
-from realnuma.vm import leftovers as vm_leftovers
+
+VM = ("qemu", "vm-tmp")
+
+
+def vm_find(owner: int) -> list[str]:
+    """The VM leftovers of run ``owner`` that --clean would remove (its owner is dead)."""
+    return [str(f) for f in host_leftovers.find(owner, kinds=VM) if f.orphaned]
+
+
+def vm_clean(owner: int) -> list[str]:
+    """Clean run ``owner``'s VM leftovers; what was removed."""
+    found = [f for f in host_leftovers.find(owner, kinds=VM) if f.orphaned]
+    assert host_leftovers.clean(found) == []
+    return [str(f) for f in found]
 
 
 def _dead_pid() -> int:
@@ -34,10 +47,10 @@ def test_a_dead_runs_dir_is_found_and_cleaned(private_tmp: Path) -> None:
     left = private_tmp / f"simnuma-vm-{dead}-abc"
     (left / "sub").mkdir(parents=True)
     (left / "initrd.gz").write_bytes(b"x")
-    assert vm_leftovers.find(dead) == [f"VM temp dir {left}"]
-    assert vm_leftovers.clean(dead) == [f"VM temp dir {left}"]
+    assert vm_find(dead) == [f"vm-tmp {left} (owner {dead} dead)"]
+    assert vm_clean(dead) == [f"vm-tmp {left} (owner {dead} dead)"]
     assert not left.exists()
-    assert vm_leftovers.find(dead) == []
+    assert host_leftovers.find(dead, kinds=VM) == []
 
 
 def test_a_live_runs_dir_is_left_alone(private_tmp: Path) -> None:
@@ -47,8 +60,9 @@ def test_a_live_runs_dir_is_left_alone(private_tmp: Path) -> None:
     live.mkdir()
     old_style = private_tmp / "simnuma-vm-abc123"  # no owner in the name: not ours to judge
     old_style.mkdir()
-    assert vm_leftovers.find(os.getpid()) == []
-    assert vm_leftovers.clean(os.getpid()) == []
+    assert vm_find(os.getpid()) == []
+    assert vm_clean(os.getpid()) == []
+    host_leftovers.clean_vm()  # what a VM run does first
     assert live.exists() and old_style.exists()
 
 
@@ -68,9 +82,10 @@ def test_a_dead_runs_qemu_is_found_and_killed(tmp_path: Path) -> None:
         )
     try:
         assert all(running(fake.pid) for fake in fakes)
-        assert vm_leftovers.find(dead) == [f"QEMU process {fakes[0].pid} of dead VM run {dead}"]
-        assert vm_leftovers.find(os.getpid()) == []  # its run (this test) is alive
-        assert vm_leftovers.clean(dead) == [f"QEMU process {fakes[0].pid} of dead VM run {dead}"]
+        expected = [f"qemu {fakes[0].pid} (owner {dead} dead)"]
+        assert vm_find(dead) == expected
+        assert vm_find(os.getpid()) == []  # its run (this test) is alive
+        assert vm_clean(dead) == expected
         assert fakes[0].wait(timeout=10) == -signal.SIGKILL
         assert running(fakes[1].pid)
     finally:
@@ -105,15 +120,15 @@ def test_qemu_dies_with_a_killed_parent(tmp_path: Path) -> None:
         parent.wait()
         assert gone_within(qemu_pid, 5), "QEMU outlived its killed parent"
         found = vm_leftovers_in(tmp_path / "t", parent.pid)
-        assert len(found) == 1 and found[0].startswith("VM temp dir "), found
+        assert len(found) == 1 and found[0].startswith("vm-tmp "), found
         cleaned = subprocess.run(
-            [sys.executable, "-m", "realnuma.vm.leftovers", "--clean", "--owner", str(parent.pid)],
+            [sys.executable, "-m", "realnuma.leftovers", "--clean", "--owner", str(parent.pid)],
             env=env,
             capture_output=True,
             text=True,
             check=True,
         )
-        assert cleaned.stdout.startswith("removed: VM temp dir ")
+        assert cleaned.stdout.startswith("removed: vm-tmp ")
         assert list((tmp_path / "t").iterdir()) == []
     finally:
         kill_quietly(qemu_pid, b"sleep")
@@ -123,7 +138,7 @@ def vm_leftovers_in(tmp: Path, owner: int) -> list[str]:
     saved = tempfile.tempdir
     tempfile.tempdir = str(tmp)
     try:
-        return vm_leftovers.find(owner)
+        return vm_find(owner)
     finally:
         tempfile.tempdir = saved
 

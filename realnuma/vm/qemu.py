@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realnuma.vm import initramfs, leftovers
+from realnuma import leftovers
+from realnuma.vm import initramfs
 from realnuma.vm.kernels import Kernel
 
 MIB = 1 << 20
@@ -144,7 +145,7 @@ def run_in_guest(
     qemu = shutil.which("qemu-system-x86_64")
     if qemu is None:
         raise VmError("qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
-    for line in leftovers.clean():  # what runs killed with SIGKILL left
+    for line in leftovers.clean_vm():  # what runs killed with SIGKILL left
         _progress(f"removed {line}")
     with tempfile.TemporaryDirectory(prefix=leftovers.dir_prefix(os.getpid())) as tmp:
         image = initramfs.build(kernel, command, env or {}, Path(tmp) / "initrd.gz")
