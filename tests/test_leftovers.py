@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from subprocs import pythonpath
 
 from realnuma import leftovers
 from realnuma.leftovers import Leftover, find, owner_alive
@@ -31,19 +32,6 @@ time.sleep(600)
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: cgroups, helpers")
 
 
-def _pythonpath() -> str:
-    """Where this process imported the packages from (a source tree under test, or the
-    installed ones under tox): controllers in subprocesses run the same code."""
-    import conformance
-    import realnuma
-    import simnuma
-
-    roots = [
-        str(Path(str(m.__file__)).resolve().parent.parent) for m in (realnuma, simnuma, conformance)
-    ]
-    return os.pathsep.join(dict.fromkeys(roots))
-
-
 def _holder() -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER],
@@ -51,7 +39,7 @@ def _holder() -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        env=dict(os.environ, PYTHONPATH=_pythonpath()),
+        env=dict(os.environ, PYTHONPATH=pythonpath()),
     )
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     return proc
@@ -76,7 +64,7 @@ def test_a_killed_controllers_leftovers_go_at_the_next_start() -> None:
     subprocess.run(
         [sys.executable, "-c", "from realnuma import HostKernel; HostKernel().close()"],
         cwd="/",
-        env=dict(os.environ, PYTHONPATH=_pythonpath()),
+        env=dict(os.environ, PYTHONPATH=pythonpath()),
         check=True,
         timeout=120,
     )
@@ -93,7 +81,7 @@ def test_clean_never_touches_a_live_owner() -> None:
             capture_output=True,
             text=True,
             cwd="/",
-            env=dict(os.environ, PYTHONPATH=_pythonpath()),
+            env=dict(os.environ, PYTHONPATH=pythonpath()),
             timeout=120,
             check=False,
         )

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from subprocs import pythonpath
 
 from realnuma.leftovers import cpuset_roots, find, helper_pids, temp_dirs
 
@@ -36,19 +37,6 @@ CLEAN_EXIT: dict[int, int] = {
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: helpers change uid")
 
 
-def _pythonpath() -> str:
-    """Where this process imported the packages from (a source tree under test, or the
-    installed ones under tox): controllers in subprocesses run the same code."""
-    import conformance
-    import realnuma
-    import simnuma
-
-    roots = [
-        str(Path(str(m.__file__)).resolve().parent.parent) for m in (realnuma, simnuma, conformance)
-    ]
-    return os.pathsep.join(dict.fromkeys(roots))
-
-
 def _start() -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(CONTROLLER), str(ROUNDS)],
@@ -57,7 +45,7 @@ def _start() -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        env=dict(os.environ, PYTHONPATH=_pythonpath()),
+        env=dict(os.environ, PYTHONPATH=pythonpath()),
     )
 
 
@@ -106,7 +94,7 @@ def _one_run(signum: int, delay: float) -> tuple[str, list[str], list[str]]:
             capture_output=True,
             text=True,
             cwd="/",
-            env=dict(os.environ, PYTHONPATH=_pythonpath()),
+            env=dict(os.environ, PYTHONPATH=pythonpath()),
             timeout=120,
             check=False,
         )
@@ -169,7 +157,7 @@ def test_sigint_stops_the_suite_without_a_traceback() -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        env=dict(os.environ, PYTHONPATH=_pythonpath()),
+        env=dict(os.environ, PYTHONPATH=pythonpath()),
     )
     time.sleep(0.4)  # the suite takes a few times as long: the cases are running
     proc.send_signal(signal.SIGINT)
