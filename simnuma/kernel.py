@@ -172,18 +172,20 @@ class SimKernel:
         assert child.mm is not None
         child_mm = child.mm
         copies_hugetlb = self.profile.has(Quirk.HUGETLB_FORK_COPIES_PTES)
-        seen: set[int] = set()  # a huge folio is one mapping per address space
         for vma in mm.vmas:
             child_mm.add_vma(replace(vma, locked=False))  # mlock is not inherited (mlock(2))
-            if not (vma.anon_vma or (vma.huge == "hugetlb" and copies_hugetlb)):
+        seen: set[int] = set()  # a huge folio is one mapping per address space
+        for vpn, frame in mm.pt.items():  # one pass: the cost grows with the pages mapped
+            owner = mm.vma_lookup(vpn << PAGE_SHIFT)
+            assert owner is not None
+            if not (owner.anon_vma or (owner.huge == "hugetlb" and copies_hugetlb)):
                 continue  # a fault in the child maps the page again
-            for vpn, frame in mm.mapped_in(vma.start, vma.end):
-                child_mm.pt[vpn] = frame
-                if frame.flags & ZERO or id(frame) in seen:
-                    continue
-                if frame.order:
-                    seen.add(id(frame))
-                frame.mapcount += 1
+            child_mm.pt[vpn] = frame
+            if frame.flags & ZERO or id(frame) in seen:
+                continue
+            if frame.order:
+                seen.add(id(frame))
+            frame.mapcount += 1
         child_mm._next = mm._next
         self.tasks[child.pid] = child
         return child

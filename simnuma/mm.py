@@ -217,12 +217,6 @@ class AddressSpace:
             return sorted(v for v in pt if first <= v < last)
         return [v for v in range(first, last) if v in pt]
 
-    def mapped_in(self, start: int, end: int) -> Iterator[tuple[int, Frame]]:
-        """(page number, frame) for every entry in [start, end), in address order."""
-        pt = self.pt
-        for vpn in self.mapped_vpns(start, end):
-            yield vpn, pt[vpn]
-
     def unmap_pages(self, start: int, end: int) -> None:
         """Drop the mappings of [start, end); free frames nothing else holds."""
         pt = self.pt
