@@ -36,8 +36,9 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class SimBackend:
-    """The simulator at one profile; ``memory_nodes`` with memory, then memoryless ones,
-    or exactly the ``layout`` of a real machine: (node id, has memory, has CPUs)."""
+    """The simulator at one profile; ``memory_nodes`` with memory, then memoryless ones
+    (the spec's ``nodes=`` is their sum, ``memoryless=`` the second), or exactly the
+    ``layout`` of a real machine: (node id, has memory, has CPUs)."""
 
     profile: str | None = None
     memory_nodes: int = 3
@@ -261,9 +262,34 @@ def _count(options: dict[str, str], key: str, default: int, minimum: int, maximu
     return int(value)
 
 
-def _unknown(options: dict[str, str], known: str) -> None:
+def _unknown(options: dict[str, str], kind: str) -> None:
     if options:
+        known = ", ".join(o.name for o in spec_of(kind).options)
         raise ValueError(f"unknown options {sorted(options)} (known: {known})")
+
+
+def _declared(options: dict[str, str], kind: str) -> dict[str, str]:
+    """``options`` as a dict that refuses to hand out an option ``BACKEND_SPECS`` does not
+    list for ``kind``: the parser cannot accept what --help does not show."""
+    return _Declared(options, {o.name for o in spec_of(kind).options}, kind)
+
+
+class _Declared(dict[str, str]):
+    def __init__(self, options: dict[str, str], names: set[str], kind: str) -> None:
+        super().__init__(options)
+        self._names, self._kind = names, kind
+
+    def _check(self, key: str) -> None:
+        if key not in self._names:
+            raise AssertionError(f"{self._kind} parses {key!r}, which BACKEND_SPECS does not list")
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._check(key)
+        return super().pop(key, *default)
+
+    def __contains__(self, key: object) -> bool:
+        self._check(str(key))
+        return super().__contains__(key)
 
 
 def parse_backends(spec: str) -> list[Backend]:
@@ -280,18 +306,23 @@ def parse_backends(spec: str) -> list[Backend]:
 def _parse(spec: str) -> list[Backend]:
     kind, _, rest = spec.partition(":")
     if kind == "sim":
-        options = _options(rest)
+        options = _declared(_options(rest), "sim")
         profile = options.pop("profile", None)
-        # node ids run 0..MAX_NUMNODES-1 (SimKernel refuses a node beyond)
+        # node ids run 0..MAX_NUMNODES-1 (SimKernel refuses a node beyond); nodes counts
+        # every node, as for vm: the last `memoryless` of them have no memory
         limit = SimBackend.max_numnodes
-        memory = _count(options, "nodes", 3, 1, limit)
-        memoryless = _count(options, "memoryless", 1, 0, limit)
-        if memory + memoryless > limit:
+        nodes = _count(options, "nodes", 4, 1, limit)
+        if "memoryless" in options:
+            memoryless = _count(options, "memoryless", 0, 0, limit)
+        else:
+            memoryless = 1 if nodes >= 3 else 0
+        if memoryless > nodes - 1:
             raise ValueError(
-                f"nodes + memoryless = {memory + memoryless}: the simulator has at most "
-                f"{limit} nodes (MAX_NUMNODES)"
+                f"memoryless must be 0..{nodes - 1} with nodes={nodes} (at least one node "
+                f"needs memory), not {memoryless}"
             )
-        _unknown(options, "profile, nodes, memoryless")
+        _unknown(options, "sim")
+        memory = nodes - memoryless
         if profile == "all":
             return [SimBackend(p.name, memory, memoryless) for p in named_profiles()]
         resolve_profile(profile)  # a bad profile is reported now, not per case
@@ -299,12 +330,13 @@ def _parse(spec: str) -> list[Backend]:
     if kind == "host":
         if rest not in ("", "libnuma"):
             raise ValueError("host takes no options but 'libnuma'")
+        _require_extension()
         return [HostBackend(libnuma=rest == "libnuma")]
     if kind == "vm":
         from realnuma.vm.kernels import SUITES
         from realnuma.vm.qemu import MAX_NODES, VmTopology, host_memory_mib
 
-        options = _options(rest)
+        options = _declared(_options(rest), "vm")
         release = options.pop("kernel", None)
         if release not in SUITES:
             known = "|".join(SUITES)
@@ -316,9 +348,122 @@ def _parse(spec: str) -> list[Backend]:
         memoryless = _count(options, "memoryless", 1 if many else 0, 0, nodes)
         cpuless = _count(options, "cpuless", 1 if many else 0, 0, nodes)
         distance = _count(options, "distance", 20, 0, 1000) if "distance" in options else None
-        _unknown(options, "kernel, nodes, mem, memoryless, cpuless, distance")
+        _unknown(options, "vm")
+        _require_extension()  # the guest runs the host backend on this root's realnuma
         topology = VmTopology.build(
             nodes, memory_mib=memory_mib, memoryless=memoryless, cpuless=cpuless, distance=distance
         )
         return [VmBackend(release, topology)]
-    raise ValueError(f"unknown kind {kind!r} (known: sim, host, vm)")
+    raise ValueError(f"unknown kind {kind!r} (known: {', '.join(_KINDS)})")
+
+
+def _require_extension() -> None:
+    """The host and vm backends make real syscalls through realnuma's C extension."""
+    from realnuma.extension import missing
+
+    problem = missing()
+    if problem:
+        raise ValueError(problem)
+
+
+@dataclass(frozen=True)
+class SpecOption:
+    name: str
+    default: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One form of ``--backend``: what it runs and the ``key=value`` options it takes."""
+
+    spec: str
+    meaning: str
+    options: tuple[SpecOption, ...] = ()
+
+
+REQUIRED = "required"  # an option's default when it has none
+
+# What --help shows for --backend, and the only options the parser may take.
+BACKEND_SPECS = (
+    BackendSpec(
+        "sim",
+        "the simulator (pure Python: no compiler, no root, nothing real touched)",
+        (
+            SpecOption(
+                "profile",
+                "the newest",
+                "a release (4.9, 6.1.55) or profile name (see --list-profiles); "
+                "'all': one backend per profile",
+            ),
+            SpecOption("nodes", "4", "NUMA nodes in all (ids 0..nodes-1), as for vm"),
+            SpecOption(
+                "memoryless",
+                "1 if nodes >= 3, else 0",
+                "how many of them (the last ones) have no memory; at least one keeps memory",
+            ),
+        ),
+    ),
+    BackendSpec(
+        "host",
+        "this machine's kernel: real helper processes calling syscall(2) (needs root "
+        "and realnuma's C extension)",
+    ),
+    BackendSpec("host:libnuma", "the same through libnuma's wrappers (libnuma-dev at install)"),
+    BackendSpec(
+        "vm",
+        "a Debian kernel booted under QEMU with emulated NUMA nodes; the suite runs in the "
+        "guest through the host backend (needs root, qemu-system-x86, busybox-static)",
+        (
+            SpecOption("kernel", REQUIRED, "the Debian kernel: 5.10, 6.1, 6.12 or 7.2"),
+            SpecOption("nodes", "3", "NUMA nodes in all (ids 0..nodes-1), as for sim"),
+            SpecOption("mem", "512", "MiB of memory per node that has memory"),
+            SpecOption(
+                "memoryless",
+                "1 if nodes >= 3, else 0",
+                "how many of them (the last ones) have no memory; at least one keeps memory",
+            ),
+            SpecOption(
+                "cpuless",
+                "1 if nodes >= 3, else 0",
+                "how many nodes with memory after node 0 have no CPU",
+            ),
+            SpecOption(
+                "distance", "QEMU's: 10 local, 20 remote", "distance between two nodes, 11..254"
+            ),
+        ),
+    ),
+)
+
+_KINDS = tuple(dict.fromkeys(s.spec.partition(":")[0] for s in BACKEND_SPECS))
+
+
+def spec_of(kind: str) -> BackendSpec:
+    """The BACKEND_SPECS entry of ``kind`` (``sim``, ``host``, ``vm``)."""
+    for s in BACKEND_SPECS:
+        if s.spec == kind:
+            return s
+    raise KeyError(kind)
+
+
+def backend_help(width: int = 100) -> str:
+    """The --help epilog: every backend spec, its options, their defaults and meaning."""
+    import textwrap
+
+    lines = ["backend specs (--backend SPEC; options as SPEC:key=value,key=value):"]
+    for s in BACKEND_SPECS:
+        lines += textwrap.wrap(
+            s.meaning, width, initial_indent=f"  {s.spec:<14}", subsequent_indent=" " * 16
+        )
+        for o in s.options:
+            text = (
+                f"{o.meaning} ({'required' if o.default == REQUIRED else 'default: ' + o.default})"
+            )
+            lines += textwrap.wrap(
+                text, width, initial_indent=f"    {o.name + '=':<12}", subsequent_indent=" " * 16
+            )
+    lines += [
+        "",
+        "examples: sim:profile=all  sim:profile=5.4,nodes=2  host  vm:kernel=6.12,nodes=4",
+    ]
+    return "\n".join(lines)

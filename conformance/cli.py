@@ -11,8 +11,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
-from conformance.backends import Backend, HostBackend, VmBackend, parse_backends
+from conformance.backends import Backend, HostBackend, VmBackend, backend_help, parse_backends
 from conformance.registry import all_cases
+from conformance.reports import Pair, to_json, to_junit, version, write_json, write_junit
 from conformance.runner import (
     Differential,
     Outcome,
@@ -42,14 +43,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="numa-conformance",
         description="Run the NUMA page-migration conformance suite and print clause × backend.",
+        epilog=backend_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--backend",
         action="append",
         metavar="SPEC",
-        help="sim | sim:profile=6.1,nodes=4,memoryless=1 | sim:profile=all (repeatable)",
+        help="where to run the suite (repeatable; default: sim); the specs are listed below",
     )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write every case × backend as JSON: outcome, clause, detail, raw calls",
+    )
+    parser.add_argument(
+        "--junit-xml",
+        metavar="FILE",
+        help="also write JUnit XML for CI (skip and n/a as skipped, FAIL/ERROR as failures)",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"numa-conformance (simnuma) {version()}"
+    )
+    parser.add_argument(
+        "--list-clauses",
+        action="store_true",
+        help="list the clauses (those of --clause PREFIX only, if given) and exit",
+    )
+    parser.add_argument(
+        "--list-profiles",
+        action="store_true",
+        help="list the simulator's profiles, their releases and quirk changes, and exit",
+    )
     parser.add_argument("--probe", action="store_true", help="describe this host and exit")
     parser.add_argument(
         "--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX"
@@ -123,10 +149,24 @@ def _writable(path: str) -> str | None:
 def _main(
     parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
 ) -> int:
-    if args.markdown is not None:
-        problem = _writable(args.markdown)
-        if problem:
-            parser.error(f"--markdown {args.markdown}: cannot write it: {problem}")
+    for option, path in (
+        ("--markdown", args.markdown),
+        ("--json", args.json),
+        ("--junit-xml", args.junit_xml),
+    ):
+        if path is not None:
+            problem = _writable(path)
+            if problem:
+                parser.error(f"{option} {path}: cannot write it: {problem}")
+    if args.list_profiles:
+        print(list_profiles(), end="")
+        return 0
+    if args.list_clauses:
+        text = list_clauses(args.clause or [])
+        if not text:
+            parser.error(f"no clause starts with {args.clause}")
+        print(text, end="")
+        return 0
     if args.probe:
         from realnuma.probe import describe, probe
 
@@ -158,13 +198,29 @@ def _main(
     else:
         print(render(results, labels), end="")
     diff = Differential([], [], [])
+    pairs: list[Pair] = []
     for real, mirror in zip(booted, mirrors, strict=False):
-        diff += differential(
-            [r for r in results if r.backend == real.label],
-            [r for r in results if r.backend == mirror.label],
-        )
+        ran = [r for r in results if r.backend == real.label]
+        found = differential(ran, [r for r in results if r.backend == mirror.label])
+        compared = tuple(r.case.id for r in ran if r.outcome not in (Outcome.SKIP, Outcome.NA))
+        pairs.append(Pair(real.label, mirror.label, compared, found))
+        diff += found
+    command = " ".join(["numa-conformance", *(argv if argv is not None else sys.argv[1:])])
+    everyone: list[object] = [*backends, *mirrors]
+    try:
+        if args.json:
+            report = to_json(
+                results, everyone, command=command, pairs=pairs if args.compare else None
+            )
+            write_json(args.json, report)
+        if args.junit_xml:
+            write_junit(
+                args.junit_xml, to_junit(results, everyone, pairs=pairs if args.compare else None)
+            )
+    except OSError as exc:  # checked before the run; it can still go (a full disk)
+        print(f"numa-conformance: error: {exc}", file=sys.stderr)
+        return 2
     if args.markdown:
-        command = " ".join(["numa-conformance", *(argv if argv is not None else sys.argv[1:])])
         text = f"# Conformance: {', '.join(labels)}\n\nProduced by `{command}`.\n\n"
         text += MARKDOWN_LEGEND + render(results, labels, markdown=True)
         if args.compare:
@@ -181,8 +237,43 @@ def _main(
     return 1 if failed(results) or diff.unexpected else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def list_clauses(prefixes: Sequence[str]) -> str:
+    """``--list-clauses``: id, releases, documents and text of each clause, one block each."""
+    from conformance.clauses import CLAUSES
+
+    chosen = [c for c in CLAUSES.values() if not prefixes or c.id.startswith(tuple(prefixes))]
+    lines = []
+    for c in chosen:
+        lines.append(f"{c.id}  [{c.releases}]  ({', '.join(c.sources)})")
+        lines.append(f"    {' '.join(c.text.split())}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def list_profiles() -> str:
+    """``--list-profiles``: each profile, the releases it covers, the quirks that change."""
+    from simnuma.abi.quirks import Quirk, format_release
+    from simnuma.profiles import named_profiles
+
+    profiles = named_profiles()
+    lines = ["profile (sim:profile=NAME or any release in it): quirks gained (+) and lost (-)"]
+    previous: frozenset[Quirk] = frozenset()
+    for i, p in enumerate(profiles):
+        end = profiles[i + 1].release if i + 1 < len(profiles) else None
+        span = (
+            f"{format_release(p.release)}+"
+            if end is None
+            else (f"{format_release(p.release)} to before {format_release(end)}")
+        )
+        lines.append(f"{p.name}  ({span})")
+        quirks = p.quirks
+        gained = sorted(q.name for q in quirks - previous)
+        lost = sorted(q.name for q in previous - quirks)
+        if i == 0:
+            lines.append(f"    {len(quirks)} quirks: " + (", ".join(gained) or "none"))
+        else:
+            lines += [f"    + {name}" for name in gained] + [f"    - {name}" for name in lost]
+        previous = quirks
+    return "\n".join(lines) + "\n"
 
 
 def _profile_name(release: str) -> str:
@@ -193,3 +284,7 @@ def _profile_name(release: str) -> str:
         return resolve_profile(release).name
     except ValueError as exc:
         return f"unknown ({exc})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,9 +36,16 @@ class Result:
     outcome: Outcome
     detail: str = ""
     calls: tuple[tuple[object, ...], ...] = ()  # every raw call's (name, ret, errno, out)
+    seconds: float = 0.0  # wall time of the case, set-up and clean-up included
 
 
 def run_case(case: Case, backend: Backend) -> Result:
+    start = time.monotonic()
+    result = _run_case(case, backend)
+    return dataclasses.replace(result, seconds=time.monotonic() - start)
+
+
+def _run_case(case: Case, backend: Backend) -> Result:
     if not case.clause.holds_in(backend.release):
         return Result(case, backend.label, Outcome.NA, f"holds in {case.clause.releases}")
     try:

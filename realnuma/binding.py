@@ -9,8 +9,11 @@ import errno
 import os
 from typing import Any
 
-from realnuma._syscalls import ffi, lib
-from simnuma.abi.constants import SYSCALL_NAMES
+from realnuma.extension import require
+
+require()  # without the C extension: an ImportError saying what to install
+from realnuma._syscalls import ffi, lib  # noqa: E402
+from simnuma.abi.constants import SYSCALL_NAMES  # noqa: E402
 
 U64 = (1 << 64) - 1
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
