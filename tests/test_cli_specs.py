@@ -18,7 +18,9 @@ ROOT = str(Path(conformance.__file__).resolve().parent.parent)
 
 BAD_SPECS = {
     # spec: what the message must say
-    "sim:nodes=1024": "at most 1024 nodes",  # + the default memoryless node: node 1024
+    "sim:nodes=1025": "nodes must be an integer in 1..1024",
+    "sim:nodes=1,memoryless=1": "memoryless must be 0..0 with nodes=1 (at least one node",
+    "sim:nodes=4,memoryless=4": "memoryless must be 0..3 with nodes=4",
     "sim:nodes=1024,memoryless=0,nodes=2": "'nodes' is given twice",
     "sim:memoryless=5000": "memoryless must be an integer in 0..1024",
     "sim:nodes=2,nodes=3": "'nodes' is given twice",
@@ -73,9 +75,9 @@ def test_a_bad_spec_exits_2_with_one_message(
 
 
 GOOD_SPECS = {
-    "sim:nodes=1023": 1024,  # and the memoryless node: ids 0..1023
+    "sim:nodes=1024": 1024,  # ids 0..1023, the last memoryless
     "sim:nodes=1024,memoryless=0": 1024,
-    "sim:nodes=1,memoryless=1023": 1024,
+    "sim:nodes=1024,memoryless=1023": 1024,
     "vm:kernel=6.12,nodes=128,mem=64": 128,
     "vm:kernel=6.12,nodes=1": 1,
 }
@@ -94,7 +96,7 @@ def test_the_limits_themselves_are_accepted(spec: str) -> None:
 
 def test_the_largest_sim_runs() -> None:
     """The bound is the simulator's: a kernel at the limit opens and answers."""
-    (backend,) = parse_backends("sim:nodes=1023")
+    (backend,) = parse_backends("sim:nodes=1024")
     assert isinstance(backend, SimBackend)
     from conformance.env import Needs
 
@@ -143,7 +145,7 @@ def test_markdown_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     [
         ["--backend", "vm:kernel=6.12,nodes=100000"],
         ["--backend", "vm:kernel=6.12,mem=x"],
-        ["--backend", "sim:nodes=1024"],
+        ["--backend", "sim:nodes=1025"],
         ["--backend", "sim", "--markdown", "/proc/no/such/file.md"],
     ],
 )
