@@ -23,9 +23,7 @@ from pathlib import Path
 
 import pytest
 
-import conformance
-
-ROOT = Path(conformance.__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout these tests belong to
 SKIP_PARTS = {".git", "__pycache__", "build", "dist", ".tox", ".mypy_cache", ".ruff_cache"}
 NO_COMPILER = {
     "CC": "false",
@@ -55,7 +53,7 @@ def _run(
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (ROOT / "setup.py").exists():
-        pytest.skip("needs the source tree (setup.py), not an installed copy")
+        pytest.skip(f"{ROOT} is not a source tree (no setup.py)")
     tmp = tmp_path_factory.mktemp("install")
     source = tmp / "src"
     shutil.copytree(ROOT, source, ignore=_ignore)
