@@ -210,7 +210,9 @@ class VmBackend:
                 results.append(Result(case, self.label, Outcome.ERROR, "no result from the guest"))
                 continue
             calls = tuple((c[0], c[1], c[2], tuple(c[3])) for c in r["calls"])
-            results.append(Result(case, self.label, Outcome(r["outcome"]), r["detail"], calls))
+            seconds = float(r.get("seconds", 0.0))  # the time the case took in the guest
+            outcome = Outcome(r["outcome"])
+            results.append(Result(case, self.label, outcome, r["detail"], calls, seconds))
         return results
 
     def mirror(self) -> SimBackend:

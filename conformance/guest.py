@@ -46,6 +46,7 @@ def run(clauses: list[str]) -> dict[str, Any]:
                 "case": r.case.id,
                 "outcome": r.outcome.value,
                 "detail": r.detail,
+                "seconds": r.seconds,
                 "calls": [_jsonable(c) for c in r.calls],
             }
             for r in results

@@ -60,13 +60,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert not list(source.rglob("*.so"))
     env_dir = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
-    env = {
-        "PATH": f"{env_dir / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": os.environ.get("HOME", "/root"),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        **NO_COMPILER,
-    }
+    # this process's environment (an index, a proxy, certificates pip may need) without
+    # anything that points Python at other code, and with every compiler refused
+    dropped = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CFLAGS", "CPPFLAGS", "LDFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(NO_COMPILER, PATH=f"{env_dir / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
     done = _run(
         [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-v", str(source)], env, tmp
     )
