@@ -127,6 +127,7 @@ def init_script(guest: Guest) -> str:
     q = shlex.quote
     loads = "\n".join(f"[ -f /modules/{m}.ko ] && {b} insmod /modules/{m}.ko" for m in MODULES)
     exports = " ".join(q(f"{k}={v}") for k, v in guest.env.items())
+    command = " ".join(q(c) for c in guest.command)
     cwd = q(guest.cwd)
     offline = "\n".join(
         f"echo 0 > /sys/devices/system/cpu/cpu{c}/online || fail {q(f'cpu{c} cannot go offline')}"
@@ -162,8 +163,7 @@ n=$({b} ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | {b} wc -l)
 {b} mount -t tmpfs shm /mnt/dev/shm
 {b} mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup
 echo "{STARTED}"
-{b} chroot /mnt /usr/bin/env -i -C {cwd} {exports} \
-    {" ".join(q(c) for c in guest.command)} </dev/null >/dev/ttyS1 2>/dev/ttyS2
+{b} chroot /mnt /usr/bin/env -i -C {cwd} {exports} {command} </dev/null >/dev/ttyS1 2>/dev/ttyS2
 status=$?
 echo; echo "{EXIT} $status"
 {b} poweroff -f

@@ -324,11 +324,8 @@ def boot(
         raise VmError("qemu-system-x86_64 is missing: apt-get install qemu-system-x86")
     if cwd is not None and not os.path.isabs(cwd):
         raise ValueError(f"cwd must be an absolute path, not {cwd!r}")
-    _check_config(kernel)
     for line in leftovers.clean_vm():  # what runs killed with SIGKILL left
         progress(f"removed {line}")
-    chosen = choose_accel(qemu, accel)
-    progress(chosen.why)
     share = cwd is not None and cwd != "/"
     guest = initramfs.Guest(
         command,
@@ -340,6 +337,9 @@ def boot(
     )
     with tempfile.TemporaryDirectory(prefix=leftovers.dir_prefix(os.getpid())) as tmp:
         image = initramfs.build(kernel, guest, Path(tmp) / "initrd.gz")
+        _check_config(kernel)
+        chosen = choose_accel(qemu, accel)
+        progress(chosen.why)
         while True:
             argv = [
                 qemu,
