@@ -131,7 +131,9 @@ def test_a_command_the_guest_cannot_run_fails_before_any_boot(
     assert numa_run.main(["--", "./missing"]) == 127
     assert numa_run.main(["--", "no-such-command-anywhere"]) == 127
     assert "not found in the guest's PATH" in capsys.readouterr().err
-    assert numa_run.main(["--", "."]) == 126  # a directory
+    (tmp_path / "sub").mkdir()
+    assert numa_run.main(["--", "./sub"]) == 126
+    assert "./sub: a directory" in capsys.readouterr().err
     assert booted == []
     script.chmod(0o755)
     assert numa_run.main(["--", "./script.sh"]) == 7

@@ -90,7 +90,8 @@ def test_init_script_runs_the_command_in_the_host_root() -> None:
     script = init_script(initramfs.Guest(["/usr/bin/python3", "-m", "x y"], {"TMPDIR": "/run/tmp"}))
     assert "mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot /mnt" in script
     assert "chroot /mnt /usr/bin/env -i -C / TMPDIR=/run/tmp /usr/bin/python3 -m 'x y' " in script
-    assert "</dev/null >/dev/ttyS1 2>/dev/ttyS2" in script
+    assert "( exec /bin/busybox chroot /mnt" in script
+    assert "</dev/null >/dev/ttyS1 2>/dev/ttyS2 )" in script
     assert script.index("insmod /modules/virtio.ko") < script.index("insmod /modules/9p.ko")
     assert "poweroff -f" in script.splitlines()[-1]
     assert "hostcwd" not in script  # nothing shared read-write unless asked

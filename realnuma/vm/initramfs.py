@@ -122,12 +122,15 @@ class Guest:
 def init_script(guest: Guest) -> str:
     """The init: the command's stdout on ttyS1, its stderr on ttyS2 (raw), the kernel and
     this script on ttyS0 (the console), where the exit status ends the run: ``EXIT`` and
-    the status, or ``FAIL`` and why the command could not be started."""
+    the status, or ``FAIL`` and why the command could not be started.  The command runs
+    in a subshell that execs it, so that the shell's own words on how it ended
+    ("Terminated") go to the console, not to the command's stderr."""
     b = BUSYBOX
     q = shlex.quote
     loads = "\n".join(f"[ -f /modules/{m}.ko ] && {b} insmod /modules/{m}.ko" for m in MODULES)
     exports = " ".join(q(f"{k}={v}") for k, v in guest.env.items())
     command = " ".join(q(c) for c in guest.command)
+    redirect = "</dev/null >/dev/ttyS1 2>/dev/ttyS2"
     cwd = q(guest.cwd)
     offline = "\n".join(
         f"echo 0 > /sys/devices/system/cpu/cpu{c}/online || fail {q(f'cpu{c} cannot go offline')}"
@@ -163,7 +166,7 @@ n=$({b} ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | {b} wc -l)
 {b} mount -t tmpfs shm /mnt/dev/shm
 {b} mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup
 echo "{STARTED}"
-{b} chroot /mnt /usr/bin/env -i -C {cwd} {exports} {command} </dev/null >/dev/ttyS1 2>/dev/ttyS2
+( exec {b} chroot /mnt /usr/bin/env -i -C {cwd} {exports} {command} {redirect} )
 status=$?
 echo; echo "{EXIT} $status"
 {b} poweroff -f
