@@ -314,9 +314,14 @@ def _parse(spec: str) -> list[Backend]:
         options = _options(rest)
         release = options.pop("kernel", None)
         modules = options.pop("modules", None)
+        known = "|".join(SUITES)
         if release is None:
-            known = "|".join(SUITES)
             raise ValueError(f"vm needs kernel={known} or kernel=PATH (a bzImage or kernel tree)")
+        if release not in SUITES and "/" not in release and not os.path.exists(release):
+            raise ValueError(
+                f"vm needs kernel={known}, not {release!r} (or kernel=PATH: a bzImage or a "
+                "built kernel tree)"
+            )
         nodes = _count(options, "nodes", 3, 1, MAX_NODES)
         many = nodes >= 3
         memory_mib = _count(options, "mem", 512, 64, host_memory_mib())
