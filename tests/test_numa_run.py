@@ -265,8 +265,8 @@ def test_the_exit_status_and_failures_come_from_the_console(tmp_path: Path) -> N
     kernel = Kernel("6.12", VERSION, tmp_path, None, None)
     tcg = Accel("tcg", "")
     log = tmp_path / "console.log"
-    text = f"noise\n{initramfs.STARTED}\n[ 3.2] a kernel line\n\n{initramfs.EXIT} 3\n"
-    assert qemu._ended(Boot(0, text, 1.0, tcg), kernel, log).status == 3
+    text = f"noise\n{initramfs.STARTED}\n[ 3.2] a kernel line\n\n{initramfs.EXIT} 130\n"
+    assert qemu._ended(Boot(0, text, 1.0, tcg), kernel, log).status == 130
     with pytest.raises(VmError, match="could not run the command: the host root could not"):
         qemu._ended(Boot(0, f"x\n{initramfs.FAIL} {initramfs.NEEDS_9P}\n", 1.0, tcg), kernel, log)
     with pytest.raises(VmError, match=r"ended before the command did \(QEMU exited with status 1"):
@@ -312,6 +312,17 @@ def test_probe_without_a_usable_device(tmp_path: Path) -> None:
     assert qemu.probe_kvm(qemu_bin, device=missing) == f"{missing}: No such file or directory"
     why = qemu.probe_kvm(qemu_bin, device="/dev/null")  # opens, but is no KVM
     assert why is not None and why.startswith("/dev/null: KVM_GET_API_VERSION:")
+
+
+def test_probe_with_another_kvm_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    device = tmp_path / "kvm"
+    device.write_bytes(b"")
+    monkeypatch.setattr(fcntl, "ioctl", lambda fd, request, *a: 11)
+    qemu_bin = _fake_qemu(tmp_path, "exit 99")
+    assert qemu.probe_kvm(qemu_bin, device=str(device)) == f"{device}: KVM API version 11, not 12"
+    assert not (tmp_path / "probe.pid").exists()  # QEMU was not even started
 
 
 @pytest.mark.parametrize(
