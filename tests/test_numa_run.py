@@ -443,7 +443,9 @@ def test_output_streams_live_writes_in_cwd_come_back_and_a_signal_is_128_plus(
 ) -> None:
     script = "echo first; echo to-stderr >&2; echo data > written.txt; sleep 3; echo second"
     script += "; kill -TERM $$"
-    run = numa_run_cli(["-q", "--nodes", "1", "--", "sh", "-c", script], tmp_path)
+    cwd = tmp_path / "a dir, with a comma"  # QEMU's option lists need ",," for it
+    cwd.mkdir()
+    run = numa_run_cli(["-q", "--nodes", "1", "--", "sh", "-c", script], cwd)
     assert run.stdout is not None
     first = run.stdout.readline()
     seen_first = time.monotonic()
@@ -454,7 +456,7 @@ def test_output_streams_live_writes_in_cwd_come_back_and_a_signal_is_128_plus(
     assert gap > 2, f"the first line came only {gap:.1f} s before the second: not live"
     assert err == b"to-stderr\n"  # -q: only the command's stderr
     assert run.returncode == 128 + signal.SIGTERM
-    assert (tmp_path / "written.txt").read_text() == "data\n"
+    assert (cwd / "written.txt").read_text() == "data\n"
 
 
 @real_boot

@@ -137,8 +137,9 @@ def init_script(guest: Guest) -> str:
         for c in guest.offline_cpus
     )
     share = ""
-    if guest.share_cwd:
+    if guest.share_cwd:  # last: a directory under /run or /dev/shm is not hidden by them
         share = (
+            f"{b} mkdir -p /mnt{cwd} && "
             f"{b} mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 hostcwd /mnt{cwd} "
             f"|| fail {q(f'the working directory {guest.cwd} could not be mounted over 9p')}"
         )
@@ -151,7 +152,6 @@ fail() {{ echo; echo "{FAIL} $1"; {b} poweroff -f; }}
 {b} mount -t devtmpfs dev /dev
 {loads}
 {b} mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot /mnt || fail {q(NEEDS_9P)}
-{share}
 n=$({b} ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | {b} wc -l)
 [ "$n" -ge {guest.nodes} ] || fail "{few_nodes}"
 {offline}
@@ -165,6 +165,7 @@ n=$({b} ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | {b} wc -l)
 {b} mkdir -p /mnt/dev/shm
 {b} mount -t tmpfs shm /mnt/dev/shm
 {b} mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup
+{share}
 echo "{STARTED}"
 ( exec {b} chroot /mnt /usr/bin/env -i -C {cwd} {exports} {command} {redirect} )
 status=$?

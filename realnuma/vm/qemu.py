@@ -356,7 +356,8 @@ def boot(
             if share:
                 argv += [
                     "-virtfs",
-                    f"local,path={cwd},mount_tag=hostcwd,security_model=none,multidevs=remap",
+                    f"local,path={_qemu_option(str(cwd))},mount_tag=hostcwd,"
+                    "security_model=none,multidevs=remap",
                 ]
             progress(
                 f"booting {kernel.version} with {len(topology.nodes)} NUMA nodes ({chosen.name})"
@@ -373,6 +374,11 @@ def boot(
     log.write_text(result.console)
     progress(f"guest {kernel.version} done in {result.seconds:.1f} s ({log})")
     return _ended(result, kernel, log)
+
+
+def _qemu_option(value: str) -> str:
+    """A value inside a QEMU option list: a comma is written twice."""
+    return value.replace(",", ",,")
 
 
 def _kvm_failed(result: Boot) -> bool:
