@@ -3,6 +3,7 @@ path, and a few real boots of Debian's 6.12 kernel (when it is cached: ~5 s each
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -502,3 +503,26 @@ def test_the_conformance_suite_runs_on_a_kernel_given_by_path(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"vm:{KERNEL.version}" in done.stdout
     assert "0 failed" in done.stdout and " passed" in done.stdout
+
+
+# --- a user's kernel without madvise() ----------------------------------------------------
+@pytest.mark.parametrize("err", [errno.EINVAL, errno.ENOSYS])
+def test_touch_falls_back_when_madvise_cannot_populate(
+    monkeypatch: pytest.MonkeyPatch, err: int
+) -> None:
+    """Before 5.14 (EINVAL) or built without madvise() (CONFIG_ADVISE_SYSCALLS=n: ENOSYS,
+    a tinyconfig kernel booted with --backend vm:kernel=TREE), a helper faults pages in
+    through process_vm_readv/writev instead of calling it a SIGSEGV."""
+    import ctypes
+    import mmap
+
+    from realnuma import helper
+
+    region = mmap.mmap(-1, 2 * mmap.PAGESIZE)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    monkeypatch.setattr(helper.binding, "madvise", lambda *a: (-1, err))
+    this = object.__new__(helper.Helper)
+    this.fault(addr, 2 * mmap.PAGESIZE, True)  # no OSError
+    monkeypatch.setattr(helper.binding, "madvise", lambda *a: (-1, errno.ENOMEM))
+    with pytest.raises(OSError, match="SIGSEGV"):
+        this.fault(addr, mmap.PAGESIZE, True)
