@@ -147,43 +147,50 @@ def mirror_of(label: str, facts: dict[str, Any]) -> SimBackend:
 
 
 class VmBackend:
-    """A Debian kernel booted under QEMU with emulated NUMA nodes; the whole suite runs
-    inside the guest through the host backend, in one boot."""
+    """A kernel booted under QEMU with emulated NUMA nodes: a Debian release (fetched) or
+    one the user built (a bzImage, with ``modules``, or a kernel tree); the whole suite
+    runs inside the guest through the host backend, in one boot."""
 
     def __init__(
-        self, kernel: str, topology: VmTopology | None = None, timeout: float = 900.0
+        self,
+        kernel: str,
+        topology: VmTopology | None = None,
+        timeout: float = 900.0,
+        modules: str | None = None,
     ) -> None:
-        from realnuma.vm.kernels import SUITES
+        from realnuma.vm.kernels import is_release, resolve
         from realnuma.vm.qemu import VmTopology
 
-        if kernel not in SUITES:
-            raise ValueError(f"kernel must be one of {sorted(SUITES)}, not {kernel!r}")
         self.kernel = kernel
+        self.modules = modules
+        self.version: str | None = None  # a kernel given by path: its uname -r
+        if modules is not None or not is_release(kernel):
+            self.version = resolve(kernel, modules).version  # ValueError if it is none
         self.topology = topology or VmTopology.default(3)
         self.timeout = timeout
         self.facts: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
-        return f"vm:{self.kernel}"
+        return f"vm:{self.kernel if self.version is None else self.version}"
 
     @property
     def release(self) -> Release:
-        return resolve_profile(self.kernel).release
+        return resolve_profile(self.kernel if self.version is None else self.version).release
 
     def open(self, needs: Needs) -> Kernel:
         raise NotImplementedError("a VM runs the whole suite in one boot: use run_all()")
 
     def run_all(self, cases: Sequence[Case]) -> list[Result]:
         from realnuma.probe import parse_nodes_shift
-        from realnuma.vm.kernels import KernelFetchError, fetch
+        from realnuma.vm.kernels import KernelFetchError, resolve
         from realnuma.vm.qemu import VmError, run_in_guest
 
         try:
-            kernel = fetch(self.kernel)
+            kernel = resolve(self.kernel, self.modules)
             topology = self.topology
-            offline = ",".join(str(c) for c in topology.offline_cpus)
-            command = [sys.executable, "-m", "conformance.guest", "--offline-cpus", offline]
+            # the boot takes the CPUs of CPU-less nodes offline before the command runs
+            command = [sys.executable, "-m", "conformance.guest"]
             if {c.id for c in cases} != {c.id for c in all_cases()}:  # --clause: a short boot
                 for clause in sorted({c.clause.id for c in cases}):
                     command += ["--clause", clause]
@@ -196,7 +203,7 @@ class VmBackend:
                 "PYTHONPATH": _source_root(),
             }
             payload = run_in_guest(kernel, topology, command, timeout=self.timeout, env=env)
-        except (KernelFetchError, VmError, OSError) as exc:
+        except (KernelFetchError, VmError, OSError, ValueError) as exc:
             return [Result(c, self.label, Outcome.ERROR, f"vm: {exc}") for c in cases]
         facts = payload["facts"]
         if kernel.config is not None:
@@ -340,10 +347,15 @@ def _parse(spec: str) -> list[Backend]:
 
         options = _declared(_options(rest), "vm")
         release = options.pop("kernel", None)
-        if release not in SUITES:
-            known = "|".join(SUITES)
-            got = "" if release is None else f", not {release!r}"
-            raise ValueError(f"vm needs kernel={known}{got}")
+        modules = options.pop("modules", None)
+        known = "|".join(SUITES)
+        if release is None:
+            raise ValueError(f"vm needs kernel={known} or kernel=PATH (a bzImage or kernel tree)")
+        if release not in SUITES and "/" not in release and not os.path.exists(release):
+            raise ValueError(
+                f"vm needs kernel={known}, not {release!r} (or kernel=PATH: a bzImage or a "
+                "built kernel tree)"
+            )
         nodes = _count(options, "nodes", 3, 1, MAX_NODES)
         many = nodes >= 3
         memory_mib = _count(options, "mem", 512, 64, host_memory_mib())
@@ -355,7 +367,7 @@ def _parse(spec: str) -> list[Backend]:
         topology = VmTopology.build(
             nodes, memory_mib=memory_mib, memoryless=memoryless, cpuless=cpuless, distance=distance
         )
-        return [VmBackend(release, topology)]
+        return [VmBackend(release, topology, modules=modules)]
     raise ValueError(f"unknown kind {kind!r} (known: {', '.join(_KINDS)})")
 
 
@@ -414,10 +426,20 @@ BACKEND_SPECS = (
     BackendSpec("host:libnuma", "the same through libnuma's wrappers (libnuma-dev at install)"),
     BackendSpec(
         "vm",
-        "a Debian kernel booted under QEMU with emulated NUMA nodes; the suite runs in the "
+        "a Debian kernel or your own, booted under QEMU with emulated NUMA nodes; the suite runs in the "
         "guest through the host backend (needs root, qemu-system-x86, busybox-static)",
         (
-            SpecOption("kernel", REQUIRED, "the Debian kernel: 5.10, 6.1, 6.12 or 7.2"),
+            SpecOption(
+                "kernel",
+                REQUIRED,
+                "a Debian release (5.10, 6.1, 6.12, 7.2), or PATH: a bzImage/vmlinuz or a "
+                "built kernel tree",
+            ),
+            SpecOption(
+                "modules",
+                "the Debian package's, the tree's, or none",
+                "a lib/modules/<version> directory for a kernel given by PATH",
+            ),
             SpecOption("nodes", "3", "NUMA nodes in all (ids 0..nodes-1), as for sim"),
             SpecOption("mem", "512", "MiB of memory per node that has memory"),
             SpecOption(

@@ -100,9 +100,10 @@ class Helper:
         ret, err = binding.madvise(start, end - start, advice)
         if ret == 0:
             return
-        if err != errno.EINVAL:  # ENOMEM: not mapped; EFAULT: the access would SIGSEGV
+        if err not in (errno.EINVAL, errno.ENOSYS):  # ENOMEM: not mapped; EFAULT: SIGSEGV
             raise OSError(errno.EFAULT, f"fault in [{addr:#x}, +{length:#x}): SIGSEGV")
-        # before 5.14 (no MADV_POPULATE_*): a read, then the same bytes written back.
+        # before 5.14 (no MADV_POPULATE_*), or a kernel without madvise()
+        # (CONFIG_ADVISE_SYSCALLS=n): a read, then the same bytes written back.
         # Unlike a plain store, this maps the (huge) zero page first.
         spans = self._pages(addr, length)
         for i in range(0, len(spans), IOV_MAX):

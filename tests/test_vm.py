@@ -87,11 +87,14 @@ def test_vm_specs() -> None:
 
 
 def test_init_script_runs_the_command_in_the_host_root() -> None:
-    script = init_script(["/usr/bin/python3", "-m", "x y"], {"TMPDIR": "/run/tmp"})
-    assert "mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /mnt" in script
-    assert "chroot /mnt /usr/bin/env -i TMPDIR=/run/tmp /usr/bin/python3 -m 'x y'" in script
+    script = init_script(initramfs.Guest(["/usr/bin/python3", "-m", "x y"], {"TMPDIR": "/run/tmp"}))
+    assert "mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot /mnt" in script
+    assert "chroot /mnt /usr/bin/env -i -C / TMPDIR=/run/tmp /usr/bin/python3 -m 'x y' " in script
+    assert "( exec /bin/busybox chroot /mnt" in script
+    assert "</dev/null >/dev/ttyS1 2>/dev/ttyS2 )" in script
     assert script.index("insmod /modules/virtio.ko") < script.index("insmod /modules/9p.ko")
     assert "poweroff -f" in script.splitlines()[-1]
+    assert "hostcwd" not in script  # nothing shared read-write unless asked
 
 
 def _kernel(tmp_path: Path) -> Kernel:
@@ -121,6 +124,7 @@ def test_a_hanging_guest_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     fake.chmod(0o755)
     monkeypatch.setattr(qemu.shutil, "which", lambda name: str(fake))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("SIMNUMA_ACCEL", "tcg")
     started = time.monotonic()
     with pytest.raises(VmError, match="did not finish in 2 s and was killed"):
         qemu.run_in_guest(_kernel(tmp_path), VmTopology.default(1), ["true"], timeout=2)

@@ -38,6 +38,7 @@ def fake_vm_env(tmp: Path) -> dict[str, str]:
         "TMPDIR": str(tmp / "t"),
         "PYTHONPATH": ROOT,
         "PYTHONSAFEPATH": "1",  # not the current directory: a checkout has no binding
+        "SIMNUMA_ACCEL": "tcg",  # no KVM probe: it would run the stand-in QEMU too
     }
 
 

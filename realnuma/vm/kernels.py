@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,13 @@ class Kernel:
     release: str  # as asked, "6.12"
     version: str  # uname -r, "6.12.38+deb13-amd64"
     vmlinuz: Path
-    modules: Path  # the lib/modules/<version> directory
-    config: Path | None  # the kernel's .config, where the package ships it
+    # where the modules are looked up by name: a lib/modules/<version> directory or a
+    # built kernel tree; None: the kernel has what it needs built in
+    modules: Path | None
+    config: Path | None  # the kernel's .config, where the package or the tree has it
+
+
+SETUP_HEADER_MAGIC = b"HdrS"  # at 0x202 of a bzImage (Documentation/arch/x86/boot.rst)
 
 
 def cache_dir() -> Path:
@@ -157,3 +163,131 @@ def _located(release: str, tree: Path, version: str) -> Kernel:
         if vmlinuz.exists():
             return Kernel(release, version, vmlinuz, modules, config)
     raise KernelFetchError(f"no vmlinuz for {version} under {tree}")
+
+
+# --- kernels the user built -----------------------------------------------------------
+def bzimage_version(path: Path) -> str:
+    """The ``uname -r`` of a bzImage: the setup header (magic ``HdrS`` at 0x202) has at
+    0x20E the offset, less 0x200, of the kernel's version string."""
+    with open(path, "rb") as f:
+        head = f.read(0x8000)
+        if len(head) < 0x210 or head[0x202:0x206] != SETUP_HEADER_MAGIC:
+            raise KernelFetchError(
+                f"{path} is not a bzImage (no setup header): give arch/x86/boot/bzImage "
+                "or a vmlinuz, not vmlinux"
+            )
+        offset = int.from_bytes(head[0x20E:0x210], "little")
+        if not offset:
+            raise KernelFetchError(f"{path}: its setup header has no version string")
+        f.seek(offset + 0x200)
+        raw = f.read(256).split(b"\0")[0].decode(errors="replace").split()
+    if not raw or not re.match(r"\d+\.\d+", raw[0]):
+        raise KernelFetchError(f"{path}: no kernel version in its setup header ({raw[:1]})")
+    return raw[0]
+
+
+def release_of(version: str) -> str:
+    """``6.12`` of ``6.12.38+deb13-amd64``."""
+    m = re.match(r"(\d+\.\d+)", version)
+    if m is None:
+        raise ValueError(f"kernel version {version!r} does not start with MAJOR.MINOR")
+    return m.group(1)
+
+
+def is_release(spec: str) -> bool:
+    """``spec`` names a Debian kernel to fetch (one of SUITES), not a path."""
+    return spec in SUITES and not Path(spec).exists()
+
+
+def resolve(spec: str | os.PathLike[str], modules: str | os.PathLike[str] | None = None) -> Kernel:
+    """A Debian release (``6.12``: fetched) or a kernel the user built: a bzImage/vmlinuz
+    (``modules``: its ``lib/modules/<version>`` directory, or the INSTALL_MOD_PATH it was
+    installed under; none: looked for beside the image, else built in), or a built kernel
+    tree (``arch/x86/boot/bzImage``, its ``.config``, the modules built in it)."""
+    if not isinstance(spec, str | os.PathLike):
+        raise TypeError(f"kernel must be a release or a path, not {type(spec).__name__}")
+    text = os.fspath(spec)
+    if modules is None and is_release(text):
+        return fetch(text)
+    path = Path(text)
+    if not path.exists():
+        if "/" not in text and not text.startswith("."):
+            raise ValueError(
+                f"kernel must be one of {', '.join(SUITES)} or the path of a bzImage or "
+                f"of a built kernel tree, not {text!r}"
+            )
+        raise ValueError(f"kernel {text}: no such file or directory")
+    tree: Path | None = None
+    if path.is_dir():
+        tree = path
+        path = tree / "arch" / "x86" / "boot" / "bzImage"
+        if not path.is_file():
+            raise ValueError(
+                f"kernel {tree}: a directory without arch/x86/boot/bzImage (make bzImage)"
+            )
+    try:
+        version = bzimage_version(path)
+    except OSError as exc:
+        raise ValueError(f"kernel {path}: {exc.strerror or exc}") from None
+    except KernelFetchError as exc:
+        raise ValueError(f"kernel {exc}") from None
+    mods = _modules_of(path, tree, version, None if modules is None else Path(modules))
+    configs = [path.parent / f"config-{version}"]
+    if tree is not None:
+        configs.insert(0, tree / ".config")
+    if mods is not None:
+        configs.append(mods / "config")
+    config = next((c for c in configs if c.is_file()), None)
+    return Kernel(release_of(version), version, path.resolve(), mods, config)
+
+
+def _modules_of(image: Path, tree: Path | None, version: str, given: Path | None) -> Path | None:
+    if given is not None:
+        if not given.is_dir():
+            raise ValueError(f"modules {given}: not a directory")
+        for base in ("lib/modules", "usr/lib/modules"):  # an INSTALL_MOD_PATH
+            if (given / base / version).is_dir():
+                return (given / base / version).resolve()
+        name = given.resolve().name
+        installed = (given / "modules.dep").exists() or (given / "modules.order").exists()
+        if installed and re.match(r"\d+\.\d+", name) and name != version:
+            raise ValueError(f"modules {given} are for {name}, the kernel is {version}")
+        return given.resolve()
+    if tree is not None:
+        return tree.resolve() if (tree / "modules.order").exists() else None
+    root = image.resolve().parent.parent  # .../boot/vmlinuz-<version>: .../lib/modules
+    for place in (root / "lib/modules", root / "usr/lib/modules", Path("/lib/modules")):
+        if (place / version).is_dir():
+            return (place / version).resolve()
+    return None
+
+
+# what booting needs of a kernel, and the module that brings it when it is =m
+NEEDED_CONFIG = {
+    "CONFIG_NUMA": None,
+    "CONFIG_BLK_DEV_INITRD": None,
+    "CONFIG_DEVTMPFS": None,
+    "CONFIG_SERIAL_8250_CONSOLE": None,
+    "CONFIG_VIRTIO_PCI": "virtio_pci",
+    "CONFIG_NET_9P": "9pnet",
+    "CONFIG_NET_9P_VIRTIO": "9pnet_virtio",
+    "CONFIG_9P_FS": "9p",
+}
+
+
+def config_problems(config_text: str, has_module: Callable[[str], bool]) -> list[str]:
+    """What a kernel's .config lacks for booting here; ``has_module(name)`` says whether
+    the module of an ``=m`` option can be had."""
+    values = dict(re.findall(r"^(CONFIG_\w+)=(\S+)", config_text, re.M))
+    problems = []
+    for option, module in NEEDED_CONFIG.items():
+        value = values.get(option)
+        if value == "y":
+            continue
+        if value == "m" and module is not None:
+            if not has_module(module):
+                problems.append(f"{option}=m but {module}.ko is not among the modules")
+            continue
+        wanted = "y" if module is None else "y or m"
+        problems.append(f"{option}={wanted} (it is {'not set' if value is None else value})")
+    return problems
