@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from simnuma.abi import Kernel
 
 __all__ = [
+    "HOST_FACTS",
     "BackendSpec",
     "NumaRequest",
     "parse_backend",
@@ -307,6 +308,10 @@ def parse_backend(spec: str) -> BackendSpec:
 
 def _parse_backend(spec: str) -> BackendSpec:
     kind, _, rest = spec.partition(":")
+    if kind == "host":
+        if rest not in ("", "libnuma"):
+            raise ValueError("host takes no options but 'libnuma'")
+        return BackendSpec("host", libnuma=rest == "libnuma")
     options = _options(rest)
     if kind == "sim":
         profile = options.pop("profile", None)
@@ -321,10 +326,6 @@ def _parse_backend(spec: str) -> BackendSpec:
                 f"unknown options {sorted(options)} (known: profile, nodes, memoryless)"
             )
         return BackendSpec("sim", profile, nodes, memoryless)
-    if kind == "host":
-        if rest not in ("", "libnuma"):
-            raise ValueError("host takes no options but 'libnuma'")
-        return BackendSpec("host", libnuma=rest == "libnuma")
     if kind == "vm":
         if "kernel" not in options:
             raise ValueError("vm needs kernel=RELEASE (or a path to a kernel), e.g. vm:kernel=6.12")
@@ -341,7 +342,8 @@ def _parse_backend(spec: str) -> BackendSpec:
 
 
 _BACKEND = pytest.StashKey[BackendSpec]()
-_FACTS = pytest.StashKey["HostFacts"]()
+# the host's facts, probed once per session (a test may put fake ones here first)
+HOST_FACTS = pytest.StashKey["HostFacts"]()
 
 
 def backend_of(config: pytest.Config) -> BackendSpec:
@@ -361,12 +363,12 @@ def _from_option(config: pytest.Config) -> BackendSpec:
 
 def host_facts(config: pytest.Config) -> HostFacts:
     """The running kernel's facts, probed once per session."""
-    facts = config.stash.get(_FACTS, None)
+    facts = config.stash.get(HOST_FACTS, None)
     if facts is None:
         from realnuma.probe import probe
 
         facts = probe()
-        config.stash[_FACTS] = facts
+        config.stash[HOST_FACTS] = facts
     return facts
 
 

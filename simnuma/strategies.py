@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 try:
     from hypothesis import reject
@@ -166,8 +167,13 @@ class NumaWorld:
         memory = self.kernel.memory_node_ids()
         return memory if self.cpuset_mems is None else sorted(set(memory) & set(self.cpuset_mems))
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How hypothesis shows a falsifying world: without the pages' contents."""
+        printer.text(repr(self))
+
     def check(self) -> None:
-        """The kernel's invariants hold and every written page still holds its data."""
+        """The kernel's invariants hold and every written page still holds its data
+        (swapped pages are not read: that would fault them back in)."""
         self.kernel.check_consistency()
         for addr, data in self.contents.items():
             got = self.process.read_bytes(addr, PAGE)
@@ -231,13 +237,12 @@ def _build(k: SimKernel, kinds: list[str], fork: bool, cpuset: list[int] | None)
             p.munmap(addr, PAGE)
         elif kind != "untouched":
             p.write_bytes(addr, data)
-            if kind != "swapped":
+            if kind != "swapped":  # (check() reading it back would fault it in)
                 world.contents[addr] = data
         if kind == "pinned":
             k.pin(p, addr)
         elif kind == "swapped":
             k.swap_out(p, addr)
-            world.contents[addr] = data  # read back from swap
         elif kind == "isolated":
             k.isolate(p, addr)
     if fork:
