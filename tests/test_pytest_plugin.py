@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from simnuma.abi import SyscallError, move_pages_raw
 from simnuma.abi.arrays import default_maxnode, migrate_pages_raw
 from simnuma.abi.quirks import Quirk
+from simnuma.frames import ISOLATED, THP
 from simnuma.profiles import named_profiles
 from simnuma.pytest_plugin import (
     NumaRequest,
@@ -470,6 +471,21 @@ def test_worlds_are_consistent_and_hold_their_kinds(world: NumaWorld) -> None:
             assert world.process.mm is not None and world.process.mm.vma_lookup(addr) is None
         elif kind == "swapped":
             assert status == -errno.ENOENT
+        else:  # zero page, untouched: no page of its own
+            assert status in (-errno.EFAULT, -errno.ENOENT), (kind, status)
+        mm = world.process.mm
+        assert mm is not None
+        frame = mm.pt.get(addr // 4096)
+        if kind == "pinned":
+            assert frame is not None and frame.pins == 1
+        if kind == "isolated":
+            assert frame is not None and frame.flags & ISOLATED
+        if kind == "thp":
+            assert frame is not None and frame.flags & THP
+    if world.child is not None:  # forked after set-up: the child maps the shared pages
+        shared = [a for a, kind in zip(world.pages, world.kinds, strict=True) if kind == "shared"]
+        child = world.child.move_pages(0, shared, None, 0).status
+        assert all(n >= 0 for n in child), child
 
 
 @settings(max_examples=300, deadline=None)
