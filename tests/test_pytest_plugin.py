@@ -283,6 +283,25 @@ def _facts(**changes: Any) -> Any:
     return HostFacts(**{**base, **changes})
 
 
+def test_shortfall_reads_as_the_suite_always_said() -> None:
+    """The conformance host backend's reasons (realnuma.fit.shortfall)."""
+    from realnuma.fit import missing_features, shortfall
+
+    two = _facts()  # nodes 0 and 1, memory on 0 only
+    assert shortfall(two, memory_nodes=2) == "needs 2 memory nodes, host has 1"
+    assert shortfall(two, memory_nodes=1, memoryless_node=True) is None
+    full = _facts(memory_nodes=[0, 1])
+    assert shortfall(full, memoryless_node=True) == "needs a node without memory, host has none"
+    assert shortfall(_facts(is_root=False)) == (
+        "needs root: helpers change uid, cpusets and capabilities"
+    )
+    assert missing_features({"pin"}, {"pin", "isolate", "swap"}) == (
+        "host cannot isolate: take a page off the LRU from user space; "
+        "swap: swap a chosen page out (no swap device is set up)"
+    )
+    assert missing_features({"pin"}, {"pin"}) is None
+
+
 def test_layout_shortfall_reads_precisely() -> None:
     from realnuma.fit import layout_shortfall
 
@@ -406,6 +425,31 @@ def test_vm_reruns_the_same_pytest_in_the_guest(pytester: pytest.Pytester) -> No
     assert "-k" in inner and "nothing" in inner
     assert not any(a.startswith("--numa-backend=vm") for a in inner)
     assert inner[-4:] == ["--numa-backend", "host", "-p", "no:cacheprovider"]
+
+
+def test_vm_command_drops_every_spelling_of_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simnuma import pytest_plugin
+
+    monkeypatch.setattr(pytest_plugin.shutil, "which", lambda name: f"/opt/bin/{name}")
+    spec = parse_backend("vm:kernel=/boot/vmlinuz-6.12,cpuless=1")
+    args = ["-x", "--numa-backend", "vm:kernel=6.12", "tests", "--numa-backend=vm:kernel=6.1"]
+    assert pytest_plugin.numa_run_command(spec, args) == [
+        "/opt/bin/numa-run",
+        "--kernel",
+        "/boot/vmlinuz-6.12",
+        "--cpuless",
+        "1",
+        "--",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "tests",
+        "--numa-backend",
+        "host",
+        "-p",
+        "no:cacheprovider",
+    ]
 
 
 # --------------------------------------------------------------------------- import cost
@@ -600,16 +644,25 @@ def test_suite_outcomes_map_to_pytest_outcomes() -> None:
         raise Skip("host cannot isolate")
 
     backend = SimBackend("6.1")
-    test_case(backend, case(passes))
-    with pytest.raises(pytest.fail.Exception, match=r"FAIL: status: expected \[1\], got \[0\]"):
-        test_case(backend, case(fails))
-    with pytest.raises(pytest.fail.Exception, match=r"ERROR: RuntimeError: mmap broke \("):
-        test_case(backend, case(breaks))
-    with pytest.raises(pytest.skip.Exception, match=r"host cannot isolate"):
-        test_case(backend, case(skips))
+
+    def outcome(c: Case) -> tuple[str, str]:
+        """How test_case ended: ("passed", "") or pytest's outcome and its message
+        (caught here, so that a skip cannot pass for this test's own skip)."""
+        try:
+            test_case(backend, c)
+        except (pytest.fail.Exception, pytest.skip.Exception) as exc:
+            return type(exc).__name__, str(exc)
+        return "passed", ""
+
+    assert outcome(case(passes)) == ("passed", "")
+    kind, message = outcome(case(fails))
+    assert kind == "Failed" and message.startswith("FAIL: status: expected [1], got [0] ("), message
+    kind, message = outcome(case(breaks))
+    assert kind == "Failed" and message.startswith("ERROR: RuntimeError: mmap broke ("), message
+    assert outcome(case(skips)) == ("Skipped", "host cannot isolate")
     never = next(c for c in all_clauses() if not c.holds_in((6, 1)))
-    with pytest.raises(pytest.skip.Exception, match=r"n/a on sim:6\.1–6\.4: holds in"):
-        test_case(backend, Case(never, "x", "", Needs(), passes))
+    kind, message = outcome(Case(never, "x", "", Needs(), passes))
+    assert kind == "Skipped" and message.startswith("n/a on sim:6.1–6.4: holds in"), message
 
 
 def all_clauses() -> list[Any]:
