@@ -1,4 +1,4 @@
-"""pytest plugin (entry point ``pytest11: simnuma``): a fresh NUMA kernel per test.
+"""pytest plugin (entry point ``pytest11: simnuma.pytest_plugin``): a NUMA kernel per test.
 
 ``numa_kernel`` is a fresh simulated kernel (``simnuma.SimKernel``) for each test, with
 the topology and kernel release its ``numa`` marker asks for::
