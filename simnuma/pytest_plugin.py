@@ -35,9 +35,10 @@ Marker arguments (all keywords, all optional):
   profile the host's release belongs to); otherwise the test is skipped with the
   precise reason (``needs 4 nodes with node 3 memoryless; host has nodes [0] with
   memory on [0]``);
-- ``vm:kernel=K[,nodes=N,memoryless=M,cpuless=C]``: the whole pytest run again, inside
-  a QEMU guest booting Debian's kernel K (``numa-run``), with ``--numa-backend host``;
-  its exit status is this run's.
+- ``vm:kernel=K[,nodes=N,memoryless=M,cpuless=C,mem=MIB,distance=D]``: the whole
+  pytest run again, inside a QEMU guest booting Debian's kernel K or the kernel at
+  path K (``numa-run``, whose flags these are), with ``--numa-backend host``; its exit
+  status is this run's.
 
 Importing this module loads neither the simulator nor ``realnuma``: they are imported
 when a test asks for a kernel, and ``realnuma`` only for the host and vm backends.
@@ -84,6 +85,8 @@ ARGUMENTS = (
     "max_numnodes",
     "features",
 )
+# vm:...'s options, numa-run's (and numa-conformance's vm spec's) flags
+VM_OPTIONS = ("kernel", "nodes", "memoryless", "cpuless", "mem", "distance")
 GIB = 1 << 30
 PAGE_SIZE = 4096
 DEFAULT_NODES = 2
@@ -262,7 +265,7 @@ def request_of(node: pytest.Item | pytest.Function) -> NumaRequest:
 @dataclass(frozen=True)
 class BackendSpec:
     """``--numa-backend``: ``sim[:profile=P,nodes=N,memoryless=M]``, ``host[:libnuma]``,
-    ``vm:kernel=K[,nodes=N,memoryless=M,cpuless=C]``."""
+    ``vm:kernel=K[,nodes=N,memoryless=M,cpuless=C,mem=MIB,distance=D]``."""
 
     kind: str  # "sim", "host", "vm"
     profile: str | None = None  # sim: the default release ("all": every profile)
@@ -329,14 +332,12 @@ def _parse_backend(spec: str) -> BackendSpec:
     if kind == "vm":
         if "kernel" not in options:
             raise ValueError("vm needs kernel=RELEASE (or a path to a kernel), e.g. vm:kernel=6.12")
-        for key in ("nodes", "memoryless", "cpuless"):
+        for key in VM_OPTIONS[1:]:
             if key in options:
                 _count(dict(options), key, 0, 0)
-        unknown = sorted(set(options) - {"kernel", "nodes", "memoryless", "cpuless"})
+        unknown = sorted(set(options) - set(VM_OPTIONS))
         if unknown:
-            raise ValueError(
-                f"unknown options {unknown} (known: kernel, nodes, memoryless, cpuless)"
-            )
+            raise ValueError(f"unknown options {unknown} (known: {', '.join(VM_OPTIONS)})")
         return BackendSpec("vm", vm=options)
     raise ValueError(f"unknown kind {kind!r} (known: sim, host, vm)")
 
@@ -383,7 +384,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=(
             "what numa_kernel is: sim[:profile=P|all] (the simulator; default), host[:libnuma] "
             "(the running kernel, skipping what it cannot give), vm:kernel=K[,nodes=N,"
-            "memoryless=M,cpuless=C] (this run again inside QEMU booting Debian's kernel K)"
+            "memoryless=M,cpuless=C,mem=MIB,distance=D] (this run again inside QEMU booting "
+            "Debian's kernel K, through numa-run)"
         ),
     )
 
@@ -404,7 +406,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 def numa_run_command(spec: BackendSpec, args: Sequence[str]) -> list[str]:
-    """``numa-run --kernel K [...] -- python -m pytest ARGS --numa-backend host``."""
+    """``numa-run --kernel K [--nodes N ...] -- python -m pytest ARGS --numa-backend host``."""
     runner = shutil.which("numa-run")
     if runner is not None:
         command = [runner]
@@ -413,7 +415,7 @@ def numa_run_command(spec: BackendSpec, args: Sequence[str]) -> list[str]:
     else:
         raise pytest.UsageError("--numa-backend vm: numa-run is not installed (realnuma.vm)")
     command += ["--kernel", spec.vm["kernel"]]
-    for key in ("nodes", "memoryless", "cpuless"):
+    for key in VM_OPTIONS[1:]:
         if key in spec.vm:
             command += [f"--{key}", spec.vm[key]]
     inner: list[str] = []

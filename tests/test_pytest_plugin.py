@@ -248,7 +248,8 @@ def test_backend_sim_options(pytester: pytest.Pytester) -> None:
         ("sim:color=red", "unknown options ['color'] (known: profile, nodes, memoryless)"),
         ("host:numactl", "host takes no options but 'libnuma'"),
         ("vm:nodes=3", "vm needs kernel=RELEASE"),
-        ("vm:kernel=6.12,mem=256", "unknown options ['mem']"),
+        ("vm:kernel=6.12,memory=256", "unknown options ['memory']"),
+        ("vm:kernel=6.12,mem=lots", "mem must be an integer >= 0, not 'lots'"),
     ],
 )
 def test_a_bad_backend_is_a_usage_error(pytester: pytest.Pytester, spec: str, message: str) -> None:
