@@ -16,7 +16,7 @@ from conformance.runner import Outcome, Result
 if TYPE_CHECKING:
     from realnuma.vm.qemu import VmTopology
 from simnuma.abi import Kernel
-from simnuma.abi.quirks import Quirk, Release, format_release
+from simnuma.abi.quirks import Release
 from simnuma.kernel import SimKernel
 from simnuma.profiles import named_profiles, resolve_profile
 from simnuma.topology import GIB, NodeSpec, Topology
@@ -109,27 +109,21 @@ class HostBackend:
 
     def open(self, needs: Needs) -> Kernel:
         from realnuma.binding import libnuma_available
+        from realnuma.fit import missing_features, shortfall
         from realnuma.host import HostKernel
 
-        facts = self.facts
         if self.libnuma and not libnuma_available():
             raise Skip("realnuma was built without libnuma's headers (libnuma-dev)")
-        if needs.memory_nodes > len(facts.memory_nodes):
-            raise Skip(
-                f"needs {needs.memory_nodes} memory nodes, host has {len(facts.memory_nodes)}"
-            )
-        if needs.memoryless_node and set(facts.online_nodes) <= set(facts.memory_nodes):
-            raise Skip("needs a node without memory, host has none")
-        if not facts.is_root:
-            raise Skip("needs root: helpers change uid, cpusets and capabilities")
+        reason = shortfall(
+            self.facts, memory_nodes=needs.memory_nodes, memoryless_node=needs.memoryless_node
+        )
+        if reason is not None:
+            raise Skip(reason)
         kernel = HostKernel(libnuma=self.libnuma)
-        missing = needs.features - kernel.features
-        if missing:
+        reason = missing_features(kernel.features, needs.features)
+        if reason is not None:
             kernel.close()
-            reasons = "; ".join(
-                f"{m}: {HOST_LACKS.get(m, 'not available')}" for m in sorted(missing)
-            )
-            raise Skip(f"host cannot {reasons}")
+            raise Skip(reason)
         return kernel
 
 
@@ -231,24 +225,6 @@ class VmBackend:
 def _source_root() -> str:
     """The directory this conformance package (and its simnuma, realnuma) is imported from."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-_V2_MIGRATES = format_release(Quirk.CGROUP_V2_CPUSET_MIGRATES.info.since)
-
-# Why the host backend cannot do a piece of world-building.
-HOST_LACKS = {
-    "isolate": "take a page off the LRU from user space",
-    "writeback": "hold a page under writeback on demand",
-    "filesystems": "mount filesystems without a migrate function or writeback",
-    "fill_node": "fill a node without risking the machine (memhog is not run)",
-    "swap": "swap a chosen page out (no swap device is set up)",
-    "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
-    "thp": "use transparent huge pages (disabled, or no MADV_POPULATE_WRITE to fault one)",
-    "cpuset": "write a cpuset hierarchy",
-    "cpuset_keep_pages": f"keep pages on a cpuset move (v2 migrates them since {_V2_MIGRATES})",
-    "cpuset_migrate_pages": f"migrate pages on a cpuset move (v2 before {_V2_MIGRATES} does not)",
-    "capabilities": "change capabilities (not root)",
-}
 
 
 def _options(text: str) -> dict[str, str]:

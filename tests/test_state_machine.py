@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from simnuma import NodeSpec, SimKernel, Topology, named_profiles
+from simnuma import SimKernel, Topology, named_profiles
 from simnuma.abi import (
     MPOL_BIND,
     MPOL_DEFAULT,
@@ -52,6 +52,7 @@ from simnuma.abi.quirks import Quirk
 from simnuma.frames import ANON, HUGETLB, ISOLATED, SWAPPED, ZERO, OutOfNodeMemory
 from simnuma.mm import Segfault
 from simnuma.process import SimProcess
+from simnuma.strategies import topologies
 
 PAGE = 4096
 HPAGE = 2 << 20
@@ -81,23 +82,6 @@ def tolerated() -> Iterator[None]:
         yield
     except (OutOfNodeMemory, NotImplementedError) as exc:
         refused(exc)
-
-
-@st.composite
-def topologies(draw: st.DrawFn) -> Topology:
-    """1–4 nodes with sparse ids; some memoryless, some CPU-less; small capacities."""
-    ids = draw(st.lists(st.sampled_from([0, 1, 2, 3, 5, 9]), min_size=1, max_size=4, unique=True))
-    nodes = {}
-    for nid in ids:
-        memory = draw(st.sampled_from([0, 1024 * PAGE, 4096 * PAGE]))
-        cpus = True if memory == 0 else draw(st.booleans())
-        nodes[nid] = NodeSpec(memory=memory, cpus=cpus)
-    first = min(ids)
-    if not any(n.memory for n in nodes.values()):
-        nodes[first] = NodeSpec(memory=4096 * PAGE, cpus=nodes[first].cpus)
-    if not any(n.cpus for n in nodes.values()):
-        nodes[first] = NodeSpec(memory=nodes[first].memory, cpus=True)
-    return Topology(nodes)
 
 
 @dataclass

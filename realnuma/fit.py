@@ -1,0 +1,100 @@
+"""Whether this host can stand in for what a test asks of a kernel, and if not, why.
+
+One place for the reasons a real-kernel run skips (the conformance suite's host
+backend and the pytest plugin's ``--numa-backend host`` both read it), so the same
+shortfall always reads the same way: ``needs 2 memory nodes, host has 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from realnuma.probe import HostFacts, format_nodelist
+from simnuma.abi.quirks import Quirk, format_release
+
+__all__ = ["HOST_LACKS", "NodeWant", "layout_shortfall", "missing_features", "shortfall"]
+
+_V2_MIGRATES = format_release(Quirk.CGROUP_V2_CPUSET_MIGRATES.info.since)
+
+# Why the host backend cannot do a piece of world-building.
+HOST_LACKS = {
+    "isolate": "take a page off the LRU from user space",
+    "writeback": "hold a page under writeback on demand",
+    "filesystems": "mount filesystems without a migrate function or writeback",
+    "fill_node": "fill a node without risking the machine (memhog is not run)",
+    "swap": "swap a chosen page out (no swap device is set up)",
+    "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
+    "thp": "use transparent huge pages (disabled, or no MADV_POPULATE_WRITE to fault one)",
+    "cpuset": "write a cpuset hierarchy",
+    "cpuset_keep_pages": f"keep pages on a cpuset move (v2 migrates them since {_V2_MIGRATES})",
+    "cpuset_migrate_pages": f"migrate pages on a cpuset move (v2 before {_V2_MIGRATES} does not)",
+    "capabilities": "change capabilities (not root)",
+}
+
+NOT_ROOT = "needs root: helpers change uid, cpusets and capabilities"
+
+# node id -> (has memory, has CPUs); a node asked to have CPUs may also lack them on
+# the host (only CPU-less nodes are asked for explicitly)
+NodeWant = tuple[bool, bool]
+
+
+def shortfall(
+    facts: HostFacts, *, memory_nodes: int = 1, memoryless_node: bool = False
+) -> str | None:
+    """Why the host cannot give ``memory_nodes`` nodes with memory (and one without),
+    or cannot run helpers at all; None when it can."""
+    if memory_nodes > len(facts.memory_nodes):
+        return f"needs {memory_nodes} memory nodes, host has {len(facts.memory_nodes)}"
+    if memoryless_node and set(facts.online_nodes) <= set(facts.memory_nodes):
+        return "needs a node without memory, host has none"
+    if not facts.is_root:
+        return NOT_ROOT
+    return None
+
+
+def layout_shortfall(facts: HostFacts, layout: Mapping[int, NodeWant]) -> str | None:
+    """Why the host's nodes are not ``layout`` (node id -> (memory, CPUs)): every node
+    online, those asked without memory memoryless, the others with memory, those
+    asked without CPUs CPU-less; more nodes on the host are fine.  Root is needed too."""
+    online, memory, cpus = set(facts.online_nodes), set(facts.memory_nodes), set(facts.cpu_nodes)
+    fits = all(
+        n in online and (n in memory) == mem and (has_cpus or n not in cpus)
+        for n, (mem, has_cpus) in layout.items()
+    )
+    if not fits:
+        ids = sorted(layout)
+        memoryless = [n for n in ids if not layout[n][0]]
+        cpuless = [n for n in ids if not layout[n][1]]
+        want = f"{len(ids)} nodes" if ids == list(range(len(ids))) else f"nodes {_nodes(ids)}"
+        extras = []
+        if memoryless:
+            extras.append(f"{_which(memoryless)} memoryless")
+        if cpuless:
+            extras.append(f"{_which(cpuless)} CPU-less")
+        if extras:
+            want += " with " + " and ".join(extras)
+        have = f"host has nodes {_nodes(online)} with memory on {_nodes(memory)}"
+        if cpuless:
+            have += f" and CPUs on {_nodes(cpus)}"
+        return f"needs {want}; {have}"
+    if not facts.is_root:
+        return NOT_ROOT
+    return None
+
+
+def missing_features(have: Iterable[str], wanted: Iterable[str]) -> str | None:
+    """``host cannot isolate: take a page off the LRU from user space; ...`` for the
+    world-building features ``wanted`` that ``have`` lacks; None when none is missing."""
+    missing = set(wanted) - set(have)
+    if not missing:
+        return None
+    reasons = "; ".join(f"{m}: {HOST_LACKS.get(m, 'not available')}" for m in sorted(missing))
+    return f"host cannot {reasons}"
+
+
+def _nodes(nodes: Iterable[int]) -> str:
+    return "[" + ", ".join(str(n) for n in sorted(nodes)) + "]"
+
+
+def _which(nodes: list[int]) -> str:
+    return f"node {nodes[0]}" if len(nodes) == 1 else f"nodes {format_nodelist(nodes)}"
