@@ -19,6 +19,7 @@ from simnuma.abi import Kernel
 from simnuma.abi.quirks import Release
 from simnuma.kernel import SimKernel
 from simnuma.profiles import named_profiles, resolve_profile
+from simnuma.specs import node_counts, parse_options, pop_count
 from simnuma.topology import GIB, NodeSpec, Topology
 
 
@@ -227,26 +228,6 @@ def _source_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _options(text: str) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in filter(None, text.split(",")):
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise ValueError(f"option {item!r} is not key=value")
-        if key in options:
-            raise ValueError(f"option {key!r} is given twice")
-        options[key] = value
-    return options
-
-
-def _count(options: dict[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
-    value = options.pop(key, str(default))
-    if not value.isascii() or not value.isdigit() or not minimum <= int(value) <= maximum:
-        raise ValueError(f"{key} must be an integer in {minimum}..{maximum}, not {value!r}")
-    return int(value)
-
-
 def _unknown(options: dict[str, str], kind: str) -> None:
     if options:
         known = ", ".join(o.name for o in spec_of(kind).options)
@@ -291,23 +272,13 @@ def parse_backends(spec: str) -> list[Backend]:
 def _parse(spec: str) -> list[Backend]:
     kind, _, rest = spec.partition(":")
     if kind == "sim":
-        options = _declared(_options(rest), "sim")
+        options = _declared(parse_options(rest), "sim")
         profile = options.pop("profile", None)
         # node ids run 0..MAX_NUMNODES-1 (SimKernel refuses a node beyond); nodes counts
         # every node, as for vm: the last `memoryless` of them have no memory
         limit = SimBackend.max_numnodes
-        nodes = _count(options, "nodes", 4, 1, limit)
-        if "memoryless" in options:
-            memoryless = _count(options, "memoryless", 0, 0, limit)
-        else:
-            memoryless = 1 if nodes >= 3 else 0
-        if memoryless > nodes - 1:
-            raise ValueError(
-                f"memoryless must be 0..{nodes - 1} with nodes={nodes} (at least one node "
-                f"needs memory), not {memoryless}"
-            )
+        memory, memoryless = node_counts(options, 4, limit)
         _unknown(options, "sim")
-        memory = nodes - memoryless
         if profile == "all":
             return [SimBackend(p.name, memory, memoryless) for p in named_profiles()]
         resolve_profile(profile)  # a bad profile is reported now, not per case
@@ -321,7 +292,7 @@ def _parse(spec: str) -> list[Backend]:
         from realnuma.vm.kernels import SUITES
         from realnuma.vm.qemu import MAX_NODES, VmTopology, host_memory_mib
 
-        options = _declared(_options(rest), "vm")
+        options = _declared(parse_options(rest), "vm")
         release = options.pop("kernel", None)
         modules = options.pop("modules", None)
         known = "|".join(SUITES)
@@ -332,12 +303,12 @@ def _parse(spec: str) -> list[Backend]:
                 f"vm needs kernel={known}, not {release!r} (or kernel=PATH: a bzImage or a "
                 "built kernel tree)"
             )
-        nodes = _count(options, "nodes", 3, 1, MAX_NODES)
+        nodes = pop_count(options, "nodes", 3, 1, MAX_NODES)
         many = nodes >= 3
-        memory_mib = _count(options, "mem", 512, 64, host_memory_mib())
-        memoryless = _count(options, "memoryless", 1 if many else 0, 0, nodes)
-        cpuless = _count(options, "cpuless", 1 if many else 0, 0, nodes)
-        distance = _count(options, "distance", 20, 0, 1000) if "distance" in options else None
+        memory_mib = pop_count(options, "mem", 512, 64, host_memory_mib())
+        memoryless = pop_count(options, "memoryless", 1 if many else 0, 0, nodes)
+        cpuless = pop_count(options, "cpuless", 1 if many else 0, 0, nodes)
+        distance = pop_count(options, "distance", 20, 0, 1000) if "distance" in options else None
         _unknown(options, "vm")
         _require_extension()  # the guest runs the host backend on this root's realnuma
         topology = VmTopology.build(
@@ -402,8 +373,8 @@ BACKEND_SPECS = (
     BackendSpec("host:libnuma", "the same through libnuma's wrappers (libnuma-dev at install)"),
     BackendSpec(
         "vm",
-        "a Debian kernel or your own, booted under QEMU with emulated NUMA nodes; the suite runs in the "
-        "guest through the host backend (needs root, qemu-system-x86, busybox-static)",
+        "a Debian kernel or your own, booted under QEMU with emulated NUMA nodes; the suite "
+        "runs in the guest through the host backend (needs root, qemu-system-x86, busybox-static)",
         (
             SpecOption(
                 "kernel",

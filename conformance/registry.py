@@ -28,7 +28,8 @@ class Case:
         return f"{self.clause.id}::{self.name}"
 
 
-CASES: list[Case] = []
+# by case id, in registration order
+CASES: dict[str, Case] = {}
 
 
 def case(
@@ -44,10 +45,20 @@ def case(
     def register(fn: CaseFn) -> CaseFn:
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else fn.__name__
         reason = (sim_differs or "").strip()
-        CASES.append(Case(CLAUSES[clause_id], fn.__name__, doc, needs or Needs(), fn, reason))
+        new = Case(CLAUSES[clause_id], fn.__name__, doc, needs or Needs(), fn, reason)
+        old = CASES.get(new.id)
+        # the same function again is its module imported anew (pytester's in-process runs
+        # drop the modules they imported): it replaces itself; another one is a clash
+        if old is not None and _origin(old.fn) != _origin(fn):
+            raise ValueError(f"case {new.id} is registered twice: {_origin(old.fn)}, {_origin(fn)}")
+        CASES[new.id] = new
         return fn
 
     return register
+
+
+def _origin(fn: CaseFn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def known_divergences(cases: Iterable[Case]) -> list[Case]:
@@ -63,4 +74,4 @@ def all_cases() -> list[Case]:
     """Every registered case (importing the case modules registers them)."""
     import conformance.cases  # noqa: F401
 
-    return list(CASES)
+    return list(CASES.values())

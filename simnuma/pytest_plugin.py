@@ -28,7 +28,7 @@ Marker arguments (all keywords, all optional):
 - ``sim`` (default), ``sim:profile=P`` (the release of tests whose marker names none;
   ``profile=all`` parametrizes them over every profile), ``sim:nodes=N,memoryless=M``
   (the topology of tests whose marker names none, as in ``numa-conformance``: N nodes
-  with memory, then M without);
+  in all, the last M of them without memory);
 - ``host`` / ``host:libnuma``: a ``realnuma.HostKernel`` on the running kernel (root
   needed), when the host has what the marker asks (the node ids, memoryless and
   CPU-less as asked, the features; a test parametrized over profiles runs for the
@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from simnuma.specs import node_counts, parse_options, pop_count
 
 if TYPE_CHECKING:
     from realnuma.probe import HostFacts
@@ -90,6 +92,7 @@ VM_OPTIONS = ("kernel", "nodes", "memoryless", "cpuless", "mem", "distance")
 GIB = 1 << 30
 PAGE_SIZE = 4096
 DEFAULT_NODES = 2
+MAX_NUMNODES = 1024  # SimKernel's default
 
 
 # --------------------------------------------------------------------------- the marker
@@ -103,7 +106,7 @@ class NumaRequest:
     memory: int = 4 * GIB
     profiles: tuple[str, ...] | None = None  # None: the backend's; one: fixed
     parametrized: bool = False  # profiles=: one test per profile
-    max_numnodes: int = 1024
+    max_numnodes: int = MAX_NUMNODES
     features: frozenset[str] = frozenset()
 
     def layout(self, default: Sequence[tuple[int, bool, bool]]) -> dict[int, tuple[bool, bool]]:
@@ -185,7 +188,7 @@ def parse_marker(args: Sequence[object], kwargs: Mapping[str, object]) -> NumaRe
     assert isinstance(memory, int)
     if memory < PAGE_SIZE:
         raise ValueError(f"memory must be at least a page ({PAGE_SIZE} bytes), got {memory}")
-    max_numnodes = kwargs.get("max_numnodes", 1024)
+    max_numnodes = kwargs.get("max_numnodes", MAX_NUMNODES)
     if not _is_int(max_numnodes):
         raise TypeError(f"max_numnodes must be int, not {type(max_numnodes).__name__}")
     assert isinstance(max_numnodes, int)
@@ -270,33 +273,13 @@ class BackendSpec:
     kind: str  # "sim", "host", "vm"
     profile: str | None = None  # sim: the default release ("all": every profile)
     nodes: int = DEFAULT_NODES  # sim: default topology: nodes with memory ...
-    memoryless: int = 0  # ... then nodes without
+    memoryless: int = 0  # ... then nodes without (the spec's nodes= counts both)
     libnuma: bool = False  # host
     vm: dict[str, str] = field(default_factory=dict)  # vm: numa-run's options
 
     def default_layout(self) -> list[tuple[int, bool, bool]]:
         """The simulator's topology for a test whose marker names no nodes."""
         return [(n, n < self.nodes, True) for n in range(self.nodes + self.memoryless)]
-
-
-def _options(text: str) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in filter(None, text.split(",")):
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise ValueError(f"option {item!r} is not key=value")
-        if key in options:
-            raise ValueError(f"option {key!r} is given twice")
-        options[key] = value
-    return options
-
-
-def _count(options: dict[str, str], key: str, default: int, minimum: int) -> int:
-    value = options.pop(key, str(default))
-    if not value.isascii() or not value.isdigit() or int(value) < minimum:
-        raise ValueError(f"{key} must be an integer >= {minimum}, not {value!r}")
-    return int(value)
 
 
 def parse_backend(spec: str) -> BackendSpec:
@@ -315,26 +298,25 @@ def _parse_backend(spec: str) -> BackendSpec:
         if rest not in ("", "libnuma"):
             raise ValueError("host takes no options but 'libnuma'")
         return BackendSpec("host", libnuma=rest == "libnuma")
-    options = _options(rest)
+    options = parse_options(rest)
     if kind == "sim":
         profile = options.pop("profile", None)
         if profile is not None and profile != "all":
             from simnuma.profiles import resolve_profile
 
             resolve_profile(profile)
-        nodes = _count(options, "nodes", DEFAULT_NODES, 1)
-        memoryless = _count(options, "memoryless", 0, 0)
+        memory, memoryless = node_counts(options, DEFAULT_NODES, MAX_NUMNODES)
         if options:
             raise ValueError(
                 f"unknown options {sorted(options)} (known: profile, nodes, memoryless)"
             )
-        return BackendSpec("sim", profile, nodes, memoryless)
+        return BackendSpec("sim", profile, memory, memoryless)
     if kind == "vm":
         if "kernel" not in options:
             raise ValueError("vm needs kernel=RELEASE (or a path to a kernel), e.g. vm:kernel=6.12")
         for key in VM_OPTIONS[1:]:
             if key in options:
-                _count(dict(options), key, 0, 0)
+                pop_count(dict(options), key, 0, 0, 1 << 20)
         unknown = sorted(set(options) - set(VM_OPTIONS))
         if unknown:
             raise ValueError(f"unknown options {unknown} (known: {', '.join(VM_OPTIONS)})")

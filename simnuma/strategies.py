@@ -318,8 +318,10 @@ def move_pages_args(
     ``MOVE_PAGES_DEFECTS`` put in (named in ``defects``); ``valid=None`` draws either.
     What the kernel makes of them: ``bad_flags`` is EINVAL, else a bad node
     (``node_out_of_range``, ``offline_node``, ``memoryless_node``) is ENODEV, for the
-    whole call; a duplicate, unaligned or unmapped page is no error of the call (an
-    address names the page that holds it; each entry gets its own status).
+    whole call -- unless (4.17+) a node batch flushed before the bad entry left pages
+    unmigrated (a pinned page): the call then ends there, returning their count; a
+    duplicate, unaligned or unmapped page is no error of the call (an address names the
+    page that holds it; each entry gets its own status).
     """
     if valid is None:
         valid = draw(st.booleans())

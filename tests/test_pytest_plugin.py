@@ -232,7 +232,7 @@ def test_backend_sim_options(pytester: pytest.Pytester) -> None:
             assert numa_kernel.release == "6.1" and numa_kernel.node_ids() == [0]
         """
     )
-    result = run(pytester, "-s", "--numa-backend", "sim:profile=5.4,nodes=3,memoryless=1")
+    result = run(pytester, "-s", "--numa-backend", "sim:profile=5.4,nodes=4,memoryless=1")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*KERNEL 5.4 [[]0, 1, 2, 3] [[]0, 1, 2]*"])
     every = run(pytester, "--numa-backend", "sim:profile=all")
@@ -244,12 +244,13 @@ def test_backend_sim_options(pytester: pytest.Pytester) -> None:
     [
         ("simulator", "unknown kind 'simulator' (known: sim, host, vm)"),
         ("sim:profile=1.0", "first appeared in 2.6.18"),
-        ("sim:nodes=x", "nodes must be an integer >= 1, not 'x'"),
+        ("sim:nodes=x", "nodes must be an integer in 1..1024, not 'x'"),
+        ("sim:nodes=2,memoryless=2", "at least one node needs memory"),
         ("sim:color=red", "unknown options ['color'] (known: profile, nodes, memoryless)"),
         ("host:numactl", "host takes no options but 'libnuma'"),
         ("vm:nodes=3", "vm needs kernel=RELEASE"),
         ("vm:kernel=6.12,memory=256", "unknown options ['memory']"),
-        ("vm:kernel=6.12,mem=lots", "mem must be an integer >= 0, not 'lots'"),
+        ("vm:kernel=6.12,mem=lots", "mem must be an integer in 0..1048576, not 'lots'"),
     ],
 )
 def test_a_bad_backend_is_a_usage_error(pytester: pytest.Pytester, spec: str, message: str) -> None:
@@ -465,7 +466,7 @@ def test_the_plugin_loads_neither_the_simulator_nor_realnuma() -> None:
         env={**os.environ, "PYTHONPATH": str(Path(sys.modules["simnuma"].__file__).parents[1])},
     ).stdout.split()
     ours = {m for m in out if m.split(".")[0] in ("simnuma", "realnuma", "hypothesis")}
-    assert ours == {"simnuma", "simnuma.pytest_plugin"}, ours
+    assert ours == {"simnuma", "simnuma.pytest_plugin", "simnuma.specs"}, ours
 
 
 def test_simnuma_works_without_hypothesis() -> None:
@@ -546,7 +547,9 @@ def test_move_pages_args_valid_and_invalid(data: st.DataObject) -> None:
     if "bad_flags" in args.defects:
         assert (ret, err) == (-1, errno.EINVAL)
     elif {"node_out_of_range", "offline_node", "memoryless_node"} & set(args.defects):
-        assert (ret, err) == (-1, errno.ENODEV)
+        # a batch flushed before the bad entry that left pages behind ends the call first
+        ended_early = ret > 0 and world.kernel.profile.has(Quirk.MOVE_PAGES_NODE_BATCHES)
+        assert (ret, err) == (-1, errno.ENODEV) or ended_early, (ret, err)
     elif ret == -1:  # valid, or page defects only: no error of the call but 2.6.18's
         assert err == errno.ENOENT and whole_array, (err, args)
     if not args.defects:

@@ -235,17 +235,30 @@ def _marked(fn: Callable[[Env], None] = _query_untouched, reason: str = REASON) 
     return Case(CLAUSES["move_pages.result.zero"], fn.__name__, "", Needs(), fn, reason)
 
 
+def _clashing(fn: Callable[..., None]) -> Callable[..., None]:
+    """Another function under ``fn``'s name (a case id registered by two functions)."""
+
+    def other(env: Any) -> None:
+        fn(env)
+
+    other.__name__ = fn.__name__
+    return other
+
+
 def test_the_decorator_records_the_reason_and_wants_one() -> None:
     from conformance.registry import CASES, case, known_divergences
 
     with pytest.raises(ValueError, match="reason"):
         case("move_pages.result.zero", sim_differs=" ")
-    before = len(CASES)
+    key = f"move_pages.result.zero::{_query_untouched.__name__}"
+    assert key not in CASES
     try:
         case("move_pages.result.zero", sim_differs=f"  {REASON} ")(_query_untouched)
-        (registered,) = CASES[before:]
+        registered = CASES[key]
+        with pytest.raises(ValueError, match="registered twice"):
+            case("move_pages.result.zero")(_clashing(_query_untouched))
     finally:
-        del CASES[before:]
+        CASES.pop(key, None)
     assert registered.sim_differs == REASON
     assert known_divergences([registered, _case(_query_untouched), registered]) == [registered]
 
