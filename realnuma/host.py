@@ -432,6 +432,11 @@ class HostKernel:
                 # a new helper has no pages to keep: v2, which always migrates, is fine too
                 migrate = self.cpusets().version == "v2"
                 self.cpusets().move(proc.pid, sorted(args.mems), memory_migrate=migrate)
+            if len(self.facts.cpu_nodes) > 1:
+                # as the simulator's: a new process runs on the first node with CPUs, so
+                # that first touch (MPOL_DEFAULT's local node) does not follow the scheduler
+                # (after the cpuset move, which resets the CPUs allowed)
+                self.run_on(proc, self.facts.cpu_nodes[0])
         return proc
 
     def spawn_kernel_thread(self) -> KernelThread:
@@ -517,15 +522,21 @@ class HostKernel:
 
     def run_on(self, proc: Any, nid: int) -> None:
         check_int("nid", nid)
-        path = f"/sys/devices/system/node/node{nid}/cpulist"
+        self._process(proc)._call("run_on", _node_cpus(nid))
+
+    @contextlib.contextmanager
+    def _on_first_cpu_node(self) -> Iterator[None]:
+        """Run the calling thread on the first node with CPUs, as the simulator's own
+        allocations (write(2) into the page cache) are placed, not where it was scheduled."""
+        if len(self.facts.cpu_nodes) < 2:
+            yield
+            return
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, _node_cpus(self.facts.cpu_nodes[0]))
         try:
-            with open(path) as f:
-                cpus = parse_nodelist(f.read())
-        except FileNotFoundError:
-            raise ValueError(f"nid {nid} is not a node") from None
-        if not cpus:
-            raise ValueError(f"nid {nid} has no CPUs")
-        self._process(proc)._call("run_on", cpus)
+            yield
+        finally:
+            os.sched_setaffinity(0, before)
 
     def create_file(self, size: int, *, fs: Any = "tmpfs", name: str = "") -> HostFile:
         check_int("size", size, minimum=1)
@@ -546,7 +557,8 @@ class HostKernel:
         data = check_file_write(offset, data, f.size)
         fd = os.open(f.path, os.O_WRONLY)
         try:
-            os.pwrite(fd, data, offset)
+            with self._on_first_cpu_node():
+                os.pwrite(fd, data, offset)
         finally:
             os.close(fd)
 
@@ -658,3 +670,15 @@ def _close_zygotes() -> None:
 
 def _shm_dir() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def _node_cpus(nid: int) -> list[int]:
+    """The online CPUs of node ``nid``; ValueError if it is no node or has none."""
+    try:
+        with open(f"/sys/devices/system/node/node{nid}/cpulist") as f:
+            cpus = parse_nodelist(f.read())
+    except FileNotFoundError:
+        raise ValueError(f"nid {nid} is not a node") from None
+    if not cpus:
+        raise ValueError(f"nid {nid} has no CPUs")
+    return cpus

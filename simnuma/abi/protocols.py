@@ -133,7 +133,8 @@ class Kernel(Protocol):
         caps: Sequence[str] | None = None,
     ) -> Process:
         """A process of ``uid`` (root: every capability, others none, unless ``caps``
-        names exactly the capabilities it holds) in a cpuset of ``cpuset_mems``."""
+        names exactly the capabilities it holds) in a cpuset of ``cpuset_mems``, running on
+        the first node with CPUs (its local node, until ``run_on``)."""
         ...
 
     def close(self) -> None: ...
