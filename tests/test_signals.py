@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from subprocs import pythonpath
 
-from realnuma.leftovers import cpuset_roots, find, helper_pids, temp_dirs
+from realnuma.leftovers import clean, cpuset_roots, find, helper_pids, temp_dirs
 
 CONTROLLER = Path(__file__).with_name("signal_controller.py")
 RUNS = int(os.environ.get("SIMNUMA_FAULT_RUNS", "10"))
@@ -161,6 +161,13 @@ def test_sigint_stops_the_suite_without_a_traceback() -> None:
     )
     time.sleep(0.4)  # the suite takes a few times as long: the cases are running
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never left behind, even when it hangs: say where it hung instead
+        proc.communicate()
+        stuck = _traces_of(proc.pid)
+        clean(find(proc.pid))  # the controller is dead: its helpers are orphans now
+        pytest.fail(f"the controller still ran 120 s after SIGINT; what it had: {stuck}")
     assert (proc.returncode, err) == (130, "numa-conformance: stopped by SIGINT\n")
     assert _traces_of(proc.pid) == []
