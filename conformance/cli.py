@@ -6,10 +6,7 @@ import argparse
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Sequence
 
 from conformance.backends import Backend, HostBackend, VmBackend, backend_help, parse_backends
 from conformance.registry import all_cases
@@ -24,6 +21,7 @@ from conformance.runner import (
     run,
     summary_line,
 )
+from realnuma.stopping import Stopped, stopped_by_signals
 
 MARKDOWN_LEGEND = """\
 Cells: `pass`; `FAIL` (the backend does not do what the clause says, or a call under
@@ -88,49 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        with _stopped_by_signals():
+        with stopped_by_signals():
             return _main(parser, args, argv)
     except Stopped as exc:
         name = signal.Signals(exc.signum).name
         print(f"numa-conformance: stopped by {name}", file=sys.stderr)
         return 128 + exc.signum
-
-
-class Stopped(BaseException):
-    """SIGINT, SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so that every
-    ``finally`` and ``with`` on the way kills what it started and removes what it made."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextmanager
-def _stopped_by_signals() -> Iterator[None]:
-    """Turn the first SIGINT/SIGTERM/SIGHUP into Stopped; later ones are ignored while
-    the run cleans up (SIGKILL still works: the VM's QEMU dies with us, and the temp
-    dir is found by realnuma.leftovers).  A signal ignored when we started (nohup,
-    ``&`` in a script) stays ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signums = [
-        s
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        if signal.getsignal(s) is not signal.SIG_IGN
-    ]
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        for s in signums:
-            signal.signal(s, signal.SIG_IGN)
-        raise Stopped(signum)
-
-    previous = {s: signal.signal(s, stop) for s in signums}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def _writable(path: str) -> str | None:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostfakes import FakeHost
 from subprocs import pythonpath
 
 from conformance import cli
-from conformance.backends import BACKEND_SPECS, HostBackend, SimBackend, parse_backends
+from conformance.backends import BACKEND_SPECS, SimBackend, parse_backends
 from conformance.clauses import CLAUSES
 from conformance.env import Env, Needs, Skip, fail
 from conformance.registry import Case, all_cases
@@ -177,27 +178,6 @@ def test_junit_messages(reports: dict[str, Any]) -> None:
     assert na.get("message") == "clause does not hold in 4.9 (it holds in 6.12+)"
 
 
-class _FakeHost(HostBackend):
-    """A "real" backend that is the simulator at ``real``, mirrored at ``mirrored``."""
-
-    def __init__(self, real: str, mirrored: str) -> None:
-        self.real, self.mirrored = SimBackend(real), mirrored
-
-    @property
-    def label(self) -> str:
-        return "host:fake"
-
-    @property
-    def release(self) -> tuple[int, ...]:
-        return self.real.release
-
-    def mirror(self) -> SimBackend:
-        return SimBackend(self.mirrored, label_text="sim(host:fake)")
-
-    def open(self, needs: Needs) -> Any:
-        return self.real.open(needs)
-
-
 def test_the_differential_is_in_both_reports(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -206,7 +186,7 @@ def test_the_differential_is_in_both_reports(
     cases = [c for c in all_cases() if c.clause.id.startswith("fork.shared")]
     differs = _case(_query_untouched)
     monkeypatch.setattr(cli, "all_cases", lambda: [*cases, differs])
-    monkeypatch.setattr(cli, "parse_backends", lambda spec: [_FakeHost("2.6.32", "4.9")])
+    monkeypatch.setattr(cli, "parse_backends", lambda spec: [FakeHost("2.6.32", "4.9")])
     out_json, out_xml = tmp_path / "d.json", tmp_path / "d.xml"
     argv = ["--backend", "host", "--compare", "--quiet"]
     assert cli.main([*argv, "--json", str(out_json), "--junit-xml", str(out_xml)]) == 1

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostfakes import FakeHost
 
-from conformance.backends import HostBackend, SimBackend
+from conformance.backends import SimBackend
 from conformance.clauses import CLAUSES
 from conformance.env import Env, Needs, expect, expect_errno
 from conformance.registry import Case
@@ -332,27 +333,6 @@ def test_render_differential_lines() -> None:
     assert "- known: b: call 1 [known: why]" in md and "- stale: c: marked" in md
 
 
-class _FakeHost(HostBackend):
-    """A "real" backend that is the simulator at ``real``, mirrored at ``mirrored``."""
-
-    def __init__(self, real: str, mirrored: str) -> None:
-        self.real, self.mirrored = SimBackend(real), mirrored
-
-    @property
-    def label(self) -> str:
-        return "host:fake"
-
-    @property
-    def release(self) -> tuple[int, ...]:
-        return self.real.release
-
-    def mirror(self) -> SimBackend:
-        return SimBackend(self.mirrored, label_text="sim(host:fake)")
-
-    def open(self, needs: Needs) -> Any:
-        return self.real.open(needs)
-
-
 @pytest.mark.parametrize(
     ("marked", "mirrored", "code", "printed"),
     [
@@ -374,7 +354,7 @@ def test_compare_reports_known_divergences(
 
     case = _marked() if marked else _case(_query_untouched)
     monkeypatch.setattr(cli, "all_cases", lambda: [case])
-    monkeypatch.setattr(cli, "parse_backends", lambda spec: [_FakeHost("4.9", mirrored)])
+    monkeypatch.setattr(cli, "parse_backends", lambda spec: [FakeHost("4.9", mirrored)])
     out = tmp_path / "report.md"
     assert cli.main(["--backend", "host", "--compare", "--quiet", "--markdown", str(out)]) == code
     lines = capsys.readouterr().out.splitlines()

@@ -23,12 +23,11 @@ import os
 import re
 import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import BinaryIO, TextIO
+
+from realnuma.stopping import Stopped, stopped_by_signals
 
 VM_FAILED = 125  # as docker run: the tool failed, not the command
 TIMED_OUT = 124  # as timeout(1)
@@ -48,40 +47,6 @@ PASSED_ENV = (
 )
 GUEST_TMPDIR = "/run/tmp"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-class Stopped(BaseException):
-    """SIGINT, SIGTERM or SIGHUP: unwinds so that QEMU is killed and the temp dir goes."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextmanager
-def _stopped_by_signals() -> Iterator[None]:
-    """The first SIGINT/SIGTERM/SIGHUP raises Stopped, later ones are ignored while the
-    run cleans up; a signal ignored when we started (nohup) stays ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signums = [
-        s
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        if signal.getsignal(s) is not signal.SIG_IGN
-    ]
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        for s in signums:
-            signal.signal(s, signal.SIG_IGN)
-        raise Stopped(signum)
-
-    previous = {s: signal.signal(s, stop) for s in signums}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def guest_env(host: dict[str, str], extra: Sequence[str]) -> dict[str, str]:
@@ -184,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not command:
         parser.error("no command: numa-run [options] -- CMD [ARG...]")
     try:
-        with _stopped_by_signals():
+        with stopped_by_signals():
             return _run(parser, args, command)
     except Stopped as exc:
         print(f"numa-run: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
