@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
-import subprocess
-import sys
 
 import pytest
+from subprocs import python_output
 
 import realnuma
 
 
 def _loaded_after(statement: str) -> set[str]:
     """The modules of this project loaded by ``statement`` in a fresh interpreter."""
-    script = f"import sys\n{statement}\nprint(' '.join(sys.modules))"
-    # the packages this test imported (a source tree or the installed ones), not the
-    # current directory's: a checkout has no compiled binding
-    where = os.path.dirname(os.path.dirname(os.path.abspath(realnuma.__file__)))
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-        env={**os.environ, "PYTHONPATH": where},
-    ).stdout
+    out = python_output(f"import sys\n{statement}\nprint(' '.join(sys.modules))")
     return {m for m in out.split() if m.split(".")[0] in ("simnuma", "realnuma")}
 
 
 def test_realnuma_exports_the_host_backend() -> None:
-    import realnuma
     from realnuma import HelperDied, HostKernel, HostProcess
     from realnuma.host import HelperDied as host_died
     from realnuma.host import HostKernel as host_kernel

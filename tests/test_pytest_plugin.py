@@ -7,7 +7,6 @@ import errno
 import importlib.metadata
 import os
 import stat
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from subprocs import python_output
 
 from simnuma.abi import SyscallError, move_pages_raw
 from simnuma.abi.arrays import default_maxnode, migrate_pages_raw
@@ -457,14 +457,7 @@ def test_vm_command_drops_every_spelling_of_the_backend(monkeypatch: pytest.Monk
 # --------------------------------------------------------------------------- import cost
 def test_the_plugin_loads_neither_the_simulator_nor_realnuma() -> None:
     script = "import sys, simnuma.pytest_plugin\nprint(' '.join(sys.modules))"
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-        env={**os.environ, "PYTHONPATH": str(Path(sys.modules["simnuma"].__file__).parents[1])},
-    ).stdout.split()
+    out = python_output(script).split()
     ours = {m for m in out if m.split(".")[0] in ("simnuma", "realnuma", "hypothesis")}
     assert ours == {"simnuma", "simnuma.pytest_plugin", "simnuma.specs"}, ours
 
@@ -482,14 +475,7 @@ def test_simnuma_works_without_hypothesis() -> None:
             print("REFUSED", exc)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-        env={**os.environ, "PYTHONPATH": str(Path(sys.modules["simnuma"].__file__).parents[1])},
-    ).stdout
+    out = python_output(script)
     assert "REFUSED simnuma.strategies needs hypothesis" in out, out
 
 
