@@ -414,7 +414,9 @@ def numa_run_command(spec: BackendSpec, args: Sequence[str]) -> list[str]:
     inner += ["--numa-backend", "host"]
     if not any(a == "no:cacheprovider" for a in inner):
         inner += ["-p", "no:cacheprovider"]  # the guest sees the host's files read-only
-    return [*command, "--", sys.executable, "-m", "pytest", *inner]
+    # -P: as the pytest command does, never the current directory first on sys.path (a
+    # checkout there would shadow the installed package, built extension and all)
+    return [*command, "--", sys.executable, "-P", "-m", "pytest", *inner]
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

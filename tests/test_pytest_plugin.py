@@ -423,7 +423,7 @@ def test_vm_reruns_the_same_pytest_in_the_guest(pytester: pytest.Pytester) -> No
     cut = argv.index("--")
     assert argv[:cut] == ["--kernel", "6.12", "--nodes", "3", "--memoryless", "1"]
     inner = argv[cut + 1 :]
-    assert inner[:3] == [sys.executable, "-m", "pytest"]
+    assert inner[:4] == [sys.executable, "-P", "-m", "pytest"]  # -P: cwd never shadows
     assert "-k" in inner and "nothing" in inner
     assert not any(a.startswith("--numa-backend=vm") for a in inner)
     assert inner[-4:] == ["--numa-backend", "host", "-p", "no:cacheprovider"]
