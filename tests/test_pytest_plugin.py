@@ -443,6 +443,7 @@ def test_vm_command_drops_every_spelling_of_the_backend(monkeypatch: pytest.Monk
         "1",
         "--",
         sys.executable,
+        "-P",
         "-m",
         "pytest",
         "-x",
