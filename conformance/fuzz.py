@@ -1,0 +1,479 @@
+"""Differential fuzzing: random programs of world-building and NUMA syscalls, run on a
+real kernel and on the simulator mirroring it, every answer compared.
+
+A program is plain data: a list of ``Step``s, each an operation name and its
+arguments (ints, tuples of ints, None), JSON round-trippable.  Processes and mappings
+are named by index, never by pid or address, so one program runs alike on every
+backend.  Process 0 exists from the start (root); ``spawn`` and ``fork`` add the next
+index.  Mapping ``k`` of a step is the ``k``-th mapping (modulo their number) of the
+process the step acts on.  A step naming a process that has exited, or a mapping
+that is gone, does nothing ("skip") on every backend alike.
+
+The observation of a run: every raw syscall as ``RecordedKernel`` logged it (return
+value, errno, the whole sentinel-filled output array), each step's outcome, and at
+the end the node of every page of every live mapping (a move_pages query) and a
+digest of its contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+from conformance.recording import Call, RecordedKernel, RecordedProcess
+from simnuma.abi import (
+    MPOL_F_ADDR,
+    MPOL_F_MEMS_ALLOWED,
+    MPOL_F_NODE,
+    MPOL_F_STATIC_NODES,
+    MPOL_MF_MOVE,
+    MPOL_MF_MOVE_ALL,
+    MPOL_MF_STRICT,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+    Kernel,
+    SyscallError,
+)
+
+Arg = Any  # int | None | tuple[int, ...] | tuple[tuple[int, ...], ...]
+
+OPS = (
+    "spawn",
+    "fork",
+    "exit",
+    "mmap",
+    "munmap",
+    "mprotect",
+    "write",
+    "touch",
+    "move_pages",
+    "migrate_pages",
+    "set_mempolicy",
+    "get_mempolicy",
+    "mbind",
+)
+
+# move_pages' target: the caller itself (pid 0), or a pid no process has.
+SELF = -1
+NO_SUCH_PID = -2
+_NO_SUCH_PID_VALUE = (1 << 22) + 12345  # above any pid_max (PID_MAX_LIMIT is 2**22)
+
+# A page reference (k, i, off): page i of mapping k, plus off bytes; k == LOW names
+# page i of the first 64 KiB, which no process can map (mmap_min_addr).
+LOW = -1
+LOW_PAGES = 4
+
+MAX_PAGES = 4  # pages of one mapping
+MAX_STEPS = 14
+
+
+@dataclass(frozen=True)
+class Step:
+    op: str
+    args: tuple[Arg, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise ValueError(f"op: unknown operation {self.op!r}")
+
+    def to_json(self) -> list[Any]:
+        return [self.op, *(_listify(a) for a in self.args)]
+
+    @classmethod
+    def from_json(cls, value: object) -> Step:
+        if not isinstance(value, list) or not value or not isinstance(value[0], str):
+            raise ValueError(f"step must be a list [op, args...], got {value!r}")
+        return cls(value[0], tuple(_tuplify(a) for a in value[1:]))
+
+
+def _listify(a: Arg) -> Any:
+    return [_listify(x) for x in a] if isinstance(a, tuple) else a
+
+
+def _tuplify(a: Any) -> Arg:
+    if isinstance(a, list):
+        return tuple(_tuplify(x) for x in a)
+    if a is None or (isinstance(a, int) and not isinstance(a, bool)):
+        return a
+    raise ValueError(f"step argument must be an int, null or a list, got {a!r}")
+
+
+Program = list[Step]
+
+
+def program_to_json(program: Sequence[Step]) -> list[Any]:
+    return [s.to_json() for s in program]
+
+
+def program_from_json(value: object) -> Program:
+    if not isinstance(value, list):
+        raise ValueError(f"program must be a list of steps, got {type(value).__name__}")
+    return [Step.from_json(v) for v in value]
+
+
+def dumps(program: Sequence[Step]) -> str:
+    """One line per step: diff-friendly regression files."""
+    steps = ",\n  ".join(json.dumps(s.to_json()) for s in program)
+    return f"[\n  {steps}\n]" if program else "[]"
+
+
+# --- running a program ---------------------------------------------------------------
+
+
+@dataclass
+class _Mapping:
+    addr: int
+    pages: int
+    prot: int = PROT_READ | PROT_WRITE
+    live: bool = True
+
+
+@dataclass
+class _Proc:
+    proc: RecordedProcess
+    mappings: list[_Mapping] = field(default_factory=list)
+    live: bool = True
+
+
+class _Skip(Exception):
+    """The step names something that is not there (on every backend alike)."""
+
+
+class _Run:
+    def __init__(self, kernel: Kernel) -> None:
+        self.log: list[Call] = []
+        self.kernel = RecordedKernel(kernel, self.log)
+        self.page = kernel.page_size
+        self.procs: list[_Proc] = [_Proc(self.kernel.spawn(uid=0))]
+
+    def proc(self, p: int) -> _Proc:
+        entry = self.procs[p % len(self.procs)]
+        if not entry.live:
+            raise _Skip
+        return entry
+
+    def mapping(self, proc: _Proc, k: int) -> _Mapping:
+        if not proc.mappings:
+            raise _Skip
+        m = proc.mappings[k % len(proc.mappings)]
+        if not m.live:
+            raise _Skip
+        return m
+
+    def address(self, proc: _Proc, ref: tuple[int, ...]) -> int:
+        k, i, off = ref
+        if k == LOW or not proc.mappings:
+            return (i % LOW_PAGES) * self.page + off
+        m = proc.mappings[k % len(proc.mappings)]
+        if not m.live:  # its range may hold a scratch array of the call by now: use LOW
+            return (i % LOW_PAGES) * self.page + off
+        return m.addr + (i % m.pages) * self.page + off
+
+    def target(self, t: int) -> tuple[int, _Proc | None]:
+        if t == SELF:
+            return 0, None
+        if t == NO_SUCH_PID:
+            return _NO_SUCH_PID_VALUE, None
+        entry = self.proc(t)
+        return entry.proc.pid, entry
+
+    def step(self, s: Step) -> Any:
+        a = s.args
+        if s.op == "spawn":
+            self.procs.append(_Proc(self.kernel.spawn(uid=a[0])))
+        elif s.op == "fork":
+            parent = self.proc(a[0])
+            child = parent.proc.fork()
+            copied = [_Mapping(m.addr, m.pages, m.prot, m.live) for m in parent.mappings]
+            self.procs.append(_Proc(child, copied))
+        elif s.op == "exit":
+            entry = self.proc(a[0])
+            entry.proc.exit()
+            entry.live = False
+        elif s.op == "mmap":
+            entry = self.proc(a[0])
+            addr = entry.proc.mmap(a[1] * self.page, shared=bool(a[2]))
+            entry.mappings.append(_Mapping(addr, a[1]))
+        elif s.op == "munmap":
+            entry = self.proc(a[0])
+            m = self.mapping(entry, a[1])
+            entry.proc.munmap(m.addr, m.pages * self.page)
+            m.live = False
+        elif s.op == "mprotect":
+            entry = self.proc(a[0])
+            m = self.mapping(entry, a[1])
+            entry.proc.mprotect(m.addr, m.pages * self.page, a[2])
+            m.prot = a[2]
+        elif s.op in ("write", "touch"):
+            entry = self.proc(a[0])
+            m = self.mapping(entry, a[1])
+            if m.prot != PROT_READ | PROT_WRITE:
+                raise _Skip
+            if s.op == "touch":
+                entry.proc.touch(m.addr, m.pages * self.page)
+            else:
+                at = m.addr + (a[2] % m.pages) * self.page
+                entry.proc.write_bytes(at, bytes([a[3] % 256]) * 64)
+        elif s.op == "move_pages":
+            caller = self.proc(a[0])
+            pid, target = self.target(a[1])
+            owner = target or caller
+            pages = [self.address(owner, ref) for ref in a[2]]
+            nodes = None if a[3] is None else list(a[3])
+            if nodes is not None:
+                nodes = (nodes * (len(pages) // max(len(nodes), 1) + 1))[: len(pages)]
+            return tuple(caller.proc.move_pages(pid, pages, nodes, a[4]))
+        elif s.op == "migrate_pages":
+            caller = self.proc(a[0])
+            pid, _ = self.target(a[1])
+            return caller.proc.migrate_pages(pid, a[2], a[3])
+        elif s.op == "set_mempolicy":
+            self.proc(a[0]).proc.set_mempolicy(a[1], a[2])
+        elif s.op == "get_mempolicy":
+            entry = self.proc(a[0])
+            addr = 0 if a[2] is None else self.address(entry, a[2])
+            mode, nodes = entry.proc.get_mempolicy(a[1], addr)
+            return (mode, tuple(nodes))
+        elif s.op == "mbind":
+            entry = self.proc(a[0])
+            m = self.mapping(entry, a[1])
+            entry.proc.mbind(m.addr, m.pages * self.page, a[2], a[3], a[4])
+        return None
+
+    def final(self) -> tuple[list[Any], list[Any]]:
+        """The node of every page of every live mapping, and a digest of its contents."""
+        nodes: list[Any] = []
+        contents: list[Any] = []
+        for p, entry in enumerate(self.procs):
+            if not entry.live:
+                continue
+            for k, m in enumerate(entry.mappings):
+                if not m.live:
+                    continue
+                pages = [m.addr + i * self.page for i in range(m.pages)]
+                nodes.append([p, k, outcome(lambda: entry.proc.move_pages(0, pages, None, 0))])
+                if m.prot & PROT_READ:
+                    data = entry.proc.read_bytes(m.addr, m.pages * self.page)
+                    contents.append([p, k, hashlib.sha256(data).hexdigest()[:16]])
+        return nodes, contents
+
+
+def outcome(thunk: Callable[[], Any]) -> Any:
+    """A step's result as plain data: its value, "skip", or the exception's kind."""
+    try:
+        return _plain(thunk())
+    except _Skip:
+        return "skip"
+    except SyscallError as exc:
+        return f"SyscallError:{exc.errno}"
+    except (TypeError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except OSError as exc:
+        return f"{type(exc).__name__}:{exc.errno}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def execute(kernel: Kernel, program: Sequence[Step]) -> dict[str, Any]:
+    """Run ``program`` on ``kernel`` (which the caller closes) and return what it saw:
+    ``steps`` (each step's outcome), ``calls`` (the raw syscall log), ``nodes`` and
+    ``contents`` afterwards.  JSON-serialisable, comparable with ==."""
+    run = _Run(kernel)
+    steps = [outcome(lambda s=s: run.step(s)) for s in program]
+    calls = [list(_plain(c)) for c in run.log]
+    nodes, contents = run.final()
+    return {"steps": steps, "calls": calls, "nodes": nodes, "contents": contents}
+
+
+def run_on(open_kernel: Callable[[], Kernel], program: Sequence[Step]) -> dict[str, Any]:
+    """``execute`` on a fresh kernel, closed afterwards whatever happens."""
+    kernel = open_kernel()
+    try:
+        return execute(kernel, program)
+    finally:
+        kernel.close()
+
+
+def difference(real: dict[str, Any], sim: dict[str, Any]) -> list[str]:
+    """What differs between two observations, one line each (empty: they agree)."""
+    out: list[str] = []
+    for key in ("steps", "calls", "nodes", "contents"):
+        r, s = real.get(key, []), sim.get(key, [])
+        for i in range(max(len(r), len(s))):
+            rv = r[i] if i < len(r) else "(none)"
+            sv = s[i] if i < len(s) else "(none)"
+            if rv != sv:
+                out.append(f"{key}[{i}]: real {rv}, sim {sv}")
+    return out
+
+
+# --- generation ------------------------------------------------------------------------
+
+
+def node_universe(nodes: Sequence[int], max_numnodes: int = 1024) -> list[int]:
+    """Node ids the generator draws from: the kernel's own, the next ones (absent),
+    and MAX_NUMNODES' edge."""
+    top = max(nodes, default=0)
+    return sorted({*nodes, top + 1, top + 2, 63, 64, max_numnodes - 1, max_numnodes})
+
+
+def programs(
+    nodes: Sequence[int], *, max_steps: int = MAX_STEPS, max_numnodes: int = 1024
+) -> st.SearchStrategy[Program]:
+    """Programs over the operations every backend performs, on a kernel with ``nodes``."""
+    universe = node_universe(nodes, max_numnodes)
+    proc = st.integers(0, 3)
+    mapping = st.integers(0, 3)
+    node = st.sampled_from(universe)
+    bad_node = st.sampled_from([-1, -22])
+    mask = st.lists(node, max_size=3).map(tuple)
+    ref = st.tuples(
+        st.one_of(st.integers(0, 3), st.just(LOW)),
+        st.integers(0, MAX_PAGES - 1),
+        st.sampled_from([0, 0, 0, 1, 100, 4095]),
+    )
+    target = st.one_of(st.just(SELF), st.just(NO_SUCH_PID), proc)
+    move_flags = st.sampled_from(
+        [0, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, 8]
+    )
+    mode = st.sampled_from([0, 1, 2, 3, 4, 5, 7, 2 | MPOL_F_STATIC_NODES])
+    mbind_flags = st.sampled_from([0, MPOL_MF_STRICT, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, 16])
+    get_flags = st.sampled_from(
+        [0, MPOL_F_NODE, MPOL_F_ADDR, MPOL_F_NODE | MPOL_F_ADDR, MPOL_F_MEMS_ALLOWED, 8]
+    )
+
+    def step(op: str, *args: st.SearchStrategy[Any]) -> st.SearchStrategy[Step]:
+        return st.tuples(*args).map(lambda t: Step(op, t))
+
+    refs = st.lists(ref, min_size=1, max_size=4).map(tuple)
+    step_strategy = st.one_of(
+        step("mmap", proc, st.integers(1, MAX_PAGES), st.integers(0, 1)),
+        step("touch", proc, mapping),
+        step("write", proc, mapping, st.integers(0, MAX_PAGES - 1), st.integers(1, 255)),
+        step(
+            "move_pages",
+            proc,
+            target,
+            refs,
+            st.one_of(st.none(), st.lists(st.one_of(node, bad_node), min_size=1, max_size=4)),
+            move_flags,
+        ),
+        step("spawn", st.sampled_from([0, 1000])),
+        step("fork", proc),
+        step("exit", proc),
+        step("munmap", proc, mapping),
+        step("mprotect", proc, mapping, st.sampled_from([PROT_NONE, PROT_READ])),
+        step("migrate_pages", proc, target, mask, mask),
+        step("set_mempolicy", proc, mode, mask),
+        step("get_mempolicy", proc, get_flags, st.one_of(st.none(), ref)),
+        step("mbind", proc, mapping, mode, mask, mbind_flags),
+    )
+    return st.lists(step_strategy, min_size=1, max_size=max_steps).map(
+        lambda steps: [
+            Step(s.op, tuple(tuple(n) if isinstance(n, list) else n for n in s.args))
+            for s in steps
+        ]
+    )
+
+
+# --- campaigns -------------------------------------------------------------------------
+
+
+@dataclass
+class Disagreement:
+    program: Program
+    real: dict[str, Any]
+    sim: dict[str, Any]
+
+    @property
+    def lines(self) -> list[str]:
+        return difference(self.real, self.sim)
+
+
+@dataclass
+class Campaign:
+    runs: int = 0
+    seconds: float = 0.0
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.runs / self.seconds if self.seconds else 0.0
+
+
+class _Differs(AssertionError):
+    pass
+
+
+def campaign(
+    open_real: Callable[[], Kernel],
+    open_sim: Callable[[], Kernel],
+    nodes: Sequence[int],
+    *,
+    programs_count: int,
+    seed: int,
+    max_numnodes: int = 1024,
+) -> Campaign:
+    """``programs_count`` programs (hypothesis, seeded, no database) on both kernels;
+    the first disagreement is shrunk to a minimal program (hypothesis stops there)."""
+    import time
+
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hseed
+
+    result = Campaign()
+    last: list[Disagreement] = []
+
+    @hseed(seed)
+    @settings(
+        max_examples=programs_count,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink],
+        print_blob=False,
+    )
+    @given(programs(nodes, max_numnodes=max_numnodes))
+    def check(program: Program) -> None:
+        result.runs += 1
+        real = run_on(open_real, program)
+        sim = run_on(open_sim, program)
+        if real != sim:
+            last.append(Disagreement(program, real, sim))
+            raise _Differs(program_to_json(program))
+
+    start = time.monotonic()
+    try:
+        check()
+    except _Differs:
+        result.disagreements.append(last[-1])
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def save(d: Disagreement, directory: str, backend: str, facts: dict[str, Any]) -> str:
+    """Write a regression file: the program, the real kernel's observation, its facts."""
+    import os
+
+    os.makedirs(directory, exist_ok=True)
+    text = dumps(d.program)
+    name = "fuzz-" + hashlib.sha256(text.encode()).hexdigest()[:12] + ".json"
+    path = os.path.join(directory, name)
+    record = {"backend": backend, "facts": facts, "program": program_to_json(d.program)}
+    record["real"] = d.real
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+        f.write("\n")
+    return path
