@@ -423,6 +423,7 @@ def campaign(
     programs_count: int,
     seed: int,
     max_numnodes: int = 1024,
+    max_steps: int = MAX_STEPS,
 ) -> Campaign:
     """``programs_count`` programs (hypothesis, seeded, no database) on both kernels;
     the first disagreement is shrunk to a minimal program (hypothesis stops there)."""
@@ -445,7 +446,7 @@ def campaign(
         phases=[Phase.generate, Phase.shrink],
         print_blob=False,
     )
-    @given(programs(nodes, max_numnodes=max_numnodes))
+    @given(programs(nodes, max_steps=max_steps, max_numnodes=max_numnodes))
     def check(program: Program) -> None:
         result.runs += 1
         real = run_on(open_real, program)
