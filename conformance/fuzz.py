@@ -4,10 +4,10 @@ real kernel and on the simulator mirroring it, every answer compared.
 A program is plain data: a list of ``Step``s, each an operation name and its
 arguments (ints, tuples of ints, None), JSON round-trippable.  Processes and mappings
 are named by index, never by pid or address, so one program runs alike on every
-backend.  Process 0 exists from the start (root); ``spawn`` and ``fork`` add the next
-index.  Mapping ``k`` of a step is the ``k``-th mapping (modulo their number) of the
-process the step acts on.  A step naming a process that has exited, or a mapping
-that is gone, does nothing ("skip") on every backend alike.
+backend.  A root process exists from the start; ``spawn`` and ``fork`` add one.
+Process ``p`` of a step is the ``p``-th live process (modulo their number), mapping
+``k`` the ``k``-th live mapping of the process the step acts on; with none there,
+the step does nothing ("skip"), on every backend alike.
 
 The observation of a run: every raw syscall as ``RecordedKernel`` logged it (return
 value, errno, the whole sentinel-filled output array), each step's outcome, and at
@@ -17,6 +17,7 @@ digest of its contents.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -152,27 +153,31 @@ class _Run:
         self.page = kernel.page_size
         self.procs: list[_Proc] = [_Proc(self.kernel.spawn(uid=0))]
 
-    def proc(self, p: int) -> _Proc:
-        entry = self.procs[p % len(self.procs)]
-        if not entry.live:
+    def proc(self, p: int, *, mapped: bool = False) -> _Proc:
+        """The ``p``-th live process (modulo their number); with ``mapped``, among those
+        with a live mapping if there are any."""
+        live = [e for e in self.procs if e.live]
+        if mapped:
+            live = [e for e in live if any(m.live for m in e.mappings)] or live
+        if not live:
             raise _Skip
-        return entry
+        return live[p % len(live)]
 
     def mapping(self, proc: _Proc, k: int) -> _Mapping:
-        if not proc.mappings:
+        """The ``k``-th live mapping of ``proc`` (modulo their number)."""
+        live = [m for m in proc.mappings if m.live]
+        if not live:
             raise _Skip
-        m = proc.mappings[k % len(proc.mappings)]
-        if not m.live:
-            raise _Skip
-        return m
+        return live[k % len(live)]
 
     def address(self, proc: _Proc, ref: tuple[int, ...]) -> int:
+        """A page reference's address; an unmapped range is never named (a call's
+        scratch arrays may lie there on one backend and not on another)."""
         k, i, off = ref
-        if k == LOW or not proc.mappings:
+        live = [m for m in proc.mappings if m.live]
+        if k == LOW or not live:
             return (i % LOW_PAGES) * self.page + off
-        m = proc.mappings[k % len(proc.mappings)]
-        if not m.live:  # its range may hold a scratch array of the call by now: use LOW
-            return (i % LOW_PAGES) * self.page + off
+        m = live[k % len(live)]
         return m.addr + (i % m.pages) * self.page + off
 
     def target(self, t: int) -> tuple[int, _Proc | None]:
@@ -180,7 +185,7 @@ class _Run:
             return 0, None
         if t == NO_SUCH_PID:
             return _NO_SUCH_PID_VALUE, None
-        entry = self.proc(t)
+        entry = self.proc(t, mapped=True)
         return entry.proc.pid, entry
 
     def step(self, s: Step) -> Any:
@@ -200,18 +205,20 @@ class _Run:
             entry = self.proc(a[0])
             addr = entry.proc.mmap(a[1] * self.page, shared=bool(a[2]))
             entry.mappings.append(_Mapping(addr, a[1]))
+            if a[3]:
+                entry.proc.touch(addr, a[1] * self.page)
         elif s.op == "munmap":
-            entry = self.proc(a[0])
+            entry = self.proc(a[0], mapped=True)
             m = self.mapping(entry, a[1])
             entry.proc.munmap(m.addr, m.pages * self.page)
             m.live = False
         elif s.op == "mprotect":
-            entry = self.proc(a[0])
+            entry = self.proc(a[0], mapped=True)
             m = self.mapping(entry, a[1])
             entry.proc.mprotect(m.addr, m.pages * self.page, a[2])
             m.prot = a[2]
         elif s.op in ("write", "touch"):
-            entry = self.proc(a[0])
+            entry = self.proc(a[0], mapped=True)
             m = self.mapping(entry, a[1])
             if m.prot != PROT_READ | PROT_WRITE:
                 raise _Skip
@@ -221,7 +228,7 @@ class _Run:
                 at = m.addr + (a[2] % m.pages) * self.page
                 entry.proc.write_bytes(at, bytes([a[3] % 256]) * 64)
         elif s.op == "move_pages":
-            caller = self.proc(a[0])
+            caller = self.proc(a[0], mapped=a[1] == SELF)
             pid, target = self.target(a[1])
             owner = target or caller
             pages = [self.address(owner, ref) for ref in a[2]]
@@ -236,12 +243,12 @@ class _Run:
         elif s.op == "set_mempolicy":
             self.proc(a[0]).proc.set_mempolicy(a[1], a[2])
         elif s.op == "get_mempolicy":
-            entry = self.proc(a[0])
+            entry = self.proc(a[0], mapped=a[2] is not None)
             addr = 0 if a[2] is None else self.address(entry, a[2])
             mode, nodes = entry.proc.get_mempolicy(a[1], addr)
             return (mode, tuple(nodes))
         elif s.op == "mbind":
-            entry = self.proc(a[0])
+            entry = self.proc(a[0], mapped=True)
             m = self.mapping(entry, a[1])
             entry.proc.mbind(m.addr, m.pages * self.page, a[2], a[3], a[4])
         return None
@@ -257,7 +264,8 @@ class _Run:
                 if not m.live:
                     continue
                 pages = [m.addr + i * self.page for i in range(m.pages)]
-                nodes.append([p, k, outcome(lambda: entry.proc.move_pages(0, pages, None, 0))])
+                query = functools.partial(entry.proc.move_pages, 0, pages, None, 0)
+                nodes.append([p, k, outcome(query)])
                 if m.prot & PROT_READ:
                     data = entry.proc.read_bytes(m.addr, m.pages * self.page)
                     contents.append([p, k, hashlib.sha256(data).hexdigest()[:16]])
@@ -289,7 +297,7 @@ def execute(kernel: Kernel, program: Sequence[Step]) -> dict[str, Any]:
     ``steps`` (each step's outcome), ``calls`` (the raw syscall log), ``nodes`` and
     ``contents`` afterwards.  JSON-serialisable, comparable with ==."""
     run = _Run(kernel)
-    steps = [outcome(lambda s=s: run.step(s)) for s in program]
+    steps = [outcome(functools.partial(run.step, s)) for s in program]
     calls = [list(_plain(c)) for c in run.log]
     nodes, contents = run.final()
     return {"steps": steps, "calls": calls, "nodes": nodes, "contents": contents}
@@ -334,17 +342,17 @@ def programs(
     universe = node_universe(nodes, max_numnodes)
     proc = st.integers(0, 3)
     mapping = st.integers(0, 3)
-    node = st.sampled_from(universe)
+    node = st.one_of(st.sampled_from(sorted(nodes)), st.sampled_from(universe))
     bad_node = st.sampled_from([-1, -22])
     mask = st.lists(node, max_size=3).map(tuple)
     ref = st.tuples(
-        st.one_of(st.integers(0, 3), st.just(LOW)),
+        st.integers(0, 3) | st.integers(0, 3) | st.just(LOW),
         st.integers(0, MAX_PAGES - 1),
         st.sampled_from([0, 0, 0, 1, 100, 4095]),
     )
     target = st.one_of(st.just(SELF), st.just(NO_SUCH_PID), proc)
     move_flags = st.sampled_from(
-        [0, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, 8]
+        [0, 0, MPOL_MF_MOVE, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_MOVE | MPOL_MF_MOVE_ALL, 1, 8]
     )
     mode = st.sampled_from([0, 1, 2, 3, 4, 5, 7, 2 | MPOL_F_STATIC_NODES])
     mbind_flags = st.sampled_from([0, MPOL_MF_STRICT, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, 16])
@@ -356,32 +364,40 @@ def programs(
         return st.tuples(*args).map(lambda t: Step(op, t))
 
     refs = st.lists(ref, min_size=1, max_size=4).map(tuple)
+    mmap = step("mmap", proc, st.integers(1, MAX_PAGES), st.integers(0, 1), st.integers(0, 1))
+    move_pages = step(
+        "move_pages",
+        proc,
+        target,
+        refs,
+        st.one_of(st.none(), st.lists(st.one_of(node, bad_node), min_size=1, max_size=4)),
+        move_flags,
+    )
+    touch = step("touch", proc, mapping)
     step_strategy = st.one_of(
-        step("mmap", proc, st.integers(1, MAX_PAGES), st.integers(0, 1)),
-        step("touch", proc, mapping),
+        mmap,
+        touch,
         step("write", proc, mapping, st.integers(0, MAX_PAGES - 1), st.integers(1, 255)),
-        step(
-            "move_pages",
-            proc,
-            target,
-            refs,
-            st.one_of(st.none(), st.lists(st.one_of(node, bad_node), min_size=1, max_size=4)),
-            move_flags,
-        ),
+        move_pages,
+        move_pages,
         step("spawn", st.sampled_from([0, 1000])),
         step("fork", proc),
         step("exit", proc),
+        mmap,
         step("munmap", proc, mapping),
         step("mprotect", proc, mapping, st.sampled_from([PROT_NONE, PROT_READ])),
         step("migrate_pages", proc, target, mask, mask),
         step("set_mempolicy", proc, mode, mask),
         step("get_mempolicy", proc, get_flags, st.one_of(st.none(), ref)),
         step("mbind", proc, mapping, mode, mask, mbind_flags),
+        move_pages,
+        touch,
     )
-    return st.lists(step_strategy, min_size=1, max_size=max_steps).map(
-        lambda steps: [
+    # a program starts with a mapping, so that most steps have pages to work on
+    return st.tuples(mmap, st.lists(step_strategy, max_size=max_steps - 1)).map(
+        lambda t: [
             Step(s.op, tuple(tuple(n) if isinstance(n, list) else n for n in s.args))
-            for s in steps
+            for s in (t[0], *t[1])
         ]
     )
 

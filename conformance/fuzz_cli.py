@@ -73,7 +73,9 @@ def _host(ap: argparse.ArgumentParser, spec: str) -> HostBackend:
     except (ValueError, RuntimeError) as exc:
         ap.error(f"--backend: {exc}")
     if len(backends) != 1 or not isinstance(backends[0], HostBackend):
-        ap.error(f"--backend: {spec!r} is not a real kernel numa-fuzz can drive (host, host:libnuma)")
+        ap.error(
+            f"--backend: {spec!r} is not a real kernel numa-fuzz can drive (host, host:libnuma)"
+        )
     return backends[0]
 
 
