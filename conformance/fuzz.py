@@ -481,16 +481,36 @@ def campaign(
 
 
 def save(d: Disagreement, directory: str, backend: str, facts: dict[str, Any]) -> str:
-    """Write a regression file: the program, the real kernel's observation, its facts."""
+    """Write a regression file (named by its program): the backend spec and facts of the
+    real kernel, the program, the real kernel's observation, and what the simulator
+    answered differently when it was found."""
     import os
 
     os.makedirs(directory, exist_ok=True)
-    text = dumps(d.program)
-    name = "fuzz-" + hashlib.sha256(text.encode()).hexdigest()[:12] + ".json"
+    name = "fuzz-" + hashlib.sha256(dumps(d.program).encode()).hexdigest()[:12] + ".json"
     path = os.path.join(directory, name)
-    record = {"backend": backend, "facts": facts, "program": program_to_json(d.program)}
-    record["real"] = d.real
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=1)
-        f.write("\n")
+        f.write(render_record(backend, facts, d.program, d.real, d.lines))
     return path
+
+
+def render_record(
+    backend: str,
+    facts: dict[str, Any],
+    program: Sequence[Step],
+    real: dict[str, Any],
+    found: Sequence[str] = (),
+) -> str:
+    """A regression file's JSON, one step and one part of the answer a line."""
+    steps = ",\n  ".join(json.dumps(s.to_json()) for s in program)
+    parts = ",\n  ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in real.items())
+    lines = ",\n  ".join(json.dumps(line) for line in found)
+    return (
+        "{\n"
+        f' "backend": {json.dumps(backend)},\n'
+        f' "facts": {json.dumps(facts)},\n'
+        f' "program": [\n  {steps}\n ],\n'
+        f' "real": {{\n  {parts}\n }},\n'
+        f' "found": [\n  {lines}\n ]\n'
+        "}\n"
+    )

@@ -298,7 +298,10 @@ def sys_mbind(
         vma.policy = new
     if not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL | MPOL_MF_STRICT) or new is None:
         return 0
-    wanted = set(new.nodes) if new.mode != MPOL_LOCAL else {current.cpu_node}
+    # queue_pages_range() is given the caller's nodemask, not the policy's nodes: an
+    # empty one (MPOL_LOCAL, MPOL_PREFERRED without nodes) misplaces every page, so
+    # MPOL_MF_STRICT alone is EIO for any present page (found by numa-fuzz on 6.18)
+    wanted = set(nodes)
     misplaced, unqueued = queue_pages(
         kernel, mm, start, end, wanted, True, bool(flags & MPOL_MF_MOVE_ALL)
     )
