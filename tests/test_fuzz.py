@@ -187,7 +187,8 @@ def test_cli_replays_a_recorded_answer(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 @needs_root
-def test_cli_campaign_on_this_kernel(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--backend", "host", "--programs", "10", "--seed", "3"]) == 0
+def test_cli_campaign_on_this_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--backend", "host", "--programs", "10", "--seed", "3", "--save", str(tmp_path)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "10 programs" in out and "programs/s, 0 disagreement(s)" in out

@@ -302,8 +302,11 @@ def sys_mbind(
     # empty one (MPOL_LOCAL, MPOL_PREFERRED without nodes) misplaces every page, so
     # MPOL_MF_STRICT alone is EIO for any present page (found by numa-fuzz on 6.18)
     wanted = set(nodes)
+    # MPOL_MF_STRICT alone checks every page, a shared one too (only a move leaves
+    # shared pages alone without MPOL_MF_MOVE_ALL; numa-fuzz, after a fork, on 6.18)
+    moving = bool(flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL))
     misplaced, unqueued = queue_pages(
-        kernel, mm, start, end, wanted, True, bool(flags & MPOL_MF_MOVE_ALL)
+        kernel, mm, start, end, wanted, True, bool(flags & MPOL_MF_MOVE_ALL) or not moving
     )
     failed = unqueued
     if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
