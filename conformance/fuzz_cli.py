@@ -166,6 +166,8 @@ def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None) -> int:
         return 0
     for line in lines:
         print(f"  {line}")
+    if record.get("known"):
+        print(f"known: {record['known']}")
     return 1
 
 
