@@ -192,3 +192,9 @@ def test_cli_campaign_on_this_kernel(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "10 programs" in out and "programs/s, 0 disagreement(s)" in out
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(programs(SIM_NODES, read_faults=False))
+def test_no_read_faults_means_no_node_lookup_by_address(program: list[Step]) -> None:
+    assert not [s for s in program if s.op == "get_mempolicy" and s.args[1] == 3]
