@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -176,34 +176,57 @@ class VmBackend:
     def open(self, needs: Needs) -> Kernel:
         raise NotImplementedError("a VM runs the whole suite in one boot: use run_all()")
 
-    def run_all(self, cases: Sequence[Case]) -> list[Result]:
+    def run_in_guest(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stderr: Callable[[bytes], None] | None = None,
+    ) -> Any:
+        """Boot, run ``python -m ARGS`` of this checkout in the guest (it prints one JSON
+        value between the markers, with ``facts``: the host backend's, there) and return
+        that value; ``facts`` is kept, with MAX_NUMNODES from the kernel's config.
+        KernelFetchError, VmError, OSError, ValueError when it cannot."""
         from realnuma.probe import parse_nodes_shift
-        from realnuma.vm.kernels import KernelFetchError, resolve
-        from realnuma.vm.qemu import VmError, run_in_guest
+        from realnuma.vm.kernels import resolve
+        from realnuma.vm.qemu import run_in_guest
 
-        try:
-            kernel = resolve(self.kernel, self.modules)
-            topology = self.topology
-            # the boot takes the CPUs of CPU-less nodes offline before the command runs
-            command = [sys.executable, "-m", "conformance.guest"]
-            if {c.id for c in cases} != {c.id for c in all_cases()}:  # --clause: a short boot
-                for clause in sorted({c.clause.id for c in cases}):
-                    command += ["--clause", clause]
-            env = {
-                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                "HOME": "/run/tmp",
-                "TMPDIR": "/run/tmp",
-                "LANG": "C.UTF-8",
-                # the guest sees the host's root: run this suite, not the installed one
-                "PYTHONPATH": _source_root(),
-            }
-            payload = run_in_guest(kernel, topology, command, timeout=self.timeout, env=env)
-        except (KernelFetchError, VmError, OSError, ValueError) as exc:
-            return [Result(c, self.label, Outcome.ERROR, f"vm: {exc}") for c in cases]
+        kernel = resolve(self.kernel, self.modules)
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/run/tmp",
+            "TMPDIR": "/run/tmp",
+            "LANG": "C.UTF-8",
+            # the guest sees the host's root: run this checkout, not the installed one
+            "PYTHONPATH": _source_root(),
+        }
+        payload = run_in_guest(
+            kernel,
+            self.topology,
+            [sys.executable, "-m", *args],
+            timeout=self.timeout if timeout is None else timeout,
+            env=env,
+            stderr=stderr,
+        )
         facts = payload["facts"]
         if kernel.config is not None:
             facts["max_numnodes"] = parse_nodes_shift(kernel.config.read_text())
         self.facts = facts
+        return payload
+
+    def run_all(self, cases: Sequence[Case]) -> list[Result]:
+        from realnuma.vm.kernels import KernelFetchError
+        from realnuma.vm.qemu import VmError
+
+        # the boot takes the CPUs of CPU-less nodes offline before the command runs
+        args = ["conformance.guest"]
+        if {c.id for c in cases} != {c.id for c in all_cases()}:  # --clause: a short boot
+            for clause in sorted({c.clause.id for c in cases}):
+                args += ["--clause", clause]
+        try:
+            payload = self.run_in_guest(args)
+        except (KernelFetchError, VmError, OSError, ValueError) as exc:
+            return [Result(c, self.label, Outcome.ERROR, f"vm: {exc}") for c in cases]
         by_id = {r["case"]: r for r in payload["results"]}
         results = []
         for case in cases:

@@ -418,10 +418,47 @@ class Disagreement:
     program: Program
     real: dict[str, Any]
     sim: dict[str, Any]
+    flaky: str = ""  # the real kernel answered this program differently when it ran again
 
     @property
     def lines(self) -> list[str]:
         return difference(self.real, self.sim)
+
+    @property
+    def signature(self) -> str:
+        return signature(self.real, self.sim, self.program)
+
+
+def signature(real: dict[str, Any], sim: dict[str, Any], program: Sequence[Step]) -> str:
+    """What kind of disagreement this is: the first part that differs (for a step, its
+    operation; for a raw call, the syscall) and how its values differ (``-2->-14``).
+    Distinct kinds are shrunk separately."""
+    for key in ("steps", "calls", "nodes", "contents"):
+        r, s = real.get(key, []), sim.get(key, [])
+        for i in range(max(len(r), len(s))):
+            rv = r[i] if i < len(r) else None
+            sv = s[i] if i < len(s) else None
+            if rv == sv:
+                continue
+            where = key
+            if key == "steps" and i < len(program):
+                where = f"steps:{program[i].op}"
+            elif key == "calls":
+                call = rv if isinstance(rv, list) else sv
+                where = f"calls:{call[0] if isinstance(call, list) else '?'}"
+            pairs: set[str] = set()
+            _changed(rv, sv, pairs)
+            return f"{where}:{','.join(sorted(pairs)[:3])}"
+    return "none"
+
+
+def _changed(a: Any, b: Any, out: set[str]) -> None:
+    """The leaves where two values of the same shape differ, as ``a->b``."""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for x, y in zip(a, b, strict=True):
+            _changed(x, y, out)
+    elif a != b:
+        out.add(f"{json.dumps(a)[:40]}->{json.dumps(b)[:40]}")
 
 
 @dataclass
@@ -434,9 +471,38 @@ class Campaign:
     def rate(self) -> float:
         return self.runs / self.seconds if self.seconds else 0.0
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "seconds": self.seconds,
+            "disagreements": [
+                {"program": program_to_json(d.program), "real": d.real, "sim": d.sim}
+                | ({"flaky": d.flaky} if d.flaky else {})
+                for d in self.disagreements
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Campaign:
+        found = [
+            Disagreement(program_from_json(d["program"]), d["real"], d["sim"], d.get("flaky", ""))
+            for d in value["disagreements"]
+        ]
+        return cls(int(value["runs"]), float(value["seconds"]), found)
+
 
 class _Differs(AssertionError):
-    pass
+    """A disagreement; each signature gets its own subclass, so that hypothesis tells
+    the kinds apart and shrinks each to its own minimal program."""
+
+
+_KINDS: dict[str, type[_Differs]] = {}
+
+
+def _differs(sig: str) -> type[_Differs]:
+    if sig not in _KINDS:
+        _KINDS[sig] = type(f"Differs[{sig}]", (_Differs,), {})
+    return _KINDS[sig]
 
 
 def campaign(
@@ -449,57 +515,124 @@ def campaign(
     max_numnodes: int = 1024,
     max_steps: int = MAX_STEPS,
     read_faults: bool = True,
+    progress: Callable[[Campaign], None] | None = None,
 ) -> Campaign:
-    """``programs_count`` programs (hypothesis, seeded, no database) on both kernels;
-    the first disagreement is shrunk to a minimal program (hypothesis stops there)."""
+    """``programs_count`` programs (hypothesis, seeded, no database; shrinking counts) on
+    both kernels.  Each kind of disagreement (``signature``) is shrunk to its own minimal
+    program.  Hypothesis stops looking soon after a first failure, so a campaign runs in
+    rounds: each round takes the kinds found so far as agreement and looks on (seed + the
+    round's number) with what is left of the budget.  A program the real kernel does not
+    answer the same way in three more runs is kept as found, marked ``flaky``.
+    ``progress`` is called after each program."""
     import time
 
+    strategy = programs(
+        nodes, max_steps=max_steps, max_numnodes=max_numnodes, read_faults=read_faults
+    )
+    result = Campaign()
+    found: dict[str, Disagreement] = {}
+    start = time.monotonic()
+    for round_ in range(programs_count):
+        budget = programs_count - result.runs
+        if budget <= 0:
+            break
+        new = _round(open_real, open_sim, strategy, seed + round_, budget, found, result, progress)
+        if not new:
+            break
+        found.update(new)
+    result.disagreements = sorted(found.values(), key=lambda d: d.signature)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _round(
+    open_real: Callable[[], Kernel],
+    open_sim: Callable[[], Kernel],
+    strategy: st.SearchStrategy[Program],
+    seed: int,
+    budget: int,
+    known: dict[str, Disagreement],
+    result: Campaign,
+    progress: Callable[[Campaign], None] | None,
+) -> dict[str, Disagreement]:
+    """One hypothesis run of at most ``budget`` programs; the new kinds it found, each
+    at its most shrunk (the last program of that kind hypothesis ran)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
+    from hypothesis.errors import Flaky
 
-    result = Campaign()
-    last: list[Disagreement] = []
+    latest: dict[str, Disagreement] = {}
 
     @hseed(seed)
     @settings(
-        max_examples=programs_count,
+        max_examples=budget,
         database=None,
         deadline=None,
         derandomize=False,
-        report_multiple_bugs=False,
+        report_multiple_bugs=True,
         suppress_health_check=list(HealthCheck),
         phases=[Phase.generate, Phase.shrink],
         print_blob=False,
     )
-    @given(programs(nodes, max_steps=max_steps, max_numnodes=max_numnodes, read_faults=read_faults))
+    @given(strategy)
     def check(program: Program) -> None:
         result.runs += 1
         real = run_on(open_real, program)
         sim = run_on(open_sim, program)
-        if real != sim:
-            last.append(Disagreement(program, real, sim))
-            raise _Differs(program_to_json(program))
+        if progress is not None:
+            progress(result)
+        if real == sim:
+            return
+        d = Disagreement(program, real, sim)
+        if d.signature not in known:
+            latest[d.signature] = d
+            raise _differs(d.signature)(program_to_json(program))
 
-    start = time.monotonic()
+    why = ""
     try:
         check()
-    except _Differs:
-        result.disagreements.append(last[-1])
-    result.seconds = time.monotonic() - start
-    return result
+    except (_Differs, BaseExceptionGroup):
+        pass
+    except Flaky as exc:  # a failing program passed when hypothesis ran it again
+        why = str(exc).splitlines()[0]
+    # every kind found is run three more times on both kernels: a real kernel that
+    # answers a program in more than one way leaves it to no single answer
+    for d in latest.values():
+        d.flaky = _flakiness(open_real, open_sim, d, why)
+    return latest
+
+
+def _flakiness(
+    open_real: Callable[[], Kernel], open_sim: Callable[[], Kernel], d: Disagreement, why: str
+) -> str:
+    """Empty if three more runs give the same two answers, else how many each gave."""
+    reals = {json.dumps(r, sort_keys=True) for r in [d.real, *_runs(open_real, d.program)]}
+    sims = {json.dumps(s, sort_keys=True) for s in [d.sim, *_runs(open_sim, d.program)]}
+    if len(reals) == len(sims) == 1:
+        return ""
+    evidence = (
+        f"in 4 runs the real kernel gave {len(reals)} different answer(s), "
+        f"the simulator {len(sims)}"
+    )
+    return f"{evidence} ({why})" if why else evidence
+
+
+def _runs(open_kernel: Callable[[], Kernel], program: Program, times: int = 3) -> list[Any]:
+    return [run_on(open_kernel, program) for _ in range(times)]
 
 
 def save(d: Disagreement, directory: str, backend: str, facts: dict[str, Any]) -> str:
     """Write a regression file (named by its program): the backend spec and facts of the
     real kernel, the program, the real kernel's observation, and what the simulator
-    answered differently when it was found."""
+    answered differently when it was found (and, for a program the real kernel did not
+    answer the same way twice, the evidence, under ``nondeterministic``)."""
     import os
 
     os.makedirs(directory, exist_ok=True)
     name = "fuzz-" + hashlib.sha256(dumps(d.program).encode()).hexdigest()[:12] + ".json"
     path = os.path.join(directory, name)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(render_record(backend, facts, d.program, d.real, d.lines))
+        f.write(render_record(backend, facts, d.program, d.real, d.lines, d.flaky))
     return path
 
 
@@ -509,6 +642,7 @@ def render_record(
     program: Sequence[Step],
     real: dict[str, Any],
     found: Sequence[str] = (),
+    nondeterministic: str = "",
 ) -> str:
     """A regression file's JSON, one step and one part of the answer a line."""
     steps = ",\n  ".join(json.dumps(s.to_json()) for s in program)
@@ -520,6 +654,7 @@ def render_record(
         f' "facts": {json.dumps(facts)},\n'
         f' "program": [\n  {steps}\n ],\n'
         f' "real": {{\n  {parts}\n }},\n'
-        f' "found": [\n  {lines}\n ]\n'
-        "}\n"
+        f' "found": [\n  {lines}\n ]'
+        + (f',\n "nondeterministic": {json.dumps(nondeterministic)}' if nondeterministic else "")
+        + "\n}\n"
     )

@@ -1,11 +1,15 @@
 """numa-fuzz: random programs on a real kernel and on the simulator mirroring it.
 
     numa-fuzz --backend host --programs 200 --seed 0 [--save DIR]
-    numa-fuzz --replay FILE [--backend host]
+    numa-fuzz --backend vm:kernel=5.10,nodes=4 --programs 1000 --seed random
+    numa-fuzz --replay FILE [--backend host|vm:...]
 
-Prints programs/s and each disagreement, shrunk to a minimal program, with the
-command that replays it; exits 1 if there is any.  ``--replay`` without ``--backend``
-compares the real kernel's answer recorded in the file with the simulator now.
+Prints programs/s and each kind of disagreement, shrunk to a minimal program, with the
+command that replays it; exits 1 if there is any, 3 if a guest could not run.  A vm
+backend boots once: the whole campaign (and its shrinking) runs in the guest, against
+its kernel and the simulator mirroring it there, and the guest sends back what it
+found.  ``--replay`` without ``--backend`` compares the real kernel's answer recorded in
+the file with the simulator now.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ import argparse
 import dataclasses
 import json
 import os
+import random
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conformance.backends import HostBackend, SimBackend, mirror_of, parse_backends
+from conformance.backends import HostBackend, SimBackend, VmBackend, mirror_of, parse_backends
 from conformance.env import Needs
 from conformance.fuzz import (
     MAX_STEPS,
+    Campaign,
     Disagreement,
     campaign,
     difference,
@@ -31,6 +38,9 @@ from conformance.fuzz import (
     run_on,
     save,
 )
+from realnuma.vm.initramfs import BEGIN, END
+from realnuma.vm.kernels import KernelFetchError
+from realnuma.vm.qemu import VmError
 from simnuma.abi import Kernel
 
 DEFAULT_SAVE = "numa-fuzz-failures"
@@ -46,10 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--backend",
-        help="the real kernel: host or host:libnuma (vm backends are not supported yet)",
+        help="the real kernel: host, host:libnuma, or vm:kernel=RELEASE|PATH[,nodes=N,...] "
+        "(as numa-conformance --help lists)",
     )
     ap.add_argument("--programs", type=int, default=100, help="programs to run (default 100)")
-    ap.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
+    ap.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="hypothesis seed, or 'random' (printed, so that the run can be repeated); default 0",
+    )
     ap.add_argument(
         "--max-steps", type=int, default=MAX_STEPS, help=f"steps per program (default {MAX_STEPS})"
     )
@@ -70,23 +86,47 @@ def _parser() -> argparse.ArgumentParser:
         help="run a saved program again: on --backend and its mirror, or, without "
         "--backend, on the mirror against the real answer the file recorded",
     )
+    # inside a guest: the result as JSON between the markers, for the host to read
+    ap.add_argument("--payload", action="store_true", help=argparse.SUPPRESS)
     return ap
 
 
-def _host(ap: argparse.ArgumentParser, spec: str) -> HostBackend:
+def _seed(text: str) -> int | str:
+    if text == "random":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer or 'random': {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+RealBackend = HostBackend | VmBackend
+
+
+def _real(ap: argparse.ArgumentParser, spec: str) -> RealBackend:
     try:
         backends = parse_backends(spec)
     except (ValueError, RuntimeError) as exc:
         ap.error(f"--backend: {exc}")
-    if len(backends) != 1 or not isinstance(backends[0], HostBackend):
+    if len(backends) != 1 or not isinstance(backends[0], HostBackend | VmBackend):
         ap.error(
-            f"--backend: {spec!r} is not a real kernel numa-fuzz can drive (host, host:libnuma)"
+            f"--backend: {spec!r} is not a real kernel numa-fuzz can drive "
+            "(host, host:libnuma, vm:kernel=...)"
         )
     return backends[0]
 
 
 def _opener(backend: HostBackend | SimBackend) -> Callable[[], Kernel]:
     return lambda: backend.open(Needs())
+
+
+def _guest_timeout(programs: int) -> float:
+    """A campaign in a guest under software emulation runs about 3 programs/s (and its
+    shrinking a few hundred more): allow ten times that, and the boot."""
+    return 300.0 + 3.0 * programs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,25 +136,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--programs must be at least 1, got {args.programs}")
     if args.max_steps < 1:
         ap.error(f"--max-steps must be at least 1, got {args.max_steps}")
+    seed = random.SystemRandom().randrange(1 << 32) if args.seed == "random" else args.seed
     if args.replay is not None:
-        return _replay(ap, args.replay, args.backend)
+        return _replay(ap, args.replay, args.backend, payload=args.payload)
     if args.backend is None:
-        ap.error("--backend is required (host or host:libnuma), or --replay FILE")
-    host = _host(ap, args.backend)
-    facts = dataclasses.asdict(host.facts)
-    mirror = host.mirror()
-    result = campaign(
-        _opener(host),
-        _opener(mirror),
-        facts["online_nodes"],
-        programs_count=args.programs,
-        seed=args.seed,
-        max_numnodes=facts.get("max_numnodes") or 1024,
-        max_steps=args.max_steps,
-        read_faults=not args.no_read_faults,
-    )
+        ap.error("--backend is required (host, host:libnuma or vm:kernel=...), or --replay FILE")
+    real = _real(ap, args.backend)
+    if isinstance(real, VmBackend):
+        if args.payload:
+            ap.error("--payload is what numa-fuzz runs inside a guest: --backend host there")
+        guest_args = ["conformance.fuzz_cli", "--backend", "host", "--payload"]
+        guest_args += ["--programs", str(args.programs), "--seed", str(seed)]
+        guest_args += ["--max-steps", str(args.max_steps)]
+        guest_args += ["--no-read-faults"] if args.no_read_faults else []
+        try:
+            payload = real.run_in_guest(
+                guest_args, timeout=_guest_timeout(args.programs), stderr=_to_stderr
+            )
+        except (KernelFetchError, VmError, OSError, ValueError) as exc:
+            print(f"numa-fuzz: {real.label}: {exc}", file=sys.stderr)
+            return 3
+        facts = payload["facts"]
+        result = Campaign.from_json(payload["campaign"])
+        label, mirror_label = real.label, real.mirror().label
+    else:
+        facts = dataclasses.asdict(real.facts)
+        mirror = real.mirror()
+        result = campaign(
+            _opener(real),
+            _opener(mirror),
+            facts["online_nodes"],
+            programs_count=args.programs,
+            seed=seed,
+            max_numnodes=facts.get("max_numnodes") or 1024,
+            max_steps=args.max_steps,
+            read_faults=not args.no_read_faults,
+            progress=_Progress() if args.payload else None,
+        )
+        label, mirror_label = real.label, mirror.label
+    if args.payload:  # the host prints the summary
+        _print_payload({"facts": facts, "campaign": result.to_json()})
+        return 0
     print(
-        f"numa-fuzz: {host.label} vs {mirror.label}: {result.runs} programs "
+        f"numa-fuzz: {label} vs {mirror_label}, seed {seed}: {result.runs} programs "
         f"(with shrinking) in {result.seconds:.1f} s, {result.rate:.1f} programs/s, "
         f"{len(result.disagreements)} disagreement(s)"
     )
@@ -125,8 +189,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if result.disagreements else 0
 
 
+class _Progress:
+    """A line on stderr every 30 s of a campaign (the guest's stderr reaches the user)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self, result: Campaign) -> None:
+        now = time.monotonic()
+        if now - self.last >= 30:
+            self.last = now
+            print(f"[fuzz] {result.runs} programs", file=sys.stderr, flush=True)
+
+
+def _to_stderr(data: bytes) -> None:
+    sys.stderr.buffer.write(data)
+    sys.stderr.buffer.flush()
+
+
+def _print_payload(value: Any) -> None:
+    sys.stdout.write(f"\n{BEGIN}\n{json.dumps(value)}\n{END}\n")
+    sys.stdout.flush()
+
+
 def _show(d: Disagreement) -> None:
-    print(f"disagreement, shrunk to {len(d.program)} step(s):")
+    if d.flaky:
+        print(f"disagreement ({d.signature}), not shrunk: not deterministic: {d.flaky}")
+    else:
+        print(f"disagreement ({d.signature}), shrunk to {len(d.program)} step(s):")
     print(dumps(d.program))
     for line in d.lines:
         print(f"  {line}")
@@ -148,7 +238,7 @@ def replay_on_sim(record: dict[str, Any]) -> dict[str, Any]:
     return run_on(_opener(mirror), record["program"])
 
 
-def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None) -> int:
+def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None, *, payload: bool) -> int:
     if not os.path.isfile(path):
         ap.error(f"--replay: no such file {path!r}")
     try:
@@ -162,9 +252,25 @@ def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None) -> int:
             ap.error(f"--replay: {path} records no real answer; pass --backend")
         sim = replay_on_sim(record)
     else:
-        host = _host(ap, spec)
-        real, where = run_on(_opener(host), program), host.label
-        sim = run_on(_opener(host.mirror()), program)
+        backend = _real(ap, spec)
+        if isinstance(backend, VmBackend):
+            # the same replay inside the guest, on its kernel and the simulator there
+            args = ["conformance.fuzz_cli", "--replay", os.path.abspath(path)]
+            try:
+                answer = backend.run_in_guest(
+                    [*args, "--backend", "host", "--payload"], stderr=_to_stderr
+                )
+            except (KernelFetchError, VmError, OSError, ValueError) as exc:
+                print(f"numa-fuzz: {backend.label}: {exc}", file=sys.stderr)
+                return 3
+            real, sim, where = answer["real"], answer["sim"], backend.label
+        else:
+            real, where = run_on(_opener(backend), program), backend.label
+            sim = run_on(_opener(backend.mirror()), program)
+            if payload:
+                facts = dataclasses.asdict(backend.facts)
+                _print_payload({"facts": facts, "real": real, "sim": sim})
+                return 0
     lines = difference(real, sim)
     print(f"numa-fuzz: replay of {path} ({len(program)} steps) on {where} and the simulator:")
     print(json.dumps(program_to_json(program)))

@@ -108,6 +108,49 @@ def test_an_injected_bug_is_found_and_shrunk(enoent_as_efault: Callable[[], Kern
     assert found.lines == ["nodes[0]: real [0, 0, [0, [-2]]], sim [0, 0, [0, [-14]]]"]
 
 
+@pytest.fixture
+def two_bugs(
+    monkeypatch: pytest.MonkeyPatch, enoent_as_efault: Callable[[], Kernel]
+) -> Callable[[], Kernel]:
+    """The -EFAULT bug above, and move_pages on a pid nobody has failing with EPERM."""
+    buggy_one = SimProcess.syscall
+
+    def buggy(self: SimProcess, name: str, *args: int) -> tuple[int, int]:
+        ret, err = buggy_one(self, name, *args)
+        if name == "move_pages" and getattr(self.kernel, "buggy", False) and err == 3:
+            return ret, 1
+        return ret, err
+
+    monkeypatch.setattr(SimProcess, "syscall", buggy)
+    return enoent_as_efault
+
+
+def test_each_kind_of_disagreement_is_shrunk_on_its_own(two_bugs: Callable[[], Kernel]) -> None:
+    result = campaign(_sim, two_bugs, SIM_NODES, programs_count=200, seed=0)
+    kinds = {d.signature: d for d in result.disagreements}
+    assert kinds["nodes:-2->-14"].program == [Step("mmap", (0, 1, 0, 0))]
+    esrch = kinds['steps:move_pages:"SyscallError:3"->"SyscallError:1"']
+    assert [s.op for s in esrch.program] == ["mmap", "move_pages"]
+    assert esrch.program[1].args[1] == -2  # the pid nobody has
+    assert all(not d.flaky for d in result.disagreements)
+
+
+def test_a_real_kernel_that_answers_twice_differently_is_flaky(
+    enoent_as_efault: Callable[[], Kernel],
+) -> None:
+    """Every other kernel is the buggy one: hypothesis cannot reproduce the failure it
+    found; the campaign says so, with the evidence of more runs, instead of shrinking."""
+    opened = iter(range(1 << 30))
+
+    def sometimes() -> Kernel:
+        return enoent_as_efault() if next(opened) % 2 else _sim()
+
+    result = campaign(sometimes, _sim, SIM_NODES, programs_count=50, seed=0)
+    assert result.disagreements
+    flaky = result.disagreements[0].flaky
+    assert "in 4 runs the real kernel gave 2 different answer(s), the simulator 1" in flaky
+
+
 def test_a_correct_simulator_agrees_with_itself() -> None:
     result = campaign(_sim, _sim, SIM_NODES, programs_count=20, seed=0)
     assert result.runs == 20

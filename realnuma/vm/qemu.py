@@ -502,19 +502,27 @@ def run_in_guest(
     timeout: float = 600.0,
     env: dict[str, str] | None = None,
     accel: str | None = None,
+    stderr: Callable[[bytes], None] | None = None,
 ) -> Any:
     """Boot, run ``command`` (which prints one JSON value between the markers), power
     off; returns the JSON value.  A guest that hangs is killed at ``timeout``.  The
-    command's stderr is added to the console log."""
+    command's stderr is added to the console log (and passed to ``stderr`` as it
+    comes)."""
     out = bytearray()
     err = bytearray()
+
+    def on_stderr(data: bytes) -> None:
+        err.extend(data)
+        if stderr is not None:
+            stderr(data)
+
     result = boot(
         kernel,
         topology,
         command,
         env=env or {},
         stdout=out.extend,
-        stderr=err.extend,
+        stderr=on_stderr,
         timeout=timeout,
         accel=accel,
     )
