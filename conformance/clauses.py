@@ -874,6 +874,13 @@ _ALL = [
         unless=Q.MPOL_WEIGHTED_INTERLEAVE_MODE,
     ),
     _c("mbind.placement", "new pages in an mbind range follow the VMA policy", KERNEL),
+    _c(
+        "mbind.move.default",
+        "MPOL_DEFAULT with MPOL_MF_MOVE moves every page of the range to where the task's "
+        "policy places a new page",
+        KERNEL,
+        note="do_mbind(): an empty nodemask with MPOL_MF_INVERT queues every page",
+    ),
     _c("mbind.errno.EPERM.move_all", "EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE", KERNEL),
     _c(
         "mbind.errno.EIO.strict",

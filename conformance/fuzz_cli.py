@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--save",
         metavar="DIR",
-        help=f"where disagreements are written (default ./{DEFAULT_SAVE}, only if any)",
+        help=f"where disagreements are written (default ./{DEFAULT_SAVE}, only if any); "
+        "with --replay and --backend, the replayed program is written there with the real "
+        "answer whether or not they agree",
     )
     ap.add_argument(
         "--replay",
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--max-steps must be at least 1, got {args.max_steps}")
     seed = random.SystemRandom().randrange(1 << 32) if args.seed == "random" else args.seed
     if args.replay is not None:
-        return _replay(ap, args.replay, args.backend, payload=args.payload)
+        return _replay(ap, args.replay, args.backend, payload=args.payload, save_dir=args.save)
     if args.backend is None:
         ap.error("--backend is required (host, host:libnuma or vm:kernel=...), or --replay FILE")
     real = _real(ap, args.backend)
@@ -238,7 +240,9 @@ def replay_on_sim(record: dict[str, Any]) -> dict[str, Any]:
     return run_on(_opener(mirror), record["program"])
 
 
-def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None, *, payload: bool) -> int:
+def _replay(
+    ap: argparse.ArgumentParser, path: str, spec: str | None, *, payload: bool, save_dir: str | None
+) -> int:
     if not os.path.isfile(path):
         ap.error(f"--replay: no such file {path!r}")
     try:
@@ -246,6 +250,7 @@ def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None, *, payload
     except (ValueError, json.JSONDecodeError) as exc:
         ap.error(f"--replay: {exc}")
     program = record["program"]
+    facts = record["facts"]
     if spec is None:
         real, where = record.get("real"), f"{record['backend']} (recorded)"
         if real is None:
@@ -264,16 +269,22 @@ def _replay(ap: argparse.ArgumentParser, path: str, spec: str | None, *, payload
                 print(f"numa-fuzz: {backend.label}: {exc}", file=sys.stderr)
                 return 3
             real, sim, where = answer["real"], answer["sim"], backend.label
+            facts = answer["facts"]
         else:
             real, where = run_on(_opener(backend), program), backend.label
             sim = run_on(_opener(backend.mirror()), program)
+            facts = dataclasses.asdict(backend.facts)
             if payload:
-                facts = dataclasses.asdict(backend.facts)
                 _print_payload({"facts": facts, "real": real, "sim": sim})
                 return 0
     lines = difference(real, sim)
     print(f"numa-fuzz: replay of {path} ({len(program)} steps) on {where} and the simulator:")
     print(json.dumps(program_to_json(program)))
+    # a disagreement is saved like a found one; --save keeps the real answer in any case
+    # (a program written by hand becomes a regression file)
+    if spec is not None and (lines or save_dir):
+        d = Disagreement(program, real, sim)
+        print(f"saved with the real answer: {save(d, save_dir or DEFAULT_SAVE, spec, facts)}")
     if not lines:
         print("they agree")
         return 0

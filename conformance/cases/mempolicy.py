@@ -225,6 +225,33 @@ def interleave_range(env: Env) -> None:
     expect(env.where(p, pages), [n0, n1] * 3, "nodes of pages 0..5 from an even page")
 
 
+@case("mbind.move.default", needs=TWO)
+def default_moves_back(env: Env) -> None:
+    """MPOL_BIND away with MPOL_MF_MOVE, then MPOL_DEFAULT with MPOL_MF_MOVE: the page
+    returns to the local node (the task's default policy)."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here, away = _local_and_away(env, p)
+    p.mbind(a, env.page_size, MPOL_BIND, [away], MPOL_MF_MOVE)
+    expect(env.where(p, [a]), [away], "moved by MPOL_BIND")
+    p.mbind(a, env.page_size, MPOL_DEFAULT, [], MPOL_MF_MOVE)
+    expect(env.where(p, [a]), [here], "moved back by MPOL_DEFAULT")
+    expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_DEFAULT, []), "VMA policy")
+
+
+@case("mbind.move.default", needs=TWO)
+def default_moves_by_task_policy(env: Env) -> None:
+    """A local page, then the task's policy MPOL_BIND away: mbind(MPOL_DEFAULT,
+    MPOL_MF_MOVE) on a range that had no policy moves the page away."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here, away = _local_and_away(env, p)
+    expect(env.where(p, [a]), [here], "first touch")
+    p.set_mempolicy(MPOL_BIND, [away])
+    p.mbind(a, env.page_size, MPOL_DEFAULT, [], MPOL_MF_MOVE)
+    expect(env.where(p, [a]), [away], "moved where the task policy places pages")
+
+
 @case("mbind.errno.EPERM.move_all", needs=TWO)
 def move_all_unprivileged(env: Env) -> None:
     """uid 1000 with MPOL_MF_MOVE_ALL: EPERM, the page stays; MPOL_MF_MOVE moves it."""

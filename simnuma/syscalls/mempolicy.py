@@ -296,7 +296,7 @@ def sys_mbind(
     mm.split(end)
     for vma in mm.vmas_in(start, end):
         vma.policy = new
-    if not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL | MPOL_MF_STRICT) or new is None:
+    if not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL | MPOL_MF_STRICT):
         return 0
     # queue_pages_range() is given the caller's nodemask, not the policy's nodes: an
     # empty one (MPOL_LOCAL, MPOL_PREFERRED without nodes) misplaces every page, so
@@ -310,13 +310,17 @@ def sys_mbind(
     )
     failed = unqueued
     if flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
+        # MPOL_DEFAULT queued every page (its nodemask is empty): they move as the task's
+        # policy places them, the VMA's being gone (new_page() in 5.10, "Convert
+        # MPOL_DEFAULT's NULL to task or default policy" from 6.7; numa-fuzz on 6.12)
+        placing = new or current.policy
         targets = []
         for frame in misplaced:
             addr = _first_address(mm, frame, start, end)
             where = mm.vma_lookup(addr)
             assert where is not None
             index = vma_interleave_index(where.start, where.pgoff, addr)
-            order = candidate_nodes(kernel, new, current.cpu_node, current.cpuset, index)
+            order = candidate_nodes(kernel, placing, current.cpu_node, current.cpuset, index)
             targets.append(next((n for n in order if kernel.nodes[n].has_memory), order[0]))
         migration = migrate_frames(kernel, misplaced, targets)
         if migration.rc < 0:
