@@ -72,8 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--no-read-faults",
         action="store_true",
-        help="generate no get_mempolicy(MPOL_F_NODE|MPOL_F_ADDR), the one read fault: "
-        "the simulator does not fault around yet (a known difference)",
+        help="generate no get_mempolicy(MPOL_F_NODE|MPOL_F_ADDR), the one read fault "
+        "(and so the one fault-around) a program makes",
     )
     ap.add_argument(
         "--save",

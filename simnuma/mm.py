@@ -36,6 +36,8 @@ from simnuma.mempolicy import Mempolicy
 
 MMAP_BASE = 0x7000_0000_0000
 MMAP_LIMIT = 0x7FFF_FFFF_F000  # TASK_SIZE on x86-64 (47-bit)
+FAULT_AROUND_PAGES = 16  # /sys/kernel/debug/fault_around_bytes: 65536 by default
+PTRS_PER_PTE = 512  # entries in one x86-64 page table
 
 
 @dataclass
@@ -318,9 +320,33 @@ class AddressSpace:
             return copy
         if mapped is None:
             self.map_frame(vpn, cached)
+            if not write:
+                self._fault_around(vma, vpn)
         if write:
             cached.flags |= DIRTY
         return cached
+
+    def _fault_around(self, vma: VMA, vpn: int) -> None:
+        """do_read_fault() -> do_fault_around(): a read fault on a file or shmem mapping
+        also maps the neighbours already in the page cache (filemap_map_pages), into
+        empty entries only, over the fault_around_bytes (64 KiB) aligned window clamped
+        to the VMA, the page table and the file's end."""
+        assert vma.file is not None
+        cache = vma.file.pages
+        start = max(vpn & ~(FAULT_AROUND_PAGES - 1), vma.start >> PAGE_SHIFT)
+        end = min(
+            start + FAULT_AROUND_PAGES,
+            (vpn | (PTRS_PER_PTE - 1)) + 1,  # one page table: do_fault_around stays in it
+            vma.end >> PAGE_SHIFT,
+        )
+        eof = -(-vma.file.size // PAGE_SIZE)  # i_size, in pages: nothing past it maps
+        for v in range(start, end):
+            if v == vpn or v in self.pt:
+                continue
+            index = vma.file_index(v)
+            frame = cache.get(index) if index < eof else None
+            if frame is not None:
+                self.map_frame(v, frame)
 
     def _fault_anon(
         self, vma: VMA, addr: int, vpn: int, write: bool, mapped: Frame | None
