@@ -130,10 +130,11 @@ def test_each_kind_of_disagreement_is_shrunk_on_its_own(two_bugs: Callable[[], K
     kinds = {d.signature: d for d in result.disagreements}
     assert kinds["nodes:-2->-14"].program == [Step("mmap", (0, 1, 0, 0, 0))]
     esrch = kinds['steps:move_pages:"SyscallError:3"->"SyscallError:1"']
-    # shrunk to mappings and the one call (how many mappings hypothesis keeps depends
-    # on what else the process imported: one alone, up to three in the whole suite)
-    *mmaps, call = esrch.program
-    assert {s.op for s in mmaps} == {"mmap"} and len(mmaps) <= 3, esrch.program
+    # shrunk to a few steps ending in the one call: how far hypothesis gets differs
+    # with the process it runs in (one mmap alone; up to three steps more in the whole
+    # suite under tox), but never keeps the long programs it generates
+    *before, call = esrch.program
+    assert before[0].op == "mmap" and len(before) <= 4, esrch.program
     assert call.op == "move_pages" and call.args[1] == -2  # the pid nobody has
     assert all(not d.flaky for d in result.disagreements)
 
