@@ -121,7 +121,7 @@ class HostBackend:
         if reason is not None:
             raise Skip(reason)
         kernel = HostKernel(libnuma=self.libnuma)
-        reason = missing_features(kernel.features, needs.features)
+        reason = missing_features(kernel.features, needs.features, kernel.lacks)
         if reason is not None:
             kernel.close()
             raise Skip(reason)
@@ -187,6 +187,7 @@ class VmBackend:
         value between the markers, with ``facts``: the host backend's, there) and return
         that value; ``facts`` is kept, with MAX_NUMNODES from the kernel's config.
         KernelFetchError, VmError, OSError, ValueError when it cannot."""
+        from realnuma.machine import DISPOSABLE
         from realnuma.probe import parse_nodes_shift
         from realnuma.vm.kernels import resolve
         from realnuma.vm.qemu import run_in_guest
@@ -199,6 +200,8 @@ class VmBackend:
             "LANG": "C.UTF-8",
             # the guest sees the host's root: run this checkout, not the installed one
             "PYTHONPATH": _source_root(),
+            # a full node, a swap device, a slow disk harm nobody there (realnuma.machine)
+            DISPOSABLE: "1",
         }
         payload = run_in_guest(
             kernel,

@@ -106,9 +106,12 @@ def libnuma_call(name: str, args: tuple[int, ...]) -> tuple[int, int]:
     return (ret, 0) if ret != -1 else (-1, nffi.errno)
 
 
-def mmap(length: int, prot: int, flags: int, fd: int = -1, offset: int = 0) -> tuple[int, int]:
+def mmap(
+    length: int, prot: int, flags: int, fd: int = -1, offset: int = 0, addr: int = 0
+) -> tuple[int, int]:
+    """mmap(2); ``addr`` is a hint, or the place itself with MAP_FIXED in ``flags``."""
     ffi.errno = 0
-    addr = int(lib.numa_mmap(0, length, prot, flags, fd, offset))
+    addr = int(lib.numa_mmap(addr, length, prot, flags, fd, offset))
     return (addr, 0) if addr != U64 else (-1, ffi.errno)
 
 
@@ -187,3 +190,27 @@ def vmsplice_pin(pipe_fd: int, addr: int, length: int) -> tuple[int, int]:
     ffi.errno = 0
     ret = int(lib.vmsplice(pipe_fd, _iovecs([(addr, length)]), 1, 0))
     return (ret, 0) if ret >= 0 else (-1, ffi.errno)
+
+
+POLICY_BITS = 1024  # nodes in a policy mask passed to the kernel: more than MAX_NUMNODES
+
+
+def get_task_policy() -> tuple[int, int]:
+    """get_mempolicy(2) of the calling thread: its mode (with mode flags) and node mask."""
+    mode = ffi.new("int[1]")
+    mask = ffi.new(f"unsigned long[{POLICY_BITS // 64}]")
+    ptr = int(ffi.cast("unsigned long", mode)), int(ffi.cast("unsigned long", mask))
+    ret, err = raw_syscall("get_mempolicy", (*ptr, POLICY_BITS, 0, 0))
+    if ret == -1:
+        raise OSError(err, f"get_mempolicy: {os.strerror(err)}")
+    return int(mode[0]), sum(int(w) << (64 * i) for i, w in enumerate(mask))
+
+
+def set_task_policy(mode: int, nodes: int) -> tuple[int, int]:
+    """set_mempolicy(2) of the calling thread: ``mode`` over the node bit mask ``nodes``."""
+    words = [(nodes >> (64 * i)) & U64 for i in range(POLICY_BITS // 64)]
+    mask = ffi.new(f"unsigned long[{POLICY_BITS // 64}]", words)
+    # the kernel reads maxnode - 1 bits (set_mempolicy(2) BUGS)
+    return raw_syscall(
+        "set_mempolicy", (mode, int(ffi.cast("unsigned long", mask)), POLICY_BITS + 1)
+    )

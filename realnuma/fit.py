@@ -18,11 +18,16 @@ _V2_MIGRATES = format_release(Quirk.CGROUP_V2_CPUSET_MIGRATES.info.since)
 
 # Why the host backend cannot do a piece of world-building.
 HOST_LACKS = {
-    "isolate": "take a page off the LRU from user space",
-    "writeback": "hold a page under writeback on demand",
-    "filesystems": "mount filesystems without a migrate function or writeback",
-    "fill_node": "fill a node without risking the machine (memhog is not run)",
-    "swap": "swap a chosen page out (no swap device is set up)",
+    "isolate": "map a page that no LRU list holds (a packet socket's ring: root, CONFIG_PACKET)",
+    "putback": "put a packet socket's ring page on an LRU list",
+    "fill_node_partial": (
+        "leave a node an exact number of free pages (the watermarks, per-CPU lists and "
+        "reclaim decide how many a real node still gives)"
+    ),
+    "fs:nomigrate-ioerror": (
+        "mount a filesystem without a migrate function whose writeback fails (minix on "
+        "a full disk, before 6.8 gave it one; realnuma does not build it)"
+    ),
     "hugetlb": "reserve huge pages (vm.nr_hugepages is 0)",
     "thp": "use transparent huge pages (disabled, or no MADV_POPULATE_WRITE to fault one)",
     "cpuset": "write a cpuset hierarchy",
@@ -82,13 +87,15 @@ def layout_shortfall(facts: HostFacts, layout: Mapping[int, NodeWant]) -> str | 
     return None
 
 
-def missing_features(have: Iterable[str], wanted: Iterable[str]) -> str | None:
+def missing_features(
+    have: Iterable[str], wanted: Iterable[str], why: Mapping[str, str] = HOST_LACKS
+) -> str | None:
     """``host cannot isolate: take a page off the LRU from user space; ...`` for the
     world-building features ``wanted`` that ``have`` lacks; None when none is missing."""
     missing = set(wanted) - set(have)
     if not missing:
         return None
-    reasons = "; ".join(f"{m}: {HOST_LACKS.get(m, 'not available')}" for m in sorted(missing))
+    reasons = "; ".join(f"{m}: {why.get(m, 'not available')}" for m in sorted(missing))
     return f"host cannot {reasons}"
 
 

@@ -20,13 +20,18 @@ import os
 import pickle
 import signal
 import socket
+import struct
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from realnuma import binding, wire
 from realnuma._syscalls import lib
-from simnuma.abi.constants import HUGE_PAGE_SIZE
+from simnuma.abi.constants import HUGE_PAGE_SIZE, MPOL_BIND
+
+# <linux/if_packet.h>, <asm-generic/mman-common.h>
+SOL_PACKET, PACKET_RX_RING = 263, 5
+MADV_PAGEOUT = 21
 
 PAGE = binding.PAGE_SIZE
 IOV_MAX = 1024
@@ -157,6 +162,52 @@ class Helper:
         for fd in fds:
             os.close(fd)
 
+    def isolate(self, addr: int, node: int) -> None:
+        """Put at ``addr`` a page that migration cannot take off an LRU list, because it
+        was never on one: a packet socket's receive ring (PACKET_RX_RING), allocated by
+        the kernel on ``node`` (the old page's) and mapped over the old page, whose
+        bytes it takes.  It is a normal page mapped once, so move_pages() reaches
+        the LRU isolation and finds nothing to isolate (-EBUSY), as for a page that
+        compaction holds; an anonymous page off the LRU cannot be made to order."""
+        page = addr & ~(PAGE - 1)
+        data = self.read_bytes(page, PAGE)
+        mode, nodes = binding.get_task_policy()
+        ring = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: no traffic
+        try:
+            _ok(binding.set_task_policy(MPOL_BIND, 1 << node), "set_mempolicy")
+            try:  # one block of one page, one frame: tp_block_size, _nr, tp_frame_size, _nr
+                ring.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack("4I", PAGE, 1, PAGE, 1))
+            finally:
+                _ok(binding.set_task_policy(mode, nodes), "set_mempolicy")
+            flags = lib.MAP_SHARED | lib.MAP_FIXED
+            prot = lib.PROT_READ | lib.PROT_WRITE
+            _ok(binding.mmap(PAGE, prot, flags, ring.fileno(), 0, page), "mmap(PACKET_RX_RING)")
+        finally:
+            ring.close()  # the mapping holds the ring
+        self.write_bytes(page, data)
+
+    def swap_out(self, addr: int) -> None:
+        """Reclaim the page at ``addr`` to swap: madvise(MADV_PAGEOUT), then check in
+        /proc/self/pagemap that a swap entry took its place."""
+        page = addr & ~(PAGE - 1)
+        _ok(binding.madvise(page, PAGE, MADV_PAGEOUT), "madvise(MADV_PAGEOUT)")
+        if not pagemap_entry(page) & PM_SWAP:
+            raise OSError(errno.EAGAIN, f"MADV_PAGEOUT left the page at {page:#x} resident")
+
+    def start_writeback(self, addr: int) -> None:
+        """Start writing the dirty file page at ``addr`` back without waiting for it
+        (posix_fadvise(POSIX_FADV_DONTNEED) on its file starts the I/O and keeps a
+        mapped page), then check in /proc/kpageflags that it is under writeback."""
+        page = addr & ~(PAGE - 1)
+        path, offset = _mapped_file(page)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, offset, PAGE, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        if not page_flags(page) & KPF_WRITEBACK:
+            raise OSError(errno.EAGAIN, f"the page at {page:#x} is not under writeback")
+
     # --- the process ------------------------------------------------------------
     def setresuid(self, ruid: int, euid: int, suid: int) -> None:
         os.setresuid(ruid, euid, suid)
@@ -238,6 +289,43 @@ class Helper:
             self.serve()
         os.close(fd)
         wire.send(self.sock, ("ok", pid))
+
+
+# Documentation/admin-guide/mm/pagemap.rst
+PM_SWAP, PM_PRESENT, PM_PFN = 1 << 62, 1 << 63, (1 << 55) - 1
+KPF_WRITEBACK = 1 << 8
+
+
+def pagemap_entry(page: int) -> int:
+    """The 64-bit /proc/self/pagemap entry of the page at ``page``."""
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(page // PAGE * 8)
+        (entry,) = struct.unpack("<Q", f.read(8))
+    return int(entry)
+
+
+def page_flags(page: int) -> int:
+    """The /proc/kpageflags word of the page mapped at ``page`` (root: PFNs are shown)."""
+    entry = pagemap_entry(page)
+    if not entry & PM_PRESENT or not entry & PM_PFN:
+        raise OSError(errno.EFAULT, f"no page frame is mapped at {page:#x}")
+    with open("/proc/kpageflags", "rb") as f:
+        f.seek((entry & PM_PFN) * 8)
+        (flags,) = struct.unpack("<Q", f.read(8))
+    return int(flags)
+
+
+def _mapped_file(page: int) -> tuple[str, int]:
+    """The file mapped at ``page`` (/proc/self/maps) and the page's offset in it."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            span, _, offset, _, inode, *path = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in span.split("-"))
+            if start <= page < end:
+                if inode == "0" or not path:
+                    raise ValueError(f"addr {page:#x}: not a file mapping")
+                return path[0].rstrip("\n"), int(offset, 16) + page - start
+    raise OSError(errno.EFAULT, f"addr {page:#x}: no mapping")
 
 
 def _overflow(handler: Callable[..., Any], args: tuple[Any, ...], exc: OverflowError) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import select
 import signal
@@ -26,6 +27,8 @@ from typing import Any
 
 from realnuma import binding, leftovers, wire
 from realnuma.cpusets import CpusetError, Cpusets
+from realnuma.fit import HOST_LACKS
+from realnuma.machine import Machine, MachineError, machine_lacks
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from realnuma.procfs import is_live
 from simnuma.abi import (
@@ -157,14 +160,17 @@ def _install_signal_handling() -> None:
         signal.signal(signal.SIGINT, _on_sigint)
 
 
-def _release(pids: list[int], cpusets: list[Cpusets]) -> None:
+def _release(pids: list[int], cpusets: list[Cpusets], machine: Machine) -> None:
     """The finalizer of a HostKernel dropped without close(): kill every helper, then
-    remove its cpusets (their dying tasks go back to the root; rmdir waits for them)."""
+    remove its cpusets (their dying tasks go back to the root; rmdir waits for them)
+    and undo what it did to the machine."""
     with _deferred_signals():
         _kill_all(pids)
         for cs in cpusets:
             with contextlib.suppress(CpusetError):  # what is left, realnuma.leftovers reports
                 cs.close()
+        with contextlib.suppress(MachineError):
+            machine.undo()
 
 
 class HostProcess(SyscallMethods):
@@ -348,7 +354,10 @@ class HostKernel:
             self._tmpdir = tempfile.TemporaryDirectory(
                 prefix=f"realnuma-{os.getpid()}-", dir=_shm_dir()
             )
-            self._finalizer = weakref.finalize(self, _release, self._pids, self._made_cpusets)
+            self._machine = Machine(self._tmpdir.name)
+            self._finalizer = weakref.finalize(
+                self, _release, self._pids, self._made_cpusets, self._machine
+            )
             # before a deferred SIGTERM is let in: it must find the handler, not kill us
             _install_signal_handling()
 
@@ -394,7 +403,19 @@ class HostKernel:
             features.add("thp")
         if self.facts.hugepages >= 2:
             features.add("hugetlb")
+        if self.facts.is_root and _packet_rings():
+            features.add("isolate")
+        features |= MACHINE_FEATURES - set(machine_lacks())
         return frozenset(features)
+
+    @property
+    def lacks(self) -> dict[str, str]:
+        """Why each feature this kernel lacks is missing (as ``missing_features`` words it)."""
+        return {**HOST_LACKS, **machine_lacks()}
+
+    def _require(self, feature: str) -> None:
+        if feature not in self.features:
+            raise NotImplementedError(f"{feature}: this host cannot {self.lacks[feature]}")
 
     # --- processes ---------------------------------------------------------------------
     def spawn(
@@ -492,6 +513,7 @@ class HostKernel:
             self._cpusets.close()
             self._cpusets = None
             self._made_cpusets.clear()
+        self._machine.undo()  # the mounts are in the directory
         self._tmpdir.cleanup()
         self.processes.clear()
         # all done: no finalizer left to run later (where a signal would be swallowed)
@@ -514,6 +536,58 @@ class HostKernel:
 
     def unpin(self, proc: Any, addr: int) -> None:
         self._process(proc)._call("unpin", check_span(addr, 1)[0])
+
+    def _page_node(self, proc: HostProcess, addr: int) -> int:
+        page = check_span(addr, 1)[0] & ~(self.page_size - 1)
+        node = proc.move_pages(0, [page], None, 0).status[0]
+        if node < 0:
+            raise ValueError(f"addr {addr:#x}: no page is mapped there in pid {proc.pid}")
+        return node
+
+    def isolate(self, proc: Any, addr: int) -> None:
+        """Make the page at ``addr`` one that migration cannot isolate (-EBUSY): a page
+        of a packet socket's receive ring, on the old page's node, with its bytes
+        (realnuma.helper.Helper.isolate says why not an anonymous page)."""
+        proc = self._process(proc)
+        node = self._page_node(proc, addr)
+        self._require("isolate")
+        proc._call("isolate", addr, node)
+
+    def swap_out(self, proc: Any, addr: int) -> None:
+        """Reclaim the private anonymous page at ``addr`` to swap (MADV_PAGEOUT), a
+        zram swap device switched on first."""
+        proc = self._process(proc)
+        self._page_node(proc, addr)
+        self._require("swap")
+        self._machine.swap_on()
+        proc._call("swap_out", addr)
+
+    def start_writeback(self, proc: Any, addr: int) -> None:
+        """Start writing back the dirty page at ``addr`` of a file on ``ext4`` (whose
+        disk delays every write): it stays under writeback for WRITE_DELAY_MS."""
+        proc = self._process(proc)
+        self._page_node(proc, addr)
+        self._require("writeback")
+        proc._call("start_writeback", addr)
+
+    def fill_node(self, nid: int, free_pages: int = 0) -> None:
+        """Leave node ``nid`` no page to give (realnuma.machine.Machine.fill_node)."""
+        check_int("nid", nid)
+        if nid not in self.facts.memory_nodes:
+            raise ValueError(f"nid {nid} is not a node with memory")
+        if check_int("free_pages", free_pages, minimum=0):
+            raise NotImplementedError(
+                f"fill_node: free_pages={free_pages}: {HOST_LACKS['fill_node_partial']}"
+            )
+        self._require("fill_node")
+        self._machine.fill_node(nid)
+
+    def drain_node(self, nid: int) -> None:
+        """Give back what fill_node() took."""
+        check_int("nid", nid)
+        if nid not in self.facts.online_nodes:
+            raise ValueError(f"nid {nid} is not a node")
+        self._machine.drain_node(nid)
 
     def set_dumpable(self, proc: Any, value: int) -> None:
         if check_int("value", value) not in (0, 1):
@@ -543,9 +617,16 @@ class HostKernel:
         check_file_name("name", name)
         if not isinstance(fs, str):
             raise TypeError(f"fs must be str, not {type(fs).__name__}")
+        directory = self._tmpdir.name
         if fs != "tmpfs":
-            raise ValueError(f"fs: the host backend has only tmpfs, not {fs!r}")
-        fd, path = tempfile.mkstemp(prefix=name or "file", dir=self._tmpdir.name)
+            need = FILESYSTEM_FEATURES.get(fs)
+            if need is None:
+                known = ", ".join(sorted({"tmpfs", *FILESYSTEM_FEATURES}))
+                raise ValueError(f"fs: the host backend has {known}, not {fs!r}")
+            if need not in self.features:
+                raise ValueError(f"fs: {fs!r} needs {need}: this host cannot {self.lacks[need]}")
+            directory = self._machine.mount(fs)
+        fd, path = tempfile.mkstemp(prefix=name or "file", dir=directory)
         os.ftruncate(fd, size)
         os.close(fd)
         os.chmod(path, 0o666)
@@ -579,6 +660,21 @@ class HostKernel:
             return status if status >= 0 else None
         finally:
             probe_proc.exit()
+
+
+# what the machine features of realnuma.machine are, and the filesystems they give
+MACHINE_FEATURES = frozenset({"fill_node", "swap", "writeback", "fs:nomigrate-nowriteback"})
+FILESYSTEM_FEATURES = {"ext4": "writeback", "nomigrate-nowriteback": "fs:nomigrate-nowriteback"}
+
+
+@functools.cache
+def _packet_rings() -> bool:
+    """Whether this process can open a packet socket (CONFIG_PACKET, CAP_NET_RAW)."""
+    try:
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
+    except OSError:
+        return False
+    return True
 
 
 def _helper_env() -> dict[str, str]:

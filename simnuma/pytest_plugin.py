@@ -528,7 +528,7 @@ def _host_kernel(
     if reason is not None:
         pytest.skip(reason)
     kernel = HostKernel(libnuma=spec.libnuma)
-    reason = missing_features(kernel.features, numa.features)
+    reason = missing_features(kernel.features, numa.features, kernel.lacks)
     if reason is not None:
         kernel.close()
         pytest.skip(reason)

@@ -65,7 +65,7 @@ TOPOLOGY = "Topology/NodeSpec describe a simulated machine: the host backend has
 # world-building only the simulator can do: the feature is absent from HostKernel.features
 HOST_CANNOT = {
     "isolate": "isolate",
-    "putback": "isolate",
+    "putback": "putback",  # no feature: the host's isolate() maps a ring page for good
     "start_writeback": "writeback",
     "fill_node": "fill_node",
     "drain_node": "fill_node",

@@ -297,9 +297,13 @@ def test_shortfall_reads_as_the_suite_always_said() -> None:
     assert shortfall(_facts(is_root=False)) == (
         "needs root: helpers change uid, cpusets and capabilities"
     )
-    assert missing_features({"pin"}, {"pin", "isolate", "swap"}) == (
-        "host cannot isolate: take a page off the LRU from user space; "
-        "swap: swap a chosen page out (no swap device is set up)"
+    assert missing_features({"pin"}, {"pin", "isolate", "hugetlb"}) == (
+        "host cannot hugetlb: reserve huge pages (vm.nr_hugepages is 0); "
+        "isolate: map a page that no LRU list holds (a packet socket's ring: root, CONFIG_PACKET)"
+    )
+    why = {"swap": "swap to zram (no /dev/zram0)"}  # a kernel's own reasons (HostKernel.lacks)
+    assert (
+        missing_features({"pin"}, {"swap"}, why) == "host cannot swap: swap to zram (no /dev/zram0)"
     )
     assert missing_features({"pin"}, {"pin"}) is None
 

@@ -87,7 +87,10 @@ def test_vm_specs() -> None:
 
 
 def test_init_script_runs_the_command_in_the_host_root() -> None:
-    script = init_script(initramfs.Guest(["/usr/bin/python3", "-m", "x y"], {"TMPDIR": "/run/tmp"}))
+    guest = initramfs.Guest(
+        ["/usr/bin/python3", "-m", "x y"], {"TMPDIR": "/run/tmp"}, modules=("virtio", "9p")
+    )
+    script = init_script(guest)
     assert "mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro hostroot /mnt" in script
     assert "chroot /mnt /usr/bin/env -i -C / TMPDIR=/run/tmp /usr/bin/python3 -m 'x y' " in script
     assert "( exec /bin/busybox chroot /mnt" in script
@@ -95,6 +98,20 @@ def test_init_script_runs_the_command_in_the_host_root() -> None:
     assert script.index("insmod /modules/virtio.ko") < script.index("insmod /modules/9p.ko")
     assert "poweroff -f" in script.splitlines()[-1]
     assert "hostcwd" not in script  # nothing shared read-write unless asked
+
+
+def test_modules_come_after_what_they_depend_on(tmp_path: Path) -> None:
+    def module(name: str, depends: str) -> None:
+        modinfo = b"\x7fELF\0license=GPL\0depends=" + depends.encode() + b"\0x"
+        (tmp_path / f"{name}.ko").write_bytes(modinfo)
+
+    module("ext4", "jbd2,mbcache,crc16")
+    module("jbd2", "")
+    module("mbcache", "")
+    module("zram", "zsmalloc")  # zsmalloc built in: not in the index
+    index = {p.stem: p for p in tmp_path.glob("*.ko")}
+    order = [name for name, _ in initramfs.with_dependencies(["zram", "ext4", "jbd2"], index)]
+    assert order == ["zram", "jbd2", "mbcache", "ext4"]
 
 
 def _kernel(tmp_path: Path) -> Kernel:

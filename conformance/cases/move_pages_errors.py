@@ -256,7 +256,7 @@ def target_node_full(env: Env) -> None:
     expect_errno(lambda: p.move_pages(0, [a], [target], MPOL_MF_MOVE), errno.ENOMEM, "full node")
 
 
-THP_FULL = Needs(memory_nodes=2, features=frozenset({"fill_node", "thp"}))
+THP_FULL = Needs(memory_nodes=2, features=frozenset({"fill_node_partial", "thp"}))
 
 
 def _thp_to_small_node(env: Env) -> tuple[Process, list[int], int, int]:

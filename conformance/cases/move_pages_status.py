@@ -177,7 +177,8 @@ def swapped_out(env: Env) -> None:
     expect(env.where(p, [a])[0] in env.memory_nodes, True, "back on a node")
 
 
-FILESYSTEMS = Needs(memory_nodes=2, features=frozenset({"filesystems"}))
+NOWRITEBACK = Needs(memory_nodes=2, features=frozenset({"fs:nomigrate-nowriteback"}))
+IOERROR = Needs(memory_nodes=2, features=frozenset({"fs:nomigrate-ioerror"}))
 
 
 @case("move_pages.status.ENOENT.page_cache_unmapped", needs=Needs(features=frozenset({"files"})))
@@ -206,7 +207,7 @@ def _dirty_file_page(env: Env, fs: str) -> tuple[Process, int, int]:
     return p, a, target
 
 
-@case("move_pages.status.EIO", needs=FILESYSTEMS)
+@case("move_pages.status.EIO", needs=IOERROR)
 def dirty_writeback_fails(env: Env) -> None:
     """A dirty page, no migrate function, writeback fails: -EIO."""
     p, a, target = _dirty_file_page(env, "nomigrate-ioerror")
@@ -214,7 +215,7 @@ def dirty_writeback_fails(env: Env) -> None:
     expect_status(r, [-errno.EIO])
 
 
-@case("move_pages.status.EINVAL", needs=FILESYSTEMS)
+@case("move_pages.status.EINVAL", needs=NOWRITEBACK)
 def dirty_no_writeback(env: Env) -> None:
     """A dirty page, no migrate function and no writeback: -EINVAL."""
     p, a, target = _dirty_file_page(env, "nomigrate-nowriteback")
@@ -222,7 +223,7 @@ def dirty_no_writeback(env: Env) -> None:
     expect_status(r, [-errno.EINVAL])
 
 
-@case("move_pages.status.EIO.as_count", needs=FILESYSTEMS)
+@case("move_pages.status.EIO.as_count", needs=IOERROR)
 def dirty_writeback_fails_counted(env: Env) -> None:
     """The -EIO page is counted in the return value; its status stays unwritten."""
     p, a, target = _dirty_file_page(env, "nomigrate-ioerror")
@@ -230,7 +231,7 @@ def dirty_writeback_fails_counted(env: Env) -> None:
     expect((r.ret, r.status), (1, [UNWRITTEN]), "return value and status")
 
 
-@case("move_pages.status.EINVAL.as_count", needs=FILESYSTEMS)
+@case("move_pages.status.EINVAL.as_count", needs=NOWRITEBACK)
 def dirty_no_writeback_counted(env: Env) -> None:
     """The -EINVAL page is counted in the return value; its status stays unwritten."""
     p, a, target = _dirty_file_page(env, "nomigrate-nowriteback")
@@ -322,7 +323,7 @@ def already_on_target_unwritten(env: Env) -> None:
 def writeback_waited_for(env: Env) -> None:
     """A page under writeback: MIGRATE_SYNC waits for the I/O, then the page moves."""
     p = env.spawn()
-    f = env.world.create_file(env.page_size)
+    f = env.world.create_file(env.page_size, fs="ext4")  # tmpfs pages are never written back
     a = p.mmap(env.page_size, file=f, shared=True)
     p.write_bytes(a, b"io")
     env.world.start_writeback(p, a)

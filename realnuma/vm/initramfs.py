@@ -6,6 +6,7 @@ the guest's scratch space is a tmpfs on /run (TMPDIR)."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import lzma
@@ -31,6 +32,10 @@ MODULES = [
     "9pnet_virtio",
     "9p",
 ]
+# the world-building of realnuma.machine (a swap device, block devices, filesystems),
+# loaded after those with what they depend on; ext4 asks the crypto API for crc32c at
+# mount time, and the guest has no modprobe to load it then (the name changed in 7.x)
+WORLD_MODULES = ["zram", "loop", "dm_delay", "crc32c_generic", "crc32c_cryptoapi", "ext4", "minix"]
 BUSYBOX = "/bin/busybox"
 BEGIN, END = "==SIMNUMA-BEGIN==", "==SIMNUMA-END=="  # a JSON payload in a command's output
 # on the console, each at the start of a line: the command starts, its exit status, or
@@ -54,6 +59,33 @@ def module_index(kernel: Kernel) -> dict[str, Path]:
                 if file.endswith(suffix):
                     found.setdefault(file[: -len(suffix)].replace("-", "_"), Path(directory, file))
     return found
+
+
+def with_dependencies(names: list[str], index: dict[str, Path]) -> list[tuple[str, bytes]]:
+    """``names`` and every module they depend on (the ``depends=`` of each module's
+    .modinfo: a kernel package has no modules.dep before depmod runs), each after
+    its dependencies; one not in ``index`` (built in, or absent) is left out."""
+    ordered: dict[str, bytes] = {}
+
+    def visit(name: str) -> None:
+        if name in ordered or name not in index:
+            return
+        data = _module_bytes(index[name])
+        for dep in _depends(data):
+            visit(dep)
+        ordered[name] = data
+
+    for name in names:
+        visit(name)
+    return list(ordered.items())
+
+
+def _depends(data: bytes) -> list[str]:
+    start = data.find(b"\0depends=")
+    if start < 0:
+        return []
+    value = data[start + len(b"\0depends=") : data.index(b"\0", start + 1)]
+    return [d.replace("-", "_") for d in value.decode().split(",") if d]
 
 
 def _module_bytes(path: Path) -> bytes:
@@ -117,6 +149,7 @@ class Guest:
     share_cwd: bool = False
     offline_cpus: tuple[int, ...] = ()
     nodes: int = 1
+    modules: tuple[str, ...] = ()  # loaded in this order (build() fills it in)
 
 
 def init_script(guest: Guest) -> str:
@@ -127,7 +160,9 @@ def init_script(guest: Guest) -> str:
     ("Terminated") go to the console, not to the command's stderr."""
     b = BUSYBOX
     q = shlex.quote
-    loads = "\n".join(f"[ -f /modules/{m}.ko ] && {b} insmod /modules/{m}.ko" for m in MODULES)
+    loads = "\n".join(
+        f"[ -f /modules/{m}.ko ] && {b} insmod /modules/{m}.ko" for m in guest.modules
+    )
     exports = " ".join(q(f"{k}={v}") for k, v in guest.env.items())
     command = " ".join(q(c) for c in guest.command)
     redirect = "</dev/null >/dev/ttyS1 2>/dev/ttyS2"
@@ -183,9 +218,11 @@ def build(kernel: Kernel, guest: Guest, out: Path) -> Path:
         cpio.dir(d)
     cpio.add("bin/busybox", Path(BUSYBOX).read_bytes(), 0o100755)
     index = module_index(kernel)
-    for name in MODULES:
-        if name in index:
-            cpio.add(f"modules/{name}.ko", _module_bytes(index[name]))
+    modules = [(m, _module_bytes(index[m])) for m in MODULES if m in index]
+    modules += [m for m in with_dependencies(WORLD_MODULES, index) if m[0] not in MODULES]
+    for name, data in modules:
+        cpio.add(f"modules/{name}.ko", data)
+    guest = dataclasses.replace(guest, modules=tuple(name for name, _ in modules))
     cpio.add("init", init_script(guest).encode(), 0o100755)
     out.write_bytes(gzip.compress(cpio.finish(), compresslevel=1))
     return out

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from realnuma.machine import DISPOSABLE
 from realnuma.stopping import Stopped, stopped_by_signals
 
 VM_FAILED = 125  # as docker run: the tool failed, not the command
@@ -55,6 +56,7 @@ def guest_env(host: dict[str, str], extra: Sequence[str]) -> dict[str, str]:
     env = {k: v for k, v in host.items() if k in PASSED_ENV or k.startswith("LC_")}
     env.setdefault("PATH", DEFAULT_PATH)
     env["TMPDIR"] = GUEST_TMPDIR
+    env[DISPOSABLE] = "1"  # the guest is ours to change whole (realnuma.machine)
     for item in extra:
         name, sep, value = item.partition("=")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
