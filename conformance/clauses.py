@@ -259,6 +259,7 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
+        when=Q.DIRTY_NOMIGRATE_WRITEOUT,
         unless=Q.MOVE_PAGES_NODE_BATCHES,
     ),
     _c(
@@ -267,13 +268,14 @@ _ALL = [
         MAN,
         COMMIT,
         FR,
+        when=Q.DIRTY_NOMIGRATE_WRITEOUT,
         unless=Q.MOVE_PAGES_NODE_BATCHES,
     ),
     _c(
         "move_pages.status.EIO.as_count",
         "the -EIO case is counted in a positive return, its status left unwritten",
         KERNEL,
-        when=Q.MOVE_PAGES_NODE_BATCHES,
+        when=(Q.MOVE_PAGES_NODE_BATCHES, Q.DIRTY_NOMIGRATE_WRITEOUT),
         unless=Q.UNATTEMPTED_OFF_BY_ONE,
         note="off_by_one: a lone page returned 0",
     ),
@@ -281,9 +283,26 @@ _ALL = [
         "move_pages.status.EINVAL.as_count",
         "the -EINVAL case is counted in a positive return, its status left unwritten",
         KERNEL,
-        when=Q.MOVE_PAGES_NODE_BATCHES,
+        when=(Q.MOVE_PAGES_NODE_BATCHES, Q.DIRTY_NOMIGRATE_WRITEOUT),
         unless=Q.UNATTEMPTED_OFF_BY_ONE,
         note="off_by_one: a lone page returned 0",
+    ),
+    _c(
+        "move_pages.dirty_nomigrate_written_out",
+        "a dirty page on a filesystem with writeback but no migrate function is written "
+        "out, then moves",
+        KERNEL,
+        when=Q.DIRTY_NOMIGRATE_WRITEOUT,
+        note="writeout() answers -EAGAIN; the next pass finds the page clean",
+    ),
+    _c(
+        "move_pages.status.EBUSY.dirty_nomigrate",
+        "a dirty page on a filesystem without a migrate function is not written out: "
+        "-EBUSY, counted in a positive return, its status left unwritten",
+        KERNEL,
+        when=Q.MOVE_PAGES_NODE_BATCHES,
+        unless=(Q.DIRTY_NOMIGRATE_WRITEOUT, Q.UNATTEMPTED_OFF_BY_ONE),
+        note="with or without ->writepage(s): migration no longer calls it",
     ),
     _c(
         "move_pages.status.ENOMEM",

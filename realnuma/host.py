@@ -28,7 +28,7 @@ from typing import Any
 from realnuma import binding, leftovers, wire
 from realnuma.cpusets import CpusetError, Cpusets
 from realnuma.fit import HOST_LACKS
-from realnuma.machine import Machine, MachineError, machine_lacks
+from realnuma.machine import MACHINE_FEATURES, Machine, MachineError, machine_lacks
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from realnuma.procfs import is_live
 from simnuma.abi import (
@@ -627,8 +627,10 @@ class HostKernel:
                 raise ValueError(f"fs: {fs!r} needs {need}: this host cannot {self.lacks[need]}")
             directory = self._machine.mount(fs)
         fd, path = tempfile.mkstemp(prefix=name or "file", dir=directory)
-        os.ftruncate(fd, size)
+        os.ftruncate(fd, size)  # a hole: no block is allocated until written back
         os.close(fd)
+        if fs == "nomigrate-ioerror":
+            self._machine.fill_disk(fs)
         os.chmod(path, 0o666)
         return HostFile(path, size)
 
@@ -662,9 +664,11 @@ class HostKernel:
             probe_proc.exit()
 
 
-# what the machine features of realnuma.machine are, and the filesystems they give
-MACHINE_FEATURES = frozenset({"fill_node", "swap", "writeback", "fs:nomigrate-nowriteback"})
-FILESYSTEM_FEATURES = {"ext4": "writeback", "nomigrate-nowriteback": "fs:nomigrate-nowriteback"}
+# the filesystems realnuma.machine mounts, and the feature that says it can
+FILESYSTEM_FEATURES = {
+    "ext4": "writeback",
+    **{fs: f"fs:{fs}" for fs in ("nomigrate", "nomigrate-nowriteback", "nomigrate-ioerror")},
+}
 
 
 @functools.cache

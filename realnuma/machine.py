@@ -18,9 +18,26 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["DISPOSABLE", "Machine", "MachineError", "disposable", "machine_lacks"]
+from simnuma.abi.quirks import parse_release
+
+__all__ = [
+    "DISPOSABLE",
+    "MACHINE_FEATURES",
+    "Machine",
+    "MachineError",
+    "disposable",
+    "machine_lacks",
+]
 
 DISPOSABLE = "REALNUMA_DISPOSABLE"
+# what this module builds, as HostKernel.features names it
+MACHINE_FEATURES = frozenset(
+    {"fill_node", "swap", "writeback"}
+    | {f"fs:{fs}" for fs in ("nomigrate", "nomigrate-nowriteback", "nomigrate-ioerror")}
+)
+# 1443a9fb4e72 ("minix: remove writepage implementation"): minix_aops got
+# migrate_folio = buffer_migrate_folio in 6.8; before, migration fell back to writeout()
+MINIX_MIGRATES = (6, 8)
 
 _NODE = Path("/sys/devices/system/node")
 _MIN_FREE = Path("/proc/sys/vm/min_free_kbytes")
@@ -62,7 +79,7 @@ def machine_lacks() -> dict[str, str]:
     so an empty answer means all of them are there)."""
     if not disposable():
         why = f"change the whole machine (only where {DISPOSABLE}=1: a vm backend guest)"
-        return {f: why for f in ("fill_node", "swap", "writeback", "fs:nomigrate-nowriteback")}
+        return dict.fromkeys(MACHINE_FEATURES, why)
     lacks = {}
     if not (_NODE / "node0" / "hugepages" / "hugepages-2048kB").exists():
         lacks["fill_node"] = "fill a node (no per-node hugetlb pool: CONFIG_HUGETLBFS)"
@@ -72,6 +89,12 @@ def machine_lacks() -> dict[str, str]:
         lacks["writeback"] = "hold a page under writeback (needs dm-delay, ext4 and dmsetup)"
     if "ramfs" not in _filesystems():
         lacks["fs:nomigrate-nowriteback"] = "mount ramfs (no migrate function, no writeback)"
+    if parse_release(os.uname().release) >= MINIX_MIGRATES:
+        why = "mount a filesystem without a migrate function (minix has one since 6.8)"
+        lacks["fs:nomigrate"] = lacks["fs:nomigrate-ioerror"] = why
+    elif "minix" not in _filesystems() or not _tool("mkfs.minix") or not _tool("losetup"):
+        why = "mount minix (a filesystem without a migrate function): needs it and mkfs.minix"
+        lacks["fs:nomigrate"] = lacks["fs:nomigrate-ioerror"] = why
     return lacks
 
 
@@ -199,7 +222,11 @@ class Machine:
         """The directory of a filesystem of kind ``fs`` (mounted once per Machine):
         ``nomigrate-nowriteback`` is ramfs (no migrate_folio, no writepage);
         ``ext4`` is an ext4 without a journal on a dm-delay device whose writes take
-        WRITE_DELAY_MS, over a loop device on a file in tmpfs."""
+        WRITE_DELAY_MS; ``nomigrate`` is minix (before MINIX_MIGRATES: a writepage,
+        no migrate function); ``nomigrate-ioerror`` another minix that
+        :meth:`fill_disk` fills, so that writing back a page of a hole fails
+        (-ENOSPC from get_block, which writeout() turns into -EIO).  The disks are
+        loop devices over files in tmpfs."""
         if fs in self._mounts:
             return self._mounts[fs]
         where = os.path.join(self.scratch, f"mnt-{fs}")
@@ -208,8 +235,9 @@ class Machine:
         if fs == "nomigrate-nowriteback":
             _run("mount", "-t", "ramfs", "ramfs", where)
         elif fs == "ext4":
-            device = self._delayed_disk()
-            _run("mount", "-t", "ext4", device, where)
+            _run("mount", "-t", "ext4", self._delayed_disk(), where)
+        elif fs in ("nomigrate", "nomigrate-ioerror"):
+            _run("mount", "-t", "minix", self._loop_disk(fs, "mkfs.minix", "-3"), where)
         else:
             raise ValueError(f"fs: this machine cannot mount {fs!r}")
         self._then(f"the mount on {where}", lambda: _run("umount", where))
@@ -217,14 +245,30 @@ class Machine:
         self._mounts[fs] = where
         return where
 
-    def _delayed_disk(self) -> str:
-        image = os.path.join(self.scratch, "disk.img")
+    def fill_disk(self, fs: str) -> None:
+        """Take every free block of the ``fs`` mount (a file written until -ENOSPC)."""
+        with open(os.path.join(self._mounts[fs], "filler"), "ab") as f:
+            try:
+                while True:
+                    f.write(b"\xff" * (64 << 10))
+                    f.flush()
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+
+    def _loop_disk(self, name: str, *mkfs: str) -> str:
+        """A loop device over a DISK_MIB file in tmpfs, made by ``mkfs IMAGE``."""
+        image = os.path.join(self.scratch, f"{name}.img")
         with open(image, "wb") as f:
             f.truncate(DISK_MIB << 20)
         self._then(image, lambda: os.unlink(image))
-        _run("mkfs.ext4", "-q", "-F", "-O", "^has_journal", image)  # before the delay
+        _run(*mkfs, image)
         loop = _run("losetup", "--find", "--show", image).strip()
         self._then(loop, lambda: _run("losetup", "-d", loop))
+        return loop
+
+    def _delayed_disk(self) -> str:
+        loop = self._loop_disk("ext4", "mkfs.ext4", "-q", "-F", "-O", "^has_journal")
         name = f"realnuma-{os.getpid()}-delay"
         sectors = (DISK_MIB << 20) // 512
         table = f"0 {sectors} delay {loop} 0 0 {loop} 0 {WRITE_DELAY_MS}"

@@ -54,6 +54,8 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
         return -errno.ENOMEM  # alloc_migration_target(__GFP_THISNODE) failed
     mapping = frame.mapping
     if mapping is not None and frame.flags & DIRTY and not mapping.fs.migrate_folio:
+        if not kernel.profile.has(Quirk.DIRTY_NOMIGRATE_WRITEOUT):
+            return -errno.EBUSY  # fallback_migrate_folio(): no writeout any more
         # fallback_migrate_folio(): a dirty page must be written out first
         if not mapping.fs.writepage:
             return -errno.EINVAL  # writeout(): no ->writepage, permanent failure

@@ -17,7 +17,7 @@ Marker arguments (all keywords, all optional):
   memoryless ones included.  Default 2.
 - ``memoryless``, ``cpuless``: ids among ``nodes`` without memory / without CPUs.
 - ``memory``: bytes of memory of each node that has memory (default 4 GiB).
-- ``profile``: one release (``"5.10"``, ``"6.12+"``); ``profiles``: a list of them, or
+- ``profile``: one release (``"5.10"``, ``"6.16+"``); ``profiles``: a list of them, or
   ``"all"`` for every named profile: the test is parametrized, its ids the releases.
 - ``max_numnodes``: the kernel's MAX_NUMNODES (default 1024).
 - ``features``: world-building the test needs (``simnuma.abi.WORLD_FEATURES``:

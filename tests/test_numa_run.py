@@ -168,7 +168,8 @@ def test_the_guest_environment() -> None:
     env = numa_run.guest_env(host, ["A=1", "FOO", "ABSENT", "B="])
     assert env == {
         "PATH": "/x/bin:/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "LC_ALL": "C",
-        "VIRTUAL_ENV": "/v", "TMPDIR": "/run/tmp", "A": "1", "FOO": "host-foo", "B": "",
+        "VIRTUAL_ENV": "/v", "TMPDIR": "/run/tmp", "REALNUMA_DISPOSABLE": "1",
+        "A": "1", "FOO": "host-foo", "B": "",
     }  # fmt: skip
     assert numa_run.guest_env({}, [])["PATH"] == numa_run.DEFAULT_PATH
 

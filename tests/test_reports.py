@@ -356,7 +356,7 @@ def test_the_command_shows_help_and_lists_from_a_clean_interpreter() -> None:
     for argv, wanted in (
         (["--help"], "host:libnuma"),
         (["--version"], "numa-conformance (simnuma) "),
-        (["--list-profiles"], "6.12+"),
+        (["--list-profiles"], "6.16+"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "conformance.cli", *argv],

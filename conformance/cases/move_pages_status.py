@@ -179,6 +179,7 @@ def swapped_out(env: Env) -> None:
 
 NOWRITEBACK = Needs(memory_nodes=2, features=frozenset({"fs:nomigrate-nowriteback"}))
 IOERROR = Needs(memory_nodes=2, features=frozenset({"fs:nomigrate-ioerror"}))
+NOMIGRATE = Needs(memory_nodes=2, features=frozenset({"fs:nomigrate"}))
 
 
 @case("move_pages.status.ENOENT.page_cache_unmapped", needs=Needs(features=frozenset({"files"})))
@@ -234,6 +235,31 @@ def dirty_writeback_fails_counted(env: Env) -> None:
 @case("move_pages.status.EINVAL.as_count", needs=NOWRITEBACK)
 def dirty_no_writeback_counted(env: Env) -> None:
     """The -EINVAL page is counted in the return value; its status stays unwritten."""
+    p, a, target = _dirty_file_page(env, "nomigrate-nowriteback")
+    r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
+    expect((r.ret, r.status), (1, [UNWRITTEN]), "return value and status")
+
+
+@case("move_pages.dirty_nomigrate_written_out", needs=NOMIGRATE)
+def dirty_written_out_then_moved(env: Env) -> None:
+    """A dirty page, no migrate function, writeback works: written out, then it moves."""
+    p, a, target = _dirty_file_page(env, "nomigrate")
+    expect_status(p.move_pages(0, [a], [target], MPOL_MF_MOVE), [target])
+    expect(p.read_bytes(a, 5), b"dirty", "contents")
+
+
+@case("move_pages.status.EBUSY.dirty_nomigrate", needs=NOMIGRATE)
+def dirty_nomigrate_busy(env: Env) -> None:
+    """A dirty page, no migrate function (writeback or not): -EBUSY, counted; it stays."""
+    p, a, target = _dirty_file_page(env, "nomigrate")
+    r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
+    expect((r.ret, r.status), (1, [UNWRITTEN]), "return value and status")
+    expect(env.where(p, [a])[0] != target, True, "the page stayed")
+
+
+@case("move_pages.status.EBUSY.dirty_nomigrate", needs=NOWRITEBACK)
+def dirty_nowriteback_busy(env: Env) -> None:
+    """A dirty page, neither a migrate function nor writeback: -EBUSY, counted."""
     p, a, target = _dirty_file_page(env, "nomigrate-nowriteback")
     r = p.move_pages(0, [a], [target], MPOL_MF_MOVE)
     expect((r.ret, r.status), (1, [UNWRITTEN]), "return value and status")

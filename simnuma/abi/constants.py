@@ -80,6 +80,7 @@ WORLD_FEATURES = {
     "isolate": "take a page off the LRU as compaction would",
     "writeback": "put a file page under writeback",
     "files": "tmpfs files and their page cache (create_file, write_file, file_page_node)",
+    "fs:nomigrate": "files on a filesystem without a migrate function (written out instead)",
     "fs:nomigrate-nowriteback": "files on a filesystem without a migrate function or writeback",
     "fs:nomigrate-ioerror": "files on a filesystem without a migrate function, writeback failing",
     "fill_node": "use up a node's free memory",

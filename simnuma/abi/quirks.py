@@ -195,6 +195,15 @@ class Quirk(Enum):
         "(PATCHv12 32/37, November 2015, merged for 4.5), not from the history itself",
         confirmed=False,
     )
+    DIRTY_NOMIGRATE_WRITEOUT = _q(
+        "2.6.18",
+        "6.16",
+        "7ee3647243e5",
+        "fallback_migrate_folio(): a dirty folio of a mapping without migrate_folio is "
+        "written out first (writeout(): -EINVAL without ->writepage, -EIO when it fails, "
+        "else retried once clean); 'migrate: Remove call to ->writepage' (merged for "
+        "6.16-rc1) makes such a folio fail with -EBUSY",
+    )
     THP_NO_ROOM_SPLITS = _q(
         "4.17",
         None,
