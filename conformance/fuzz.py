@@ -17,6 +17,7 @@ digest of its contents.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -58,6 +59,10 @@ OPS = (
     "set_mempolicy",
     "get_mempolicy",
     "mbind",
+    "file",
+    "mlock",
+    "pin",
+    "setresuid",
 )
 
 # move_pages' target: the caller itself (pid 0), or a pid no process has.
@@ -134,6 +139,7 @@ class _Mapping:
     pages: int
     prot: int = PROT_READ | PROT_WRITE
     live: bool = True
+    placed: bool = True  # at a chosen offset from a page table's start (_Run.place)
 
 
 @dataclass
@@ -153,6 +159,7 @@ class _Run:
         self.kernel = RecordedKernel(kernel, self.log)
         self.page = kernel.page_size
         self.procs: list[_Proc] = [_Proc(self.kernel.spawn(uid=0))]
+        self.files: list[Any] = []
 
     def proc(self, p: int, *, mapped: bool = False) -> _Proc:
         """The ``p``-th live process (modulo their number); with ``mapped``, among those
@@ -196,18 +203,51 @@ class _Run:
         elif s.op == "fork":
             parent = self.proc(a[0])
             child = parent.proc.fork()
-            copied = [_Mapping(m.addr, m.pages, m.prot, m.live) for m in parent.mappings]
+            copied = [dataclasses.replace(m) for m in parent.mappings]
             self.procs.append(_Proc(child, copied))
         elif s.op == "exit":
             entry = self.proc(a[0])
             entry.proc.exit()
             entry.live = False
+        elif s.op == "mmap" and len(a) > 5 and a[5] is not None:
+            # a tmpfs file (where the program's "file" steps made one), at whatever
+            # address the kernel picks: only where a mapping lies decides fault-around,
+            # and no read fault is made in one (get_mempolicy below)
+            if not self.files:
+                raise _Skip
+            f = self.files[a[5] % len(self.files)]
+            entry = self.proc(a[0])
+            pages = min(a[1], f.size // self.page)
+            addr = entry.proc.mmap(pages * self.page, shared=bool(a[2]), file=f)
+            entry.mappings.append(_Mapping(addr, pages, placed=False))
+            if a[3]:
+                entry.proc.touch(addr, pages * self.page)
         elif s.op == "mmap":
             entry = self.proc(a[0])
             addr = self.place(entry.proc, a[1], bool(a[2]), a[4] if len(a) > 4 else 0)
             entry.mappings.append(_Mapping(addr, a[1]))
             if a[3]:
                 entry.proc.touch(addr, a[1] * self.page)
+        elif s.op == "file":
+            f = self.kernel.create_file(a[0] * self.page)
+            if a[1]:  # write(2) puts the first page in the page cache, mapped nowhere
+                self.kernel.write_file(f, 0, bytes([a[1] % 256]) * 64)
+            self.files.append(f)
+        elif s.op == "mlock":
+            entry = self.proc(a[0], mapped=True)
+            m = self.mapping(entry, a[1])
+            entry.proc.mlock(m.addr, m.pages * self.page)
+        elif s.op == "pin":
+            # vmsplice() takes a page that is there; the query (recorded, as any call)
+            # says whether one is
+            entry = self.proc(a[0], mapped=True)
+            m = self.mapping(entry, a[1])
+            at = m.addr + (a[2] % m.pages) * self.page
+            if entry.proc.move_pages(0, [at], None, 0).status[0] < 0:
+                raise _Skip
+            self.kernel.pin(entry.proc, at)
+        elif s.op == "setresuid":
+            self.proc(a[0]).proc.setresuid(a[1], a[1], a[1])
         elif s.op == "munmap":
             entry = self.proc(a[0], mapped=True)
             m = self.mapping(entry, a[1])
@@ -246,6 +286,8 @@ class _Run:
         elif s.op == "get_mempolicy":
             entry = self.proc(a[0], mapped=a[2] is not None)
             addr = 0 if a[2] is None else self.address(entry, a[2])
+            if a[1] & MPOL_F_NODE and a[1] & MPOL_F_ADDR and not self.placed(entry, addr):
+                raise _Skip  # a read fault: it maps around where the kernel put the file
             mode, nodes = entry.proc.get_mempolicy(a[1], addr)
             return (mode, tuple(nodes))
         elif s.op == "mbind":
@@ -253,6 +295,14 @@ class _Run:
             m = self.mapping(entry, a[1])
             entry.proc.mbind(m.addr, m.pages * self.page, a[2], a[3], a[4])
         return None
+
+    def placed(self, entry: _Proc, addr: int) -> bool:
+        """Whether ``addr`` lies in no mapping, or in one _Run.place put where it is."""
+        return all(
+            m.placed or not m.addr <= addr < m.addr + m.pages * self.page
+            for m in entry.mappings
+            if m.live
+        )
 
     def place(self, proc: RecordedProcess, pages: int, shared: bool, offset: int) -> int:
         """Map ``pages`` pages ``offset`` pages past a page-table (2 MiB) boundary: a
@@ -395,6 +445,16 @@ def programs(
     mmap = step(
         "mmap", proc, st.integers(1, MAX_PAGES), st.integers(0, 1), st.integers(0, 1), offset
     )
+    # the same, of the k-th file the program made
+    mmap_file = step(
+        "mmap",
+        proc,
+        st.integers(1, MAX_PAGES),
+        st.integers(0, 1),
+        st.integers(0, 1),
+        st.just(0),
+        st.integers(0, 3),
+    )
     move_pages = step(
         "move_pages",
         proc,
@@ -422,6 +482,12 @@ def programs(
         step("mbind", proc, mapping, mode, mask, mbind_flags),
         move_pages,
         touch,
+        step("file", st.integers(1, MAX_PAGES), st.sampled_from([0, 0, 7])),
+        mmap_file,
+        mmap_file,
+        step("mlock", proc, mapping),
+        step("pin", proc, mapping, st.integers(0, MAX_PAGES - 1)),
+        step("setresuid", proc, st.sampled_from([0, 1000])),
     )
     # a program starts with a mapping, so that most steps have pages to work on
     return st.tuples(mmap, st.lists(step_strategy, max_size=max_steps - 1)).map(

@@ -354,6 +354,9 @@ class HostKernel:
             self._tmpdir = tempfile.TemporaryDirectory(
                 prefix=f"realnuma-{os.getpid()}-", dir=_shm_dir()
             )
+            # its files are every process's, as the simulator's are (create_file makes
+            # them 0666): helpers of another uid must reach them by path
+            os.chmod(self._tmpdir.name, 0o711)
             self._machine = Machine(self._tmpdir.name)
             self._finalizer = weakref.finalize(
                 self, _release, self._pids, self._made_cpusets, self._machine

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from simnuma.abi import (
     KTHREADD_PID,
+    PROT_READ,
     WORLD_FEATURES,
     check_file_index,
     check_file_name,
@@ -277,6 +278,11 @@ class SimKernel:
     def pin(self, proc: SimProcess, addr: int) -> None:
         """Take an extra reference on the page at ``addr`` (vmsplice, O_DIRECT, RDMA)."""
         frame = self._mapped_frame(proc, addr)
+        vma = proc._mm().vma_lookup(addr)
+        if vma is not None and not vma.prot & PROT_READ:
+            # vmsplice() reads the page: get_user_pages() without FOLL_FORCE refuses a
+            # mapping without VM_READ (check_vma_flags)
+            raise_errno(errno.EFAULT, f"addr {addr:#x}: vmsplice")
         frame.pins += 1
         self.pinned[id(frame)] = frame
         if frame.flags & THP:
