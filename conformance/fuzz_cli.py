@@ -84,9 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--replay",
+        nargs="+",
         metavar="FILE",
-        help="run a saved program again: on --backend and its mirror, or, without "
-        "--backend, on the mirror against the real answer the file recorded",
+        help="run saved programs again (files, or directories of *.json files, in one "
+        "boot for a vm backend): on --backend and its mirror, or, without --backend, on "
+        "the mirror against the real answer each file recorded; a file marked known or "
+        "nondeterministic may disagree",
     )
     # inside a guest: the result as JSON between the markers, for the host to read
     ap.add_argument("--payload", action="store_true", help=argparse.SUPPRESS)
@@ -240,27 +243,50 @@ def replay_on_sim(record: dict[str, Any]) -> dict[str, Any]:
     return run_on(_opener(mirror), record["program"])
 
 
+def replay_files(ap: argparse.ArgumentParser, paths: Sequence[str]) -> list[str]:
+    """The regression files named: files as given, directories as their ``*.json``."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".json"))
+            if not found:
+                ap.error(f"--replay: no *.json in {path!r}")
+            files += found
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            ap.error(f"--replay: no such file or directory {path!r}")
+    return files
+
+
 def _replay(
-    ap: argparse.ArgumentParser, path: str, spec: str | None, *, payload: bool, save_dir: str | None
+    ap: argparse.ArgumentParser,
+    paths: Sequence[str],
+    spec: str | None,
+    *,
+    payload: bool,
+    save_dir: str | None,
 ) -> int:
-    if not os.path.isfile(path):
-        ap.error(f"--replay: no such file {path!r}")
-    try:
-        record = load(path)
-    except (ValueError, json.JSONDecodeError) as exc:
-        ap.error(f"--replay: {exc}")
-    program = record["program"]
-    facts = record["facts"]
+    files = replay_files(ap, paths)
+    records = []
+    for path in files:
+        try:
+            records.append(load(path))
+        except (ValueError, json.JSONDecodeError) as exc:
+            ap.error(f"--replay: {exc}")
     if spec is None:
-        real, where = record.get("real"), f"{record['backend']} (recorded)"
-        if real is None:
-            ap.error(f"--replay: {path} records no real answer; pass --backend")
-        sim = replay_on_sim(record)
+        for path, record in zip(files, records, strict=True):
+            if record.get("real") is None:
+                ap.error(f"--replay: {path} records no real answer; pass --backend")
+        answers = [{"real": r["real"], "sim": replay_on_sim(r)} for r in records]
+        wheres = [f"{r['backend']} (recorded)" for r in records]
+        facts = [r["facts"] for r in records]
     else:
         backend = _real(ap, spec)
         if isinstance(backend, VmBackend):
-            # the same replay inside the guest, on its kernel and the simulator there
-            args = ["conformance.fuzz_cli", "--replay", os.path.abspath(path)]
+            # the same replays inside the guest (one boot), on its kernel and the
+            # simulator there
+            args = ["conformance.fuzz_cli", "--replay", *map(os.path.abspath, files)]
             try:
                 answer = backend.run_in_guest(
                     [*args, "--backend", "host", "--payload"], stderr=_to_stderr
@@ -268,15 +294,44 @@ def _replay(
             except (KernelFetchError, VmError, OSError, ValueError) as exc:
                 print(f"numa-fuzz: {backend.label}: {exc}", file=sys.stderr)
                 return 3
-            real, sim, where = answer["real"], answer["sim"], backend.label
-            facts = answer["facts"]
+            answers = answer["answers"]
+            one_facts = answer["facts"]
         else:
-            real, where = run_on(_opener(backend), program), backend.label
-            sim = run_on(_opener(backend.mirror()), program)
-            facts = dataclasses.asdict(backend.facts)
+            answers = [
+                {
+                    "real": run_on(_opener(backend), r["program"]),
+                    "sim": run_on(_opener(backend.mirror()), r["program"]),
+                }
+                for r in records
+            ]
+            one_facts = dataclasses.asdict(backend.facts)
             if payload:
-                _print_payload({"facts": facts, "real": real, "sim": sim})
+                _print_payload({"facts": one_facts, "answers": answers})
                 return 0
+        wheres = [backend.label] * len(files)
+        facts = [one_facts] * len(files)
+    failed = 0
+    for path, record, answer, where, fact in zip(
+        files, records, answers, wheres, facts, strict=True
+    ):
+        failed += _replayed(path, record, answer, where, fact, spec, save_dir)
+    if len(files) > 1:
+        print(f"numa-fuzz: {len(files)} replayed, {failed} disagree")
+    return 1 if failed else 0
+
+
+def _replayed(
+    path: str,
+    record: dict[str, Any],
+    answer: dict[str, Any],
+    where: str,
+    facts: dict[str, Any],
+    spec: str | None,
+    save_dir: str | None,
+) -> int:
+    """Print one replay; 1 if it disagrees (and its file does not say it may)."""
+    program = record["program"]
+    real, sim = answer["real"], answer["sim"]
     lines = difference(real, sim)
     print(f"numa-fuzz: replay of {path} ({len(program)} steps) on {where} and the simulator:")
     print(json.dumps(program_to_json(program)))
@@ -290,8 +345,10 @@ def _replay(
         return 0
     for line in lines:
         print(f"  {line}")
-    if record.get("known"):
-        print(f"known: {record['known']}")
+    for excuse in ("known", "nondeterministic"):
+        if record.get(excuse):
+            print(f"{excuse}: {record[excuse]}")
+            return 0
     return 1
 
 

@@ -193,14 +193,15 @@ def test_cli_refuses_what_it_cannot_drive(capsys: pytest.CaptureFixture[str]) ->
     for argv, message in [
         (["--programs", "0", "--backend", "host"], "--programs must be at least 1"),
         ([], "--backend is required"),
-        (["--replay", "/nonexistent.json"], "no such file"),
+        (["--replay", "/nonexistent.json"], "no such file or directory"),
+        (["--replay", "/proc/self/fdinfo"], "no *.json in"),
     ]:
         with pytest.raises(SystemExit):
             main(argv)
         assert message in capsys.readouterr().err
 
 
-def _record(tmp_path: Path, real: dict[str, Any]) -> str:
+def _record(tmp_path: Path, real: dict[str, Any], name: str = "r.json", **more: str) -> str:
     facts = {
         "release": "6.1",
         "online_nodes": [0, 1],
@@ -213,8 +214,9 @@ def _record(tmp_path: Path, real: dict[str, Any]) -> str:
         "facts": facts,
         "program": [["mmap", 0, 1, 0, 1], ["move_pages", 0, -1, [[0, 0, 0]], [1], 2]],
         "real": real,
+        **more,
     }
-    path = tmp_path / "r.json"
+    path = tmp_path / name
     path.write_text(json.dumps(record))
     return str(path)
 
@@ -231,6 +233,13 @@ def test_cli_replays_a_recorded_answer(tmp_path: Path, capsys: pytest.CaptureFix
     wrong = {**right, "nodes": [[0, 0, [0, [0]]]]}
     assert main(["--replay", _record(tmp_path, wrong)]) == 1
     assert "nodes[0]: real [0, 0, [0, [0]]], sim [0, 0, [0, [1]]]" in capsys.readouterr().out
+    # a directory is every file in it; one that says why it may differ does not fail
+    _record(tmp_path, wrong, "known.json", known="a difference not fixed yet")
+    assert main(["--replay", str(tmp_path)]) == 1  # r.json still disagrees
+    _record(tmp_path, right)
+    assert main(["--replay", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "known: a difference not fixed yet" in out and "2 replayed, 0 disagree" in out
 
 
 @needs_root
