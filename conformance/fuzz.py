@@ -507,6 +507,13 @@ class Disagreement:
     real: dict[str, Any]
     sim: dict[str, Any]
     flaky: str = ""  # the real kernel answered this program differently when it ran again
+    sim_answers: int = 1  # how many ways the simulator answered it in those runs
+
+    @property
+    def nondeterministic(self) -> bool:
+        """Shown to be the real kernel's own variation: it answered in more than one way,
+        the simulator (which must be deterministic) in one; recorded, not open."""
+        return bool(self.flaky) and self.sim_answers == 1
 
     @property
     def lines(self) -> list[str]:
@@ -565,7 +572,7 @@ class Campaign:
             "seconds": self.seconds,
             "disagreements": [
                 {"program": program_to_json(d.program), "real": d.real, "sim": d.sim}
-                | ({"flaky": d.flaky} if d.flaky else {})
+                | ({"flaky": d.flaky, "sim_answers": d.sim_answers} if d.flaky else {})
                 for d in self.disagreements
             ],
         }
@@ -573,7 +580,13 @@ class Campaign:
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Campaign:
         found = [
-            Disagreement(program_from_json(d["program"]), d["real"], d["sim"], d.get("flaky", ""))
+            Disagreement(
+                program_from_json(d["program"]),
+                d["real"],
+                d["sim"],
+                d.get("flaky", ""),
+                int(d.get("sim_answers", 1)),
+            )
             for d in value["disagreements"]
         ]
         return cls(int(value["runs"]), float(value["seconds"]), found)
@@ -686,23 +699,24 @@ def _round(
     # every kind found is run three more times on both kernels: a real kernel that
     # answers a program in more than one way leaves it to no single answer
     for d in latest.values():
-        d.flaky = _flakiness(open_real, open_sim, d, why)
+        d.flaky, d.sim_answers = _flakiness(open_real, open_sim, d, why)
     return latest
 
 
 def _flakiness(
     open_real: Callable[[], Kernel], open_sim: Callable[[], Kernel], d: Disagreement, why: str
-) -> str:
-    """Empty if three more runs give the same two answers, else how many each gave."""
+) -> tuple[str, int]:
+    """Empty if three more runs give the same two answers, else how many each gave;
+    and how many the simulator gave."""
     reals = {json.dumps(r, sort_keys=True) for r in [d.real, *_runs(open_real, d.program)]}
     sims = {json.dumps(s, sort_keys=True) for s in [d.sim, *_runs(open_sim, d.program)]}
     if len(reals) == len(sims) == 1:
-        return ""
+        return "", 1
     evidence = (
         f"in 4 runs the real kernel gave {len(reals)} different answer(s), "
         f"the simulator {len(sims)}"
     )
-    return f"{evidence} ({why})" if why else evidence
+    return (f"{evidence} ({why})" if why else evidence), len(sims)
 
 
 def _runs(open_kernel: Callable[[], Kernel], program: Program, times: int = 3) -> list[Any]:
