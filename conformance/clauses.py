@@ -900,6 +900,42 @@ _ALL = [
         KERNEL,
         note="do_mbind(): an empty nodemask with MPOL_MF_INVERT queues every page",
     ),
+    _c(
+        "mbind.shmem.shared_policy",
+        "mbind() on a mapping of a shmem object (a tmpfs file) sets the object's policy: "
+        "another process mapping it allocates by it, and get_mempolicy(MPOL_F_ADDR) "
+        "there reports it",
+        KERNEL,
+        note="shmem_set_policy(), shmem_get_policy()",
+    ),
+    _c(
+        "mempolicy.shmem.interleave_by_inode",
+        "interleaved shmem starts each new object on the next node: the index is biased "
+        "by the object's inode number",
+        KERNEL,
+        when=Q.SHMEM_INTERLEAVE_BY_INODE,
+        note="two shared anonymous mappings made one after the other on one CPU",
+    ),
+    _c(
+        "mempolicy.shmem.interleave_by_index",
+        "interleaved shmem places a page by its index alone: every object starts alike",
+        KERNEL,
+        unless=Q.SHMEM_INTERLEAVE_BY_INODE,
+    ),
+    _c(
+        "mempolicy.shmem.copy_by_inode",
+        "a private copy in a mapping of a tmpfs file interleaves by the file's inode "
+        "number too: the first copies of two files made one after the other differ",
+        KERNEL,
+        when=Q.SHMEM_COPY_INTERLEAVE_BY_INODE,
+    ),
+    _c(
+        "mempolicy.shmem.copy_by_offset",
+        "a private copy in a mapping of a tmpfs file interleaves by its offset alone: "
+        "the first copies of two files land alike",
+        KERNEL,
+        unless=Q.SHMEM_COPY_INTERLEAVE_BY_INODE,
+    ),
     _c("mbind.errno.EPERM.move_all", "EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE", KERNEL),
     _c(
         "mbind.errno.EIO.strict",

@@ -39,6 +39,7 @@ from simnuma.frames import (
     Node,
     NodeMemory,
 )
+from simnuma.mempolicy import candidate_nodes
 from simnuma.process import SimProcess
 from simnuma.profiles import Profile, resolve_profile
 from simnuma.topology import Topology
@@ -78,6 +79,7 @@ class SimKernel:
         self.suid_dumpable = SUID_DUMP_DISABLE
         self.reserved: dict[int, int] = {}
         self.files: list[SimFile] = []
+        self.last_ino = 0  # get_next_ino(): each new shmem object takes the next number
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
         # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
         self.thp_pin_pages: dict[int, list[int]] = {}
@@ -222,9 +224,25 @@ class SimKernel:
             fs = FILESYSTEMS[fs]
         if not isinstance(fs, Filesystem):
             raise TypeError(f"fs must be str or Filesystem, not {type(fs).__name__}")
-        f = SimFile(name or f"file{len(self.files)}", size, fs)
+        f = SimFile(name or f"file{len(self.files)}", size, fs, ino=self.new_ino())
         self.files.append(f)
         return f
+
+    def _page_cache_nodes(self, f: SimFile, index: int) -> list[int]:
+        """Where write(2) finds a new page-cache page: near the writer (on the first
+        node with CPUs, policy default), or as the shmem object's shared policy says."""
+        policy = f.policy_at(index) if f.shmem else None
+        if policy is None:
+            return self.memory_node_ids()
+        if self.profile.has(Quirk.SHMEM_INTERLEAVE_BY_INODE):
+            index += f.ino
+        allowed = frozenset(self.memory_node_ids())
+        nodes = candidate_nodes(self, policy, self.cpu_node_ids()[0], allowed, index)
+        return [n for n in nodes if self.nodes[n].has_memory]
+
+    def new_ino(self) -> int:
+        self.last_ino += 1
+        return self.last_ino
 
     def write_file(self, f: SimFile, offset: int, data: bytes) -> None:
         """write(2) to a file: page-cache pages, dirty, mapped by no process."""
@@ -236,7 +254,7 @@ class SimKernel:
             index, off = divmod(offset + pos, PAGE_SIZE)
             frame = f.pages.get(index)
             if frame is None:
-                frame = self.memory.alloc(self.memory_node_ids(), 0)
+                frame = self.memory.alloc(self._page_cache_nodes(f, index), 0)
                 frame.mapping, frame.index = f, index
                 f.pages[index] = frame
             n = min(PAGE_SIZE - off, len(data) - pos)

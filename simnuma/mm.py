@@ -60,6 +60,11 @@ class VMA:
     def anonymous(self) -> bool:
         return self.file is None
 
+    @property
+    def shmem(self) -> bool:
+        """A mapping of a shmem object (tmpfs, shared anonymous; hugetlbfs is not)."""
+        return self.file is not None and self.file.shmem and self.huge != "hugetlb"
+
     def file_index(self, vpn: int) -> int:
         return self.pgoff + vpn - (self.start >> PAGE_SHIFT)
 

@@ -21,9 +21,10 @@ from simnuma.abi import (
     check_span,
     raise_errno,
 )
+from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.files import SimFile
-from simnuma.frames import HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, Frame
+from simnuma.frames import ANON, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, Frame
 from simnuma.mempolicy import (
     DEFAULT_POLICY,
     Mempolicy,
@@ -81,7 +82,20 @@ class SimProcess(SyscallMethods):
     # --- allocation: where a fault's page comes from --------------------------------
     def _alloc(self, vma: VMA, addr: int, flags: int, order: int) -> Frame:
         policy = vma.policy or self.policy
-        if vma.anonymous or vma.anon_shared or vma.policy is not None:
+        if vma.shmem:
+            assert vma.file is not None
+            # shmem_alloc_folio() / get_vma_policy() -> shmem_get_policy(): the object's
+            # shared policy, else the task's; interleaved by the page's index in the
+            # object, biased by its inode number (a private copy too, since 6.7)
+            index = vma.file_index(addr >> PAGE_SHIFT)
+            policy = vma.file.policy_at(index) or self.policy
+            if self.kernel.profile.has(
+                Quirk.SHMEM_COPY_INTERLEAVE_BY_INODE
+                if flags & ANON
+                else Quirk.SHMEM_INTERLEAVE_BY_INODE
+            ):
+                index += vma.file.ino
+        elif vma.anonymous or vma.policy is not None:
             # interleave_nid(): a fault in a VMA interleaves by its page offset, under
             # the task's policy too
             index = vma_interleave_index(vma.start, vma.pgoff, addr)
@@ -134,7 +148,12 @@ class SimProcess(SyscallMethods):
         addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE)
         anon_shared = shared and file is None
         if anon_shared:
-            file = SimFile(f"/dev/zero (deleted) pid {self._pid}", length, unlinked=True)
+            file = SimFile(
+                f"/dev/zero (deleted) pid {self._pid}",
+                length,
+                unlinked=True,
+                ino=self.kernel.new_ino(),
+            )
         assert file is None or isinstance(file, SimFile)
         pgoff = offset // PAGE_SIZE if file is not None else addr // PAGE_SIZE
         mm.add_vma(

@@ -372,6 +372,11 @@ class World(RuleBasedStateMachine):
     def pin(self, i: int, j: int, page: int) -> None:
         found = self._mapped_page(i, j, page)
         if found is not None and not found[0].mm.pt[found[1] // PAGE].flags & SWAPPED:  # type: ignore[union-attr]
+            vma = found[0].mm.vma_lookup(found[1])  # type: ignore[union-attr]
+            if vma is not None and not vma.prot & PROT_READ:
+                with pytest.raises(OSError):  # vmsplice reads the page: EFAULT
+                    self.k.pin(*found)
+                return
             self.k.pin(*found)
             self.pins.append(found)
 

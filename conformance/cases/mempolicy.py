@@ -225,6 +225,90 @@ def interleave_range(env: Env) -> None:
     expect(env.where(p, pages), [n0, n1] * 3, "nodes of pages 0..5 from an even page")
 
 
+@case("mbind.shmem.shared_policy", needs=Needs(memory_nodes=2, features=frozenset({"files"})))
+def shared_policy_of_a_file(env: Env) -> None:
+    """One process binds its mapping of a tmpfs file away; another maps the file and
+    faults its pages in: they land where the first one's mbind() said."""
+    p = env.spawn()
+    _, away = _local_and_away(env, p)
+    f = env.world.create_file(2 * env.page_size)
+    a = p.mmap(2 * env.page_size, file=f, shared=True)
+    p.mbind(a, 2 * env.page_size, MPOL_BIND, [away])
+    q = env.spawn()
+    b = q.mmap(2 * env.page_size, file=f, shared=True)
+    q.touch(b, 2 * env.page_size)
+    expect(env.where(q, [b, b + env.page_size]), [away, away], "the other process's pages")
+    expect(q.get_mempolicy(MPOL_F_ADDR, b), (MPOL_BIND, [away]), "its mapping's policy")
+
+
+RUN_ON = Needs(memory_nodes=2, features=frozenset({"run_on"}))
+
+
+def _interleaved_on_one_cpu(env: Env) -> Process:
+    """A process interleaving over two nodes, kept on one CPU: the inode numbers of
+    what it makes come one after another (shmem hands them out per CPU)."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn()
+    env.world.run_on(p, env.cpu_nodes[0])
+    p.set_mempolicy(MPOL_INTERLEAVE, [n0, n1])
+    return p
+
+
+def _shmem_starts(env: Env) -> tuple[list[int], list[int]]:
+    """The nodes of two pages of each of two shared anonymous mappings, made in turn."""
+    p = _interleaved_on_one_cpu(env)
+    first = p.mmap(2 * env.page_size, shared=True)
+    second = p.mmap(2 * env.page_size, shared=True)
+    p.touch(first, 2 * env.page_size)
+    p.touch(second, 2 * env.page_size)
+    page = env.page_size
+    return env.where(p, [first, first + page]), env.where(p, [second, second + page])
+
+
+@case("mempolicy.shmem.interleave_by_inode", needs=RUN_ON)
+def shmem_objects_start_in_turn(env: Env) -> None:
+    """Each object alternates over the nodes, and the second starts on the other node."""
+    first, second = _shmem_starts(env)
+    expect(len(set(first)), 2, f"the first object's pages alternate ({first})")
+    expect(second, first[::-1], "the second object starts on the next node")
+
+
+@case("mempolicy.shmem.interleave_by_index", needs=RUN_ON)
+def shmem_objects_start_alike(env: Env) -> None:
+    """Each object alternates over the nodes from the same one."""
+    first, second = _shmem_starts(env)
+    expect(len(set(first)), 2, f"the first object's pages alternate ({first})")
+    expect(second, first, "the second object starts where the first did")
+
+
+def _first_copies(env: Env) -> tuple[int, int]:
+    """The nodes of the private copies of page 0 of two tmpfs files made in turn."""
+    p = _interleaved_on_one_cpu(env)
+    files = [env.world.create_file(env.page_size) for _ in range(2)]
+    maps = [p.mmap(env.page_size, file=f) for f in files]
+    for a in maps:
+        p.write_bytes(a, b"copy")
+    first, second = env.where(p, maps)
+    return first, second
+
+
+FILES_ON_ONE_CPU = Needs(memory_nodes=2, features=frozenset({"run_on", "files"}))
+
+
+@case("mempolicy.shmem.copy_by_inode", needs=FILES_ON_ONE_CPU)
+def copies_follow_the_inode(env: Env) -> None:
+    """The two first copies land on different nodes."""
+    first, second = _first_copies(env)
+    expect(first != second, True, f"copies on {first} and {second}")
+
+
+@case("mempolicy.shmem.copy_by_offset", needs=FILES_ON_ONE_CPU)
+def copies_follow_the_offset(env: Env) -> None:
+    """The two first copies land on the same node."""
+    first, second = _first_copies(env)
+    expect(first, second, "the second copy's node")
+
+
 @case("mbind.move.default", needs=TWO)
 def default_moves_back(env: Env) -> None:
     """MPOL_BIND away with MPOL_MF_MOVE, then MPOL_DEFAULT with MPOL_MF_MOVE: the page

@@ -195,6 +195,24 @@ class Quirk(Enum):
         "(PATCHv12 32/37, November 2015, merged for 4.5), not from the history itself",
         confirmed=False,
     )
+    SHMEM_INTERLEAVE_BY_INODE = _q(
+        "3.6",
+        None,
+        "09c231cb8bfd",
+        "shmem (tmpfs, shared anonymous memory) interleaves a page by its index plus the "
+        "object's inode number ('tmpfs: distribute interleave better across nodes': "
+        "the pseudo VMA's vm_pgoff = index + i_ino), so objects made one after another "
+        "start on successive nodes",
+    )
+    SHMEM_COPY_INTERLEAVE_BY_INODE = _q(
+        "6.7",
+        None,
+        "ddc1a5cbc05d",
+        "a private copy in a mapping of shmem interleaves by the inode number too: "
+        "'mempolicy: alloc_pages_mpol() for NUMA policy without vma' has "
+        "shmem_get_policy() return ilx = i_ino to get_vma_policy(); before, only the "
+        "page's offset chose the node",
+    )
     DIRTY_NOMIGRATE_WRITEOUT = _q(
         "2.6.18",
         "6.16",

@@ -146,6 +146,9 @@ def sys_get_mempolicy(
         if vma is None:
             return -errno.EFAULT
         pol = vma.policy  # no fallback to the task policy: MPOL_DEFAULT then
+        if vma.file is not None and vma.shmem:
+            # shmem_get_policy(): the object's shared policy at that page
+            pol = vma.file.policy_at(vma.file_index(addr >> PAGE_SHIFT))
     elif addr:
         # EINVAL: addr given without MPOL_F_ADDR
         return -errno.EINVAL
@@ -296,6 +299,11 @@ def sys_mbind(
     mm.split(end)
     for vma in mm.vmas_in(start, end):
         vma.policy = new
+        if vma.file is not None and vma.shmem:
+            # vma_replace_policy() -> shmem_set_policy(): the object's shared policy,
+            # which every mapping of it then allocates by
+            first = vma.file_index(vma.start >> PAGE_SHIFT)
+            vma.file.set_policy(first, vma.file_index(vma.end >> PAGE_SHIFT), new)
     if not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL | MPOL_MF_STRICT):
         return 0
     # queue_pages_range() is given the caller's nodemask, not the policy's nodes: an
