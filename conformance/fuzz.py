@@ -147,6 +147,10 @@ class _Proc:
     proc: RecordedProcess
     mappings: list[_Mapping] = field(default_factory=list)
     live: bool = True
+    # nothing but get_mempolicy ran since its last set_mempolicy: the interleave
+    # rotor is where the program left it (any fault, fork, mmap... may allocate page
+    # tables or slab pages by it, which the kernel does not let a program see)
+    rotor_known: bool = False
 
 
 class _Skip(Exception):
@@ -160,6 +164,9 @@ class _Run:
         self.page = kernel.page_size
         self.procs: list[_Proc] = [_Proc(self.kernel.spawn(uid=0))]
         self.files: list[Any] = []
+        # the inode number of each shmem object (file, shared anonymous mapping) as it
+        # was made: the real kernel's are handed to the simulator (plan_inodes)
+        self.inos: list[int] = []
 
     def proc(self, p: int, *, mapped: bool = False) -> _Proc:
         """The ``p``-th live process (modulo their number); with ``mapped``, among those
@@ -198,6 +205,9 @@ class _Run:
 
     def step(self, s: Step) -> Any:
         a = s.args
+        if s.op not in ("get_mempolicy", "set_mempolicy", "spawn"):
+            for entry in self.procs:
+                entry.rotor_known = False  # a step of one process may fault in another's memory
         if s.op == "spawn":
             self.procs.append(_Proc(self.kernel.spawn(uid=a[0])))
         elif s.op == "fork":
@@ -225,11 +235,14 @@ class _Run:
         elif s.op == "mmap":
             entry = self.proc(a[0])
             addr = self.place(entry.proc, a[1], bool(a[2]), a[4] if len(a) > 4 else 0)
+            if a[2]:
+                self.inos.append(self.kernel.mapping_inode(entry.proc, addr))
             entry.mappings.append(_Mapping(addr, a[1]))
             if a[3]:
                 entry.proc.touch(addr, a[1] * self.page)
         elif s.op == "file":
             f = self.kernel.create_file(a[0] * self.page)
+            self.inos.append(self.kernel.file_inode(f))
             if a[1]:  # write(2) puts the first page in the page cache, mapped nowhere
                 self.kernel.write_file(f, 0, bytes([a[1] % 256]) * 64)
             self.files.append(f)
@@ -282,12 +295,16 @@ class _Run:
             pid, _ = self.target(a[1])
             return caller.proc.migrate_pages(pid, a[2], a[3])
         elif s.op == "set_mempolicy":
-            self.proc(a[0]).proc.set_mempolicy(a[1], a[2])
+            entry = self.proc(a[0])
+            entry.proc.set_mempolicy(a[1], a[2])
+            entry.rotor_known = True
         elif s.op == "get_mempolicy":
             entry = self.proc(a[0], mapped=a[2] is not None)
             addr = 0 if a[2] is None else self.address(entry, a[2])
             if a[1] & MPOL_F_NODE and a[1] & MPOL_F_ADDR and not self.placed(entry, addr):
                 raise _Skip  # a read fault: it maps around where the kernel put the file
+            if a[1] & MPOL_F_NODE and not a[1] & MPOL_F_ADDR and not entry.rotor_known:
+                raise _Skip  # the rotor's next node, after allocations nobody can count
             mode, nodes = entry.proc.get_mempolicy(a[1], addr)
             return (mode, tuple(nodes))
         elif s.op == "mbind":
@@ -360,22 +377,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def execute(kernel: Kernel, program: Sequence[Step]) -> dict[str, Any]:
+def execute(
+    kernel: Kernel, program: Sequence[Step], inos: Sequence[int] | None = None
+) -> dict[str, Any]:
     """Run ``program`` on ``kernel`` (which the caller closes) and return what it saw:
     ``steps`` (each step's outcome), ``calls`` (the raw syscall log), ``nodes`` and
-    ``contents`` afterwards.  JSON-serialisable, comparable with ==."""
+    ``contents`` afterwards, and ``inos`` (not compared: each kernel numbers its own).
+    JSON-serialisable, comparable with ==.  A simulator given ``inos`` (a real run's)
+    numbers its shmem objects alike, so that interleaving them is compared by its rule."""
+    plan = getattr(kernel, "plan_inodes", None)
+    if inos is not None and plan is not None:
+        plan(list(inos))
     run = _Run(kernel)
     steps = [outcome(functools.partial(run.step, s)) for s in program]
     calls = [list(_plain(c)) for c in run.log]
     nodes, contents = run.final()
-    return {"steps": steps, "calls": calls, "nodes": nodes, "contents": contents}
+    return {"steps": steps, "calls": calls, "nodes": nodes, "contents": contents, "inos": run.inos}
 
 
-def run_on(open_kernel: Callable[[], Kernel], program: Sequence[Step]) -> dict[str, Any]:
+def run_on(
+    open_kernel: Callable[[], Kernel], program: Sequence[Step], inos: Sequence[int] | None = None
+) -> dict[str, Any]:
     """``execute`` on a fresh kernel, closed afterwards whatever happens."""
     kernel = open_kernel()
     try:
-        return execute(kernel, program)
+        return execute(kernel, program, inos)
     finally:
         kernel.close()
 
@@ -679,10 +705,10 @@ def _round(
     def check(program: Program) -> None:
         result.runs += 1
         real = run_on(open_real, program)
-        sim = run_on(open_sim, program)
+        sim = run_on(open_sim, program, real["inos"])
         if progress is not None:
             progress(result)
-        if real == sim:
+        if not difference(real, sim):
             return
         d = Disagreement(program, real, sim)
         if d.signature not in known:
@@ -708,8 +734,12 @@ def _flakiness(
 ) -> tuple[str, int]:
     """Empty if three more runs give the same two answers, else how many each gave;
     and how many the simulator gave."""
-    reals = {json.dumps(r, sort_keys=True) for r in [d.real, *_runs(open_real, d.program)]}
-    sims = {json.dumps(s, sort_keys=True) for s in [d.sim, *_runs(open_sim, d.program)]}
+    real_runs = [d.real, *_runs(open_real, d.program)]
+    reals = {_compared(r) for r in real_runs}
+    sims = {
+        _compared(s)
+        for s in [d.sim, *(run_on(open_sim, d.program, r["inos"]) for r in real_runs[1:])]
+    }
     if len(reals) == len(sims) == 1:
         return "", 1
     evidence = (
@@ -717,6 +747,11 @@ def _flakiness(
         f"the simulator {len(sims)}"
     )
     return (f"{evidence} ({why})" if why else evidence), len(sims)
+
+
+def _compared(observation: dict[str, Any]) -> str:
+    """An observation as the comparison sees it (the inode numbers left out)."""
+    return json.dumps({k: v for k, v in observation.items() if k != "inos"}, sort_keys=True)
 
 
 def _runs(open_kernel: Callable[[], Kernel], program: Program, times: int = 3) -> list[Any]:

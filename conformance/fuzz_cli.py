@@ -246,7 +246,8 @@ def load(path: str) -> dict[str, Any]:
 def replay_on_sim(record: dict[str, Any]) -> dict[str, Any]:
     """The file's program on the simulator mirroring the kernel it was recorded on."""
     mirror = mirror_of(record["backend"], record["facts"])
-    return run_on(_opener(mirror), record["program"])
+    real = record.get("real") or {}
+    return run_on(_opener(mirror), record["program"], real.get("inos"))
 
 
 def replay_files(ap: argparse.ArgumentParser, paths: Sequence[str]) -> list[str]:
@@ -303,13 +304,11 @@ def _replay(
             answers = answer["answers"]
             one_facts = answer["facts"]
         else:
-            answers = [
-                {
-                    "real": run_on(_opener(backend), r["program"]),
-                    "sim": run_on(_opener(backend.mirror()), r["program"]),
-                }
-                for r in records
-            ]
+            answers = []
+            for r in records:
+                real = run_on(_opener(backend), r["program"])
+                sim = run_on(_opener(backend.mirror()), r["program"], real["inos"])
+                answers.append({"real": real, "sim": sim})
             one_facts = dataclasses.asdict(backend.facts)
             if payload:
                 _print_payload({"facts": one_facts, "answers": answers})

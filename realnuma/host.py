@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import os
 import select
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import FrameType
 from typing import Any
 
-from realnuma import binding, leftovers, wire
+from realnuma import binding, leftovers, procfs, wire
 from realnuma.cpusets import CpusetError, Cpusets
 from realnuma.fit import HOST_LACKS
 from realnuma.machine import MACHINE_FEATURES, Machine, MachineError, machine_lacks
@@ -647,6 +648,26 @@ class HostKernel:
                 os.pwrite(fd, data, offset)
         finally:
             os.close(fd)
+
+    def file_inode(self, f: Any) -> int:
+        """The inode number of a file (``ls -i``)."""
+        if not isinstance(f, HostFile):
+            raise TypeError(f"f must be HostFile, not {type(f).__name__}")
+        return os.stat(f.path).st_ino
+
+    def mapping_inode(self, proc: Any, addr: int) -> int:
+        """The inode number of the file or shmem object mapped at ``addr``, from
+        /proc/PID/maps; ValueError for anonymous memory."""
+        proc = self._process(proc)
+        addr = check_span(addr, 1)[0]
+        for line in procfs.read_maps(proc.pid):
+            span, _, _, _, inode, *_ = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in span.split("-"))
+            if start <= addr < end:
+                if inode == "0":
+                    raise ValueError(f"addr {addr:#x}: anonymous memory has no inode")
+                return int(inode)
+        raise OSError(errno.EFAULT, f"addr {addr:#x}: {os.strerror(errno.EFAULT)}")
 
     def file_page_node(self, f: Any, index: int) -> int | None:
         """The node of a page-cache page, read by a short-lived helper that maps it."""

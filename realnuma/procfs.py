@@ -69,3 +69,8 @@ def read_status(pid: int | str, proc: Path = Path("/proc")) -> dict[str, str]:
         return parse_status((proc / str(pid) / "status").read_text())
     except (FileNotFoundError, ProcessLookupError):
         raise ProcessLookupError(errno.ESRCH, f"no process {pid}") from None
+
+
+def read_maps(pid: int | str, proc: Path = Path("/proc")) -> list[str]:
+    """The lines of /proc/PID/maps (``start-end perms offset dev inode [path]``)."""
+    return (proc / str(pid) / "maps").read_text().splitlines()

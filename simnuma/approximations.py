@@ -18,6 +18,14 @@ APPROXIMATIONS: dict[str, str] = {
         "(94723aafb9e7's migrate_pages() returned the failed split's -EBUSY from its "
         "'goto out'; later batch code keeps -ENOMEM: not read release by release)."
     ),
+    "INTERLEAVE_ROTOR_OWN_ALLOCATIONS": (
+        "get_mempolicy(MPOL_F_NODE) reports the next node of an interleave task policy's "
+        "rotor; the kernel turns it for every allocation it makes for the task without a "
+        "VMA (page tables on a fault, slab pages, a non-shmem file's page cache), the "
+        "simulator only for the page cache, so after anything else the task did the "
+        "answer may be behind the kernel's (a page-table allocation by a fault turned it "
+        "on 6.1: numa-fuzz)."
+    ),
     "THP_COW_COPIES_WHOLE": (
         "a write to a THP shared by fork copies the whole 2 MiB folio for the writer, as "
         "do_huge_pmd_wp_page() did before 5.8; since 3917c80280c9 (thp: change CoW "

@@ -80,6 +80,7 @@ class SimKernel:
         self.reserved: dict[int, int] = {}
         self.files: list[SimFile] = []
         self.last_ino = 0  # get_next_ino(): each new shmem object takes the next number
+        self.planned_inos: list[int] = []
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
         # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
         self.thp_pin_pages: dict[int, list[int]] = {}
@@ -190,6 +191,7 @@ class SimKernel:
                 seen.add(id(frame))
             frame.mapcount += 1
         child_mm._next = mm._next
+        parent.rotor_moved = True  # copy_page_range() allocated the child's page tables
         self.tasks[child.pid] = child
         return child
 
@@ -241,8 +243,35 @@ class SimKernel:
         return [n for n in nodes if self.nodes[n].has_memory]
 
     def new_ino(self) -> int:
+        """get_next_ino(): the next planned number (plan_inodes), else the next one."""
+        if self.planned_inos:
+            return self.planned_inos.pop(0)
         self.last_ino += 1
         return self.last_ino
+
+    def plan_inodes(self, numbers: list[int]) -> None:
+        """The inode numbers the next shmem objects (files, shared anonymous mappings)
+        get, in the order they are made: a real kernel's, so that shmem's interleave
+        (SHMEM_INTERLEAVE_BY_INODE) can be compared by its rule."""
+        self.planned_inos = [check_int("numbers[]", n, minimum=0) for n in numbers]
+
+    def file_inode(self, f: SimFile) -> int:
+        """The inode number of a file (``ls -i``)."""
+        if not isinstance(f, SimFile):
+            raise TypeError(f"f must be SimFile, not {type(f).__name__}")
+        return f.ino
+
+    def mapping_inode(self, proc: SimProcess, addr: int) -> int:
+        """The inode number of the file or shmem object mapped at ``addr`` (as
+        /proc/PID/maps shows it); ValueError for anonymous memory."""
+        proc = self._process(proc)
+        check_span(addr, 1)
+        vma = proc._mm().vma_lookup(addr)
+        if vma is None:
+            raise_errno(errno.EFAULT, f"addr {addr:#x}")
+        if vma.file is None:
+            raise ValueError(f"addr {addr:#x}: anonymous memory has no inode")
+        return vma.file.ino
 
     def write_file(self, f: SimFile, offset: int, data: bytes) -> None:
         """write(2) to a file: page-cache pages, dirty, mapped by no process."""

@@ -58,6 +58,9 @@ class SimProcess(SyscallMethods):
         self.dumpable = SUID_DUMP_USER
         self.policy: Mempolicy = DEFAULT_POLICY
         self.il_next = 0
+        # the kernel allocated for the task since its policy was set (a fault's page
+        # tables): its rotor may have turned unseen (INTERLEAVE_ROTOR_OWN_ALLOCATIONS)
+        self.rotor_moved = False
         self.cpu_node = kernel.cpu_nodes()[0]
         self.alive = True
         self.mm: AddressSpace | None = None if kthread else AddressSpace(kernel.memory, self._alloc)
@@ -81,6 +84,7 @@ class SimProcess(SyscallMethods):
 
     # --- allocation: where a fault's page comes from --------------------------------
     def _alloc(self, vma: VMA, addr: int, flags: int, order: int) -> Frame:
+        self.rotor_moved = True
         policy = vma.policy or self.policy
         if vma.shmem:
             assert vma.file is not None
@@ -112,6 +116,7 @@ class SimProcess(SyscallMethods):
         """_alloc() of small pages for ``count`` fresh pages of a private anonymous VMA
         from page ``vpn`` on, in address order; fewer when a page finds no room."""
         assert vma.anonymous and not vma.anon_shared
+        self.rotor_moved = True
         policy = vma.policy or self.policy
         period, nodes_for = candidate_rule(self.kernel, policy, self.cpu_node, self.cpuset)
         nodes = self.kernel.nodes

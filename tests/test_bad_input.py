@@ -165,6 +165,14 @@ ROWS: dict[str, Row] = {
         lambda c: c.kernel.write_file(c.file, PAGE - 1, b"xy"), ValueError, "data"
     ),
     "file_page_node-f-type": Row(lambda c: c.kernel.file_page_node("f", 0), TypeError, r"\bf\b"),
+    "file_inode-f-type": Row(lambda c: c.kernel.file_inode("f"), TypeError, r"\bf\b"),
+    "mapping_inode-proc-type": Row(lambda c: c.kernel.mapping_inode("p", 0), TypeError, "proc"),
+    "mapping_inode-addr-type": Row(
+        lambda c: c.kernel.mapping_inode(c.proc, "0"), TypeError, "addr"
+    ),
+    "mapping_inode-addr-anonymous": Row(
+        lambda c: c.kernel.mapping_inode(c.proc, c.page), ValueError, "addr"
+    ),
     "file_page_node-index-type": Row(
         lambda c: c.kernel.file_page_node(c.file, "0"), TypeError, "index"
     ),

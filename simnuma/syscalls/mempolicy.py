@@ -162,6 +162,8 @@ def sys_get_mempolicy(
                 return node
             value = node
         elif pol is current.policy and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
+            if current.rotor_moved:
+                kernel.approximated.add("INTERLEAVE_ROTOR_OWN_ALLOCATIONS")
             nodes = sorted(pol.nodes)
             value = nodes[current.il_next % len(nodes)]
         else:
@@ -241,6 +243,7 @@ def sys_set_mempolicy(
         return new
     current.policy = new or Mempolicy(MPOL_DEFAULT)
     current.il_next = 0
+    current.rotor_moved = False
     return 0
 
 
