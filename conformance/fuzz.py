@@ -322,21 +322,23 @@ class _Run:
         )
 
     def place(self, proc: RecordedProcess, pages: int, shared: bool, offset: int) -> int:
-        """Map ``pages`` pages ``offset`` pages past a page-table (2 MiB) boundary: a
-        read fault maps around within an aligned 64 KiB window of one page table, so
-        the answer depends on where a mapping lies, and two kernels only agree on it if
-        their mappings lie alike.  A larger mapping is cut down to the place (munmap
-        both ends), as a program aligning its memory would."""
-        table = PTRS_PER_PTE * self.page
+        """Map ``pages`` pages ``offset`` pages past a 6 MiB boundary, the same on every
+        kernel: a read fault maps around within an aligned 64 KiB window of one page
+        table (2 MiB), and interleave picks a node by the page's number in its object
+        (the address, for private memory) modulo the nodes (1 to 3 here), so two
+        kernels agree on both only if their mappings lie alike.  A private mapping
+        twice as large finds the place; the mapping goes there as a hint (mmap(2)
+        without MAP_FIXED), so that a shared one's object starts at it."""
+        align = 3 * PTRS_PER_PTE * self.page
         length = pages * self.page
-        span = 2 * table + length
-        base = int(proc.mmap(span, shared=shared))
-        start = -(-base // table) * table + (offset % PTRS_PER_PTE) * self.page
-        if start > base:
-            proc.munmap(base, start - base)
-        if base + span > start + length:
-            proc.munmap(start + length, base + span - start - length)
-        return start
+        span = 2 * align + length
+        probe = int(proc.mmap(span))
+        start = -(-probe // align) * align + (offset % PTRS_PER_PTE) * self.page
+        proc.munmap(probe, span)
+        addr = int(proc.mmap(length, shared=shared, addr=start))
+        if addr != start:
+            raise RuntimeError(f"mmap: the hint {start:#x} was free, the kernel chose {addr:#x}")
+        return addr
 
     def final(self) -> tuple[list[Any], list[Any]]:
         """The node of every page of every live mapping, and a digest of its contents."""

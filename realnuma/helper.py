@@ -54,7 +54,14 @@ class Helper:
 
     # --- memory -----------------------------------------------------------------
     def mmap(
-        self, length: int, shared: bool, path: str | None, huge: str | None, prot: int, offset: int
+        self,
+        length: int,
+        shared: bool,
+        path: str | None,
+        huge: str | None,
+        prot: int,
+        offset: int,
+        addr: int = 0,
     ) -> int:
         if length > TASK_SIZE:  # the simulator's words for a length no mapping can have
             raise ValueError(f"length {length:#x} does not fit in the address space")
@@ -68,7 +75,7 @@ class Helper:
             flags |= lib.MAP_HUGETLB
         try:
             if huge != "thp":
-                return _ok(binding.mmap(length, prot, flags, fd, offset), "mmap")
+                return _ok(binding.mmap(length, prot, flags, fd, offset, addr), "mmap")
             # a 2 MiB-aligned range inside a larger mapping, the rest given back
             raw = _ok(binding.mmap(length + HUGE_PAGE_SIZE, prot, flags, fd, offset), "mmap")
             start = (raw + HUGE_PAGE_SIZE - 1) & ~(HUGE_PAGE_SIZE - 1)

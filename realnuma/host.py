@@ -232,16 +232,17 @@ class HostProcess(SyscallMethods):
         huge: str | None = None,
         prot: int = PROT_READ | PROT_WRITE,
         offset: int = 0,
+        addr: int = 0,
     ) -> int:
-        length = check_mmap(length, prot, offset, huge, self.kernel.page_size)
+        length = check_mmap(length, prot, offset, huge, self.kernel.page_size, addr)
         check_bool("shared", shared)
         if file is not None and not isinstance(file, HostFile):
             raise TypeError(
                 f"file must be a HostFile from HostKernel.create_file, not {type(file).__name__}"
             )
         path = file.path if isinstance(file, HostFile) else None
-        addr: int = self._call("mmap", length, shared, path, huge, prot, offset)
-        return addr
+        placed: int = self._call("mmap", length, shared, path, huge, prot, offset, addr)
+        return placed
 
     def _range(self, addr: int, length: int) -> None:
         check_range(addr, length, self.kernel.page_size)

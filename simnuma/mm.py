@@ -118,8 +118,20 @@ class AddressSpace:
             if vma.end > start and vma.start < end:
                 yield vma
 
-    def pick_address(self, length: int, align: int) -> int:
+    def _clash(self, start: int, end: int) -> VMA | None:
+        """The first VMA overlapping [start, end), found by bisection."""
+        vma = self.find_vma(start)
+        return vma if vma is not None and vma.start < end else None
+
+    def pick_address(self, length: int, align: int, hint: int = 0) -> int:
+        """Where a new mapping goes: at ``hint`` if the range is free and aligned (a
+        hole around it, so that it merges with nothing), else past the last one."""
+        fits = hint and not hint % align and hint + length <= MMAP_LIMIT
+        if fits and self._clash(hint - PAGE_SIZE, hint + length + PAGE_SIZE) is None:
+            return hint
         addr = (self._next + align - 1) & ~(align - 1)
+        while (clash := self._clash(addr, addr + length + PAGE_SIZE)) is not None:
+            addr = (clash.end + PAGE_SIZE + align - 1) & ~(align - 1)  # past a hinted one
         if addr + length > MMAP_LIMIT:
             raise ValueError(f"length {length:#x} does not fit in the address space")
         self._next = addr + length + PAGE_SIZE  # leave a hole so mappings never merge

@@ -135,10 +135,12 @@ class SimProcess(SyscallMethods):
         huge: str | None = None,
         prot: int = PROT_READ | PROT_WRITE,
         offset: int = 0,
+        addr: int = 0,
     ) -> int:
-        """mmap(2) anonymous (private or shared), a file, or 2 MiB huge pages."""
+        """mmap(2) anonymous (private or shared), a file, or 2 MiB huge pages; at
+        ``addr`` if that range is free (a hint, as without MAP_FIXED)."""
         mm = self._mm()
-        length = check_mmap(length, prot, offset, huge, PAGE_SIZE)
+        length = check_mmap(length, prot, offset, huge, PAGE_SIZE, addr)
         check_bool("shared", shared)
         if file is not None and not isinstance(file, SimFile):
             raise TypeError(
@@ -150,7 +152,7 @@ class SimProcess(SyscallMethods):
             raise ValueError(
                 "huge pages of a file (hugetlbfs/shmem THP) are not supported: use file=None"
             )
-        addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE)
+        addr = mm.pick_address(length, HPAGE_SIZE if huge else PAGE_SIZE, addr)
         anon_shared = shared and file is None
         if anon_shared:
             file = SimFile(

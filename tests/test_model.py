@@ -8,7 +8,7 @@ import pytest
 
 from simnuma import NodeSpec, SimKernel, Topology
 from simnuma.abi import MPOL_BIND, MPOL_INTERLEAVE, MPOL_MF_MOVE, MPOL_PREFERRED
-from simnuma.frames import OutOfNodeMemory
+from simnuma.frames import PAGE_SIZE, OutOfNodeMemory
 
 PAGE = 4096
 TIB = 1 << 40
@@ -134,3 +134,18 @@ def test_sparse_node_ids() -> None:
     else:
         raise AssertionError("memoryless node 9 accepted")
     assert p.get_mempolicy(4)[1] == [0, 4]  # MPOL_F_MEMS_ALLOWED
+
+
+def test_an_mmap_hint_is_taken_when_the_range_is_free() -> None:
+    """mmap(2) without MAP_FIXED: a free hinted range is where the mapping goes; a taken
+    one is not, and later mappings step around a hinted one."""
+    k = SimKernel(nodes=2)
+    p = k.spawn()
+    hint = 0x7000_0000_0000
+    assert p.mmap(PAGE_SIZE, addr=hint) == hint
+    other = p.mmap(PAGE_SIZE, addr=hint)
+    assert other != hint
+    assert p.mmap(PAGE_SIZE, shared=True, addr=hint + 16 * PAGE_SIZE) == hint + 16 * PAGE_SIZE
+    starts = sorted(v.start for v in p.mm.vmas)  # type: ignore[union-attr]
+    ends = sorted(v.end for v in p.mm.vmas)  # type: ignore[union-attr]
+    assert all(e < s for e, s in zip(ends, starts[1:], strict=False)), "mappings overlap"

@@ -122,9 +122,15 @@ def check_prot(prot: object) -> int:
     return prot
 
 
-def check_mmap(length: object, prot: object, offset: object, huge: object, page_size: int) -> int:
-    """mmap()'s arguments; returns ``length`` rounded up to whole (huge) pages."""
+def check_mmap(
+    length: object, prot: object, offset: object, huge: object, page_size: int, addr: object = 0
+) -> int:
+    """mmap()'s arguments; returns ``length`` rounded up to whole (huge) pages.  ``addr``
+    is a hint (0: none): page-aligned, in the user address space."""
     length = check_int("length", length, minimum=1)
+    hint = check_int("addr", addr, minimum=0)
+    if hint % page_size or hint > USER_ADDRESS_LIMIT:
+        raise ValueError(f"addr {hint:#x}: a hint is a page-aligned user address")
     check_prot(prot)
     offset = check_int("offset", offset, minimum=0)
     if length > USER_ADDRESS_LIMIT:

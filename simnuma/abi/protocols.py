@@ -57,6 +57,7 @@ class Process(Protocol):
         huge: str | None = None,
         prot: int = PROT_READ | PROT_WRITE,
         offset: int = 0,
+        addr: int = 0,
     ) -> int: ...
 
     def munmap(self, addr: int, length: int) -> None: ...
