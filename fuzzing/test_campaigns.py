@@ -24,10 +24,20 @@ from conformance.fuzz_cli import main
 DEFAULT_KERNELS = ";".join(
     ["host"] + [f"vm:kernel={k},nodes=4,mem=256" for k in ("5.10", "6.1", "6.12", "7.2")]
 )
+
+
+def _number(name: str, default: int) -> int:
+    text = os.environ.get(name) or str(default)
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(f"{name}={text!r} is not a whole number") from None
+
+
 KERNELS = [k for k in os.environ.get("SIMNUMA_FUZZ_KERNELS", DEFAULT_KERNELS).split(";") if k]
-PROGRAMS = int(os.environ.get("SIMNUMA_FUZZ_PROGRAMS", "10000"))
-SHARDS = int(os.environ.get("SIMNUMA_FUZZ_SHARDS", "1"))
-SEED = int(os.environ.get("SIMNUMA_FUZZ_SEED") or random.SystemRandom().randrange(1 << 31))
+PROGRAMS = _number("SIMNUMA_FUZZ_PROGRAMS", 10000)
+SHARDS = _number("SIMNUMA_FUZZ_SHARDS", 1)
+SEED = _number("SIMNUMA_FUZZ_SEED", random.SystemRandom().randrange(1 << 31))
 
 
 def _params() -> list[object]:
