@@ -910,29 +910,26 @@ _ALL = [
     ),
     _c(
         "mempolicy.shmem.interleave_by_inode",
-        "interleaved shmem starts each new object on the next node: the index is biased "
-        "by the object's inode number",
+        "interleaved shmem places page i of an object on node (i + the object's inode "
+        "number) mod n of the mask",
         KERNEL,
         when=Q.SHMEM_INTERLEAVE_BY_INODE,
-        note="two shared anonymous mappings made one after the other on one CPU",
     ),
     _c(
         "mempolicy.shmem.interleave_by_index",
-        "interleaved shmem places a page by its index alone: every object starts alike",
+        "interleaved shmem places page i of an object on node i mod n of the mask",
         KERNEL,
         unless=Q.SHMEM_INTERLEAVE_BY_INODE,
     ),
     _c(
         "mempolicy.shmem.copy_by_inode",
-        "a private copy in a mapping of a tmpfs file interleaves by the file's inode "
-        "number too: the first copies of two files made one after the other differ",
+        "a private copy of page i of a tmpfs file interleaves by (i + the file's inode number) too",
         KERNEL,
         when=Q.SHMEM_COPY_INTERLEAVE_BY_INODE,
     ),
     _c(
         "mempolicy.shmem.copy_by_offset",
-        "a private copy in a mapping of a tmpfs file interleaves by its offset alone: "
-        "the first copies of two files land alike",
+        "a private copy of page i of a tmpfs file interleaves by i alone",
         KERNEL,
         unless=Q.SHMEM_COPY_INTERLEAVE_BY_INODE,
     ),

@@ -241,72 +241,67 @@ def shared_policy_of_a_file(env: Env) -> None:
     expect(q.get_mempolicy(MPOL_F_ADDR, b), (MPOL_BIND, [away]), "its mapping's policy")
 
 
-RUN_ON = Needs(memory_nodes=2, features=frozenset({"run_on"}))
+FILES = Needs(memory_nodes=2, features=frozenset({"files"}))
 
 
-def _interleaved_on_one_cpu(env: Env) -> Process:
-    """A process interleaving over two nodes, kept on one CPU: the inode numbers of
-    what it makes come one after another (shmem hands them out per CPU)."""
-    n0, n1 = env.memory_nodes[:2]
+def _interleaving(env: Env) -> tuple[Process, int, int]:
+    """A process interleaving over two nodes, and them in mask order (low, high)."""
+    lo, hi = sorted(env.memory_nodes[:2])
     p = env.spawn()
-    env.world.run_on(p, env.cpu_nodes[0])
-    p.set_mempolicy(MPOL_INTERLEAVE, [n0, n1])
-    return p
+    p.set_mempolicy(MPOL_INTERLEAVE, [lo, hi])
+    return p, lo, hi
 
 
-def _shmem_starts(env: Env) -> tuple[list[int], list[int]]:
-    """The nodes of two pages of each of two shared anonymous mappings, made in turn."""
-    p = _interleaved_on_one_cpu(env)
-    first = p.mmap(2 * env.page_size, shared=True)
-    second = p.mmap(2 * env.page_size, shared=True)
-    p.touch(first, 2 * env.page_size)
-    p.touch(second, 2 * env.page_size)
+def _two_pages(env: Env, p: Process, a: int, first: int) -> None:
+    """Pages 0 and 1 at ``a``; ``first`` (0 or 1) is the one expected on the low node."""
     page = env.page_size
-    return env.where(p, [first, first + page]), env.where(p, [second, second + page])
+    low, high = a + first * page, a + (1 - first) * page
+    lo, hi = sorted(env.memory_nodes[:2])
+    expect(env.where(p, [low, high]), [lo, hi], f"pages {first} and {1 - first}")
 
 
-@case("mempolicy.shmem.interleave_by_inode", needs=RUN_ON)
-def shmem_objects_start_in_turn(env: Env) -> None:
-    """Each object alternates over the nodes, and the second starts on the other node."""
-    first, second = _shmem_starts(env)
-    expect(len(set(first)), 2, f"the first object's pages alternate ({first})")
-    expect(second, first[::-1], "the second object starts on the next node")
+@case("mempolicy.shmem.interleave_by_inode", needs=TWO)
+def shmem_by_inode(env: Env) -> None:
+    """Two shared anonymous objects: in each, the page whose index plus the object's
+    inode number is even is on the mask's first node, the other on the second."""
+    p, _, _ = _interleaving(env)
+    for _ in range(2):
+        a = p.mmap(2 * env.page_size, shared=True)
+        p.touch(a, 2 * env.page_size)
+        _two_pages(env, p, a, env.world.mapping_inode(p, a) % 2)
 
 
-@case("mempolicy.shmem.interleave_by_index", needs=RUN_ON)
-def shmem_objects_start_alike(env: Env) -> None:
-    """Each object alternates over the nodes from the same one."""
-    first, second = _shmem_starts(env)
-    expect(len(set(first)), 2, f"the first object's pages alternate ({first})")
-    expect(second, first, "the second object starts where the first did")
+@case("mempolicy.shmem.interleave_by_index", needs=TWO)
+def shmem_by_index(env: Env) -> None:
+    """Two shared anonymous objects: page 0 of each on the mask's first node."""
+    p, _, _ = _interleaving(env)
+    for _ in range(2):
+        a = p.mmap(2 * env.page_size, shared=True)
+        p.touch(a, 2 * env.page_size)
+        _two_pages(env, p, a, 0)
 
 
-def _first_copies(env: Env) -> tuple[int, int]:
-    """The nodes of the private copies of page 0 of two tmpfs files made in turn."""
-    p = _interleaved_on_one_cpu(env)
-    files = [env.world.create_file(env.page_size) for _ in range(2)]
-    maps = [p.mmap(env.page_size, file=f) for f in files]
-    for a in maps:
-        p.write_bytes(a, b"copy")
-    first, second = env.where(p, maps)
-    return first, second
+def _private_copies(env: Env) -> tuple[Process, int, int]:
+    """Private copies of pages 0 and 1 of a tmpfs file, made under interleave."""
+    p, _, _ = _interleaving(env)
+    f = env.world.create_file(2 * env.page_size)
+    a = p.mmap(2 * env.page_size, file=f)
+    p.touch(a, 2 * env.page_size)  # a write: each page is copied
+    return p, a, env.world.file_inode(f)
 
 
-FILES_ON_ONE_CPU = Needs(memory_nodes=2, features=frozenset({"run_on", "files"}))
+@case("mempolicy.shmem.copy_by_inode", needs=FILES)
+def copies_by_inode(env: Env) -> None:
+    """The copy whose index plus the file's inode number is even is on the first node."""
+    p, a, ino = _private_copies(env)
+    _two_pages(env, p, a, ino % 2)
 
 
-@case("mempolicy.shmem.copy_by_inode", needs=FILES_ON_ONE_CPU)
-def copies_follow_the_inode(env: Env) -> None:
-    """The two first copies land on different nodes."""
-    first, second = _first_copies(env)
-    expect(first != second, True, f"copies on {first} and {second}")
-
-
-@case("mempolicy.shmem.copy_by_offset", needs=FILES_ON_ONE_CPU)
-def copies_follow_the_offset(env: Env) -> None:
-    """The two first copies land on the same node."""
-    first, second = _first_copies(env)
-    expect(first, second, "the second copy's node")
+@case("mempolicy.shmem.copy_by_offset", needs=FILES)
+def copies_by_offset(env: Env) -> None:
+    """The copy of page 0 is on the mask's first node, whatever the file's number."""
+    p, a, _ = _private_copies(env)
+    _two_pages(env, p, a, 0)
 
 
 @case("mbind.move.default", needs=TWO)
