@@ -65,6 +65,9 @@ OPS = (
     "setresuid",
 )
 
+# a spawn's capabilities: the uid's own (root: all), none, or CAP_SYS_NICE alone
+CAPS: dict[int, list[str] | None] = {0: None, 1: [], 2: ["CAP_SYS_NICE"]}
+
 # move_pages' target: the caller itself (pid 0), or a pid no process has.
 SELF = -1
 NO_SUCH_PID = -2
@@ -209,7 +212,9 @@ class _Run:
             for entry in self.procs:
                 entry.rotor_known = False  # a step of one process may fault in another's memory
         if s.op == "spawn":
-            self.procs.append(_Proc(self.kernel.spawn(uid=a[0])))
+            caps = CAPS[a[1]] if len(a) > 1 else None
+            mems = list(a[2]) if len(a) > 2 and a[2] is not None else None
+            self.procs.append(_Proc(self.kernel.spawn(uid=a[0], caps=caps, cpuset_mems=mems)))
         elif s.op == "fork":
             parent = self.proc(a[0])
             child = parent.proc.fork()
@@ -437,10 +442,13 @@ def programs(
     max_steps: int = MAX_STEPS,
     max_numnodes: int = 1024,
     read_faults: bool = True,
+    cpusets: bool = False,
 ) -> st.SearchStrategy[Program]:
     """Programs over the operations every backend performs, on a kernel with ``nodes``.
     Without ``read_faults``, get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR), the only read
-    fault a program makes (and so the only fault-around), is not generated."""
+    fault a program makes (and so the only fault-around), is not generated; with
+    ``cpusets`` (the real kernel has a writable cpuset hierarchy), spawns in a cpuset
+    are."""
     universe = node_universe(nodes, max_numnodes)
     proc = st.integers(0, 3)
     mapping = st.integers(0, 3)
@@ -499,6 +507,12 @@ def programs(
         move_pages,
         move_pages,
         step("spawn", st.sampled_from([0, 1000])),
+        step(
+            "spawn",
+            st.sampled_from([0, 1000]),
+            st.sampled_from(list(CAPS)),
+            st.just(None) if not cpusets else st.one_of(st.none(), mask),
+        ),
         step("fork", proc),
         step("exit", proc),
         mmap,
@@ -644,6 +658,7 @@ def campaign(
     max_numnodes: int = 1024,
     max_steps: int = MAX_STEPS,
     read_faults: bool = True,
+    cpusets: bool = False,
     progress: Callable[[Campaign], None] | None = None,
 ) -> Campaign:
     """``programs_count`` programs (hypothesis, seeded, no database; shrinking counts) on
@@ -656,7 +671,11 @@ def campaign(
     import time
 
     strategy = programs(
-        nodes, max_steps=max_steps, max_numnodes=max_numnodes, read_faults=read_faults
+        nodes,
+        max_steps=max_steps,
+        max_numnodes=max_numnodes,
+        read_faults=read_faults,
+        cpusets=cpusets,
     )
     result = Campaign()
     found: dict[str, Disagreement] = {}

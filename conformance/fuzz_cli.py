@@ -176,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_numnodes=facts.get("max_numnodes") or 1024,
             max_steps=args.max_steps,
             read_faults=not args.no_read_faults,
+            cpusets=bool(facts.get("cpusets")),
             progress=_Progress() if args.payload else None,
         )
         label, mirror_label = real.label, mirror.label
