@@ -63,6 +63,7 @@ OPS = (
     "mlock",
     "pin",
     "setresuid",
+    "thp",
 )
 
 # a spawn's capabilities: the uid's own (root: all), none, or CAP_SYS_NICE alone
@@ -264,6 +265,14 @@ class _Run:
             if entry.proc.move_pages(0, [at], None, 0).status[0] < 0:
                 raise _Skip
             self.kernel.pin(entry.proc, at)
+        elif s.op == "thp":
+            # a 2 MiB-aligned anonymous range with MADV_HUGEPAGE; a touch faults a THP
+            entry = self.proc(a[0])
+            pages = PTRS_PER_PTE
+            addr = int(entry.proc.mmap(pages * self.page, huge="thp"))
+            entry.mappings.append(_Mapping(addr, pages, placed=False))
+            if a[1]:
+                entry.proc.touch(addr, pages * self.page)
         elif s.op == "setresuid":
             self.proc(a[0]).proc.setresuid(a[1], a[1], a[1])
         elif s.op == "munmap":
@@ -443,12 +452,13 @@ def programs(
     max_numnodes: int = 1024,
     read_faults: bool = True,
     cpusets: bool = False,
+    thp: bool = False,
 ) -> st.SearchStrategy[Program]:
     """Programs over the operations every backend performs, on a kernel with ``nodes``.
     Without ``read_faults``, get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR), the only read
     fault a program makes (and so the only fault-around), is not generated; with
     ``cpusets`` (the real kernel has a writable cpuset hierarchy), spawns in a cpuset
-    are."""
+    are, and with ``thp`` (it faults transparent huge pages on demand) THP mappings."""
     universe = node_universe(nodes, max_numnodes)
     proc = st.integers(0, 3)
     mapping = st.integers(0, 3)
@@ -530,6 +540,7 @@ def programs(
         step("mlock", proc, mapping),
         step("pin", proc, mapping, st.integers(0, MAX_PAGES - 1)),
         step("setresuid", proc, st.sampled_from([0, 1000])),
+        *([step("thp", proc, st.integers(0, 1))] if thp else []),
     )
     # a program starts with a mapping, so that most steps have pages to work on
     return st.tuples(mmap, st.lists(step_strategy, max_size=max_steps - 1)).map(
@@ -659,6 +670,7 @@ def campaign(
     max_steps: int = MAX_STEPS,
     read_faults: bool = True,
     cpusets: bool = False,
+    thp: bool = False,
     progress: Callable[[Campaign], None] | None = None,
 ) -> Campaign:
     """``programs_count`` programs (hypothesis, seeded, no database; shrinking counts) on
@@ -676,6 +688,7 @@ def campaign(
         max_numnodes=max_numnodes,
         read_faults=read_faults,
         cpusets=cpusets,
+        thp=thp,
     )
     result = Campaign()
     found: dict[str, Disagreement] = {}

@@ -177,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_steps=args.max_steps,
             read_faults=not args.no_read_faults,
             cpusets=bool(facts.get("cpusets")),
+            thp=_faults_thps(facts),
             progress=_Progress() if args.payload else None,
         )
         label, mirror_label = real.label, mirror.label
@@ -197,6 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a program the real kernel answers in more than one way is recorded (the file
     # holds the evidence), not failed: no single answer can be required of the simulator
     return 1 if len(varied) < len(result.disagreements) else 0
+
+
+def _faults_thps(facts: dict[str, Any]) -> bool:
+    """Whether a helper faults a THP on demand there (HostKernel.features' "thp")."""
+    from simnuma.abi.quirks import Quirk, parse_release
+
+    release = parse_release(str(facts["release"]))
+    return facts.get("thp") in ("always", "madvise") and Quirk.MADV_POPULATE.holds_in(release)
 
 
 class _Progress:
