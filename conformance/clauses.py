@@ -586,11 +586,44 @@ _ALL = [
     ),
     _c(
         "move_pages.errno.ENOMEM.thp_split_retry",
-        "ENOMEM: a THP with no room for it is split and its pages moved, the first one "
-        "first, until one finds no room",
+        "ENOMEM: a THP with no room for it is split and its pages moved, the head at "
+        "once and the tails from the last one down, until one finds no room",
         KERNEL,
         when=(Q.THP, Q.THP_NO_ROOM_SPLITS),
+        unless=Q.THP_SPLIT_HEAD_LAST,
         note="split and retry on -ENOMEM",
+    ),
+    _c(
+        "move_pages.errno.ENOMEM.thp_split_head_last",
+        "ENOMEM: a THP with no room for it is split and its pages moved after the rest "
+        "of the list, the tails from the last one down and the head last, until one "
+        "finds no room",
+        KERNEL,
+        when=(Q.THP, Q.THP_NO_ROOM_SPLITS, Q.THP_SPLIT_HEAD_LAST),
+        unless=Q.THP_SPLIT_PAGES_BEST_EFFORT,
+        note="try_split_thp() moves the head after its tails",
+    ),
+    _c(
+        "move_pages.result.thp_split_counted",
+        "a THP with no room for it is split and as many of its pages moved as there is "
+        "room for, the tails from the last one down: no ENOMEM, the THP counted as one "
+        "page not moved",
+        KERNEL,
+        when=(Q.THP, Q.THP_NO_ROOM_SPLITS, Q.THP_SPLIT_PAGES_BEST_EFFORT),
+        unless=Q.THP_SPLIT_TAILS_ASCENDING,
+        note="one asynchronous pass over the split pages, their failures not counted",
+    ),
+    _c(
+        "move_pages.result.thp_split_counted_ascending",
+        "the same, the tails from the first one up",
+        KERNEL,
+        when=(
+            Q.THP,
+            Q.THP_NO_ROOM_SPLITS,
+            Q.THP_SPLIT_PAGES_BEST_EFFORT,
+            Q.THP_SPLIT_TAILS_ASCENDING,
+        ),
+        note="the uniform split lists the tails upwards",
     ),
     _c(
         "move_pages.errno.EPERM.move_all",

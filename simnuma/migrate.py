@@ -76,12 +76,25 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     """migrate_pages(): move each isolated folio to its target; put every folio back.
 
     A THP that finds no room is split and its pages retried (THP_NO_ROOM_SPLITS): the
-    first at once, answering for the THP, the other 511 after the rest of the list."""
+    head at once, answering for the THP, the tails after the rest of the list; since
+    THP_SPLIT_HEAD_LAST every page after the list, the head last, the THP counted as
+    one failure unless all of them move (their own failures are not counted); since
+    THP_SPLIT_PAGES_BEST_EFFORT one whose page finds no room no longer ends the call."""
     results: list[int | None] = [None] * len(frames)
     tails: list[tuple[Frame, int]] = []
-    rc, failed = _migrate_list(kernel, enumerate(zip(frames, targets, strict=True)), results, tails)
-    if tails:
-        late, more = _migrate_list(kernel, enumerate(tails), None, tails, rc)
+    items = enumerate(zip(frames, targets, strict=True))
+    rc, failed, split = _migrate_list(kernel, items, results, tails)
+    if tails and kernel.profile.has(Quirk.THP_SPLIT_HEAD_LAST):
+        # the split pages (put back if the list's own -ENOMEM ended the call): a page
+        # finding no room ends the call too, or (best effort) only their pass
+        late, _, _ = _migrate_list(kernel, enumerate(tails), None, [], rc)
+        if not kernel.profile.has(Quirk.THP_SPLIT_PAGES_BEST_EFFORT):
+            rc = late
+        # "Return 0 in case all subpages of fail-to-migrate THPs are migrated"
+        if failed == split and all(f.nid == t for f, t in tails):
+            failed = 0
+    elif tails:
+        late, more, _ = _migrate_list(kernel, enumerate(tails), None, tails, rc)
         rc, failed = late, failed + more
     return Migration(rc or failed, results)
 
@@ -92,10 +105,11 @@ def _migrate_list(
     results: list[int | None] | None,
     tails: list[tuple[Frame, int]],
     rc: int = 0,
-) -> tuple[int, int]:
-    """The passes over one list: (rc, failures).  ``results``: where each outcome goes
-    (None for the tail pages of a split THP, which answer for nothing)."""
-    failed = 0
+) -> tuple[int, int, int]:
+    """The passes over one list: (rc, failures, THPs split to be retried after it, each
+    one of the failures).  ``results``: where each outcome goes (None for the pages of
+    a split THP, which answer for nothing)."""
+    failed = split = 0
     nodes = kernel.nodes
     walled = kernel.current.cpuset if kernel.current is not None else None
     for i, (frame, target) in items:
@@ -121,10 +135,20 @@ def _migrate_list(
             and thp_splittable(kernel, frame)
         ):
             # "THP migration might be unsupported or the allocation could've failed so
-            # we should retry on the same page with the THP split to base pages": the
-            # head at once, the tails at the end of the list
+            # we should retry on the same page with the THP split to base pages"; the
+            # split lists the tails from the last one down (upwards since 6.15)
             subs = split_thp(kernel, frame)
-            tails.extend((sub, target) for sub in subs[1:])
+            ascending = kernel.profile.has(Quirk.THP_SPLIT_TAILS_ASCENDING)
+            order = subs[1:] if ascending else subs[:0:-1]
+            if kernel.profile.has(Quirk.THP_SPLIT_HEAD_LAST):
+                # try_split_thp(): the head after its tails, all after the list
+                tails.extend((sub, target) for sub in [*order, subs[0]])
+                failed += 1
+                split += 1
+                if results is not None:
+                    results[i] = -errno.ENOMEM
+                continue
+            tails.extend((sub, target) for sub in order)  # the head at once
             frame = subs[0]
             outcome = migrate_one(kernel, frame, target)
         frame.flags &= ~ISOLATED
@@ -138,7 +162,7 @@ def _migrate_list(
             results[i] = outcome
         if outcome < 0:
             failed += 1
-    return rc, failed
+    return rc, failed, split
 
 
 def thp_splittable(kernel: SimKernel, frame: Frame) -> bool:

@@ -139,7 +139,7 @@ def test_clause_not_holding_in_the_release_is_not_applicable() -> None:
 
 
 def test_backend_specs() -> None:
-    assert [b.label for b in parse_backends("sim:profile=6.1")] == ["sim:6.1–6.4"]
+    assert [b.label for b in parse_backends("sim:profile=6.1")] == ["sim:6.1–6.2"]
     assert len(parse_backends("sim:profile=all")) == len(named_profiles())
     for bad in (
         "sim:nodes=0",

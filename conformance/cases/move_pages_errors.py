@@ -18,6 +18,7 @@ from simnuma.abi import (
     PROT_READ,
     UNWRITTEN,
     Process,
+    RawResult,
     format_statuses,
     move_pages_raw,
     pack_ulongs,
@@ -259,8 +260,8 @@ def target_node_full(env: Env) -> None:
 THP_FULL = Needs(memory_nodes=2, features=frozenset({"fill_node_partial", "thp"}))
 
 
-def _thp_to_small_node(env: Env) -> tuple[Process, list[int], int, int]:
-    """A THP, and its target node left with room for 10 small pages."""
+def _thp_to_small_node(env: Env) -> tuple[Process, list[int], int, int, RawResult]:
+    """A THP moved to a node left with room for 10 small pages: the call's result."""
     p = env.spawn()
     a = p.mmap(HPAGE, huge="thp")
     p.touch(a, HPAGE)
@@ -268,26 +269,53 @@ def _thp_to_small_node(env: Env) -> tuple[Process, list[int], int, int]:
     here = env.where(p, [a])[0]
     target = _away(env, p, a)
     env.world.fill_node(target, 10)
-    expect_errno(lambda: p.move_pages(0, [a], [target], MPOL_MF_MOVE), errno.ENOMEM, "no room")
-    return p, pages, here, target
+    return p, pages, here, target, move_pages_raw(p, 0, [a], [target], MPOL_MF_MOVE)
+
+
+def _moved(env: Env, p: Process, pages: list[int], target: int, which: list[int]) -> None:
+    where = env.where(p, pages)
+    moved = [i for i, n in enumerate(where) if n == target]
+    expect(moved, sorted(which), "the pages that moved")
 
 
 @case("move_pages.errno.ENOMEM.thp_whole", needs=THP_FULL)
 def thp_no_room_unmoved(env: Env) -> None:
     """The THP's allocation fails: ENOMEM, and all 512 pages stay where they were."""
-    p, pages, here, _ = _thp_to_small_node(env)
+    p, pages, here, _, r = _thp_to_small_node(env)
+    expect((r.ret, r.err), (-1, errno.ENOMEM), "no room")
     expect(env.where(p, pages), [here] * len(pages), "nodes after the call")
 
 
 @case("move_pages.errno.ENOMEM.thp_split_retry", needs=THP_FULL)
 def thp_no_room_split(env: Env) -> None:
-    """The THP is split and retried: its first page and 9 more fill the target, then
-    ENOMEM."""
-    p, pages, here, target = _thp_to_small_node(env)
-    where = env.where(p, pages)
-    expect(where[0], target, "the first page (retried at once)")
-    expect(sum(n == target for n in where), 10, "pages moved")
-    expect(sum(n == here for n in where), len(pages) - 10, "pages left")
+    """Split and retried: the head at once, then tails 511 down to 503; then ENOMEM."""
+    p, pages, _, target, r = _thp_to_small_node(env)
+    expect((r.ret, r.err), (-1, errno.ENOMEM), "no room")
+    _moved(env, p, pages, target, [0, *range(503, 512)])
+
+
+@case("move_pages.errno.ENOMEM.thp_split_head_last", needs=THP_FULL)
+def thp_no_room_split_head_last(env: Env) -> None:
+    """Split: tails 511 down to 502 move, the head (last) does not; then ENOMEM."""
+    p, pages, _, target, r = _thp_to_small_node(env)
+    expect((r.ret, r.err), (-1, errno.ENOMEM), "no room")
+    _moved(env, p, pages, target, list(range(502, 512)))
+
+
+@case("move_pages.result.thp_split_counted", needs=THP_FULL)
+def thp_no_room_split_counted(env: Env) -> None:
+    """Split: tails 511 down to 502 move; the call returns 1, the status unwritten."""
+    p, pages, _, target, r = _thp_to_small_node(env)
+    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
+    _moved(env, p, pages, target, list(range(502, 512)))
+
+
+@case("move_pages.result.thp_split_counted_ascending", needs=THP_FULL)
+def thp_no_room_split_counted_ascending(env: Env) -> None:
+    """Split: tails 1 to 10 move; the call returns 1, the status unwritten."""
+    p, pages, _, target, r = _thp_to_small_node(env)
+    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
+    _moved(env, p, pages, target, list(range(1, 11)))
 
 
 @case("move_pages.errno.EPERM.move_all")

@@ -195,6 +195,32 @@ class Quirk(Enum):
         "(PATCHv12 32/37, November 2015, merged for 4.5), not from the history itself",
         confirmed=False,
     )
+    THP_SPLIT_HEAD_LAST = _q(
+        "6.1",
+        None,
+        "e6fa8a79fe03",
+        "a THP split for want of room ('migrate_pages(): fix failure counting for THP "
+        "splitting') is no longer retried at once: try_split_thp() puts its head after "
+        "its tails, all migrated after the rest of the list, and the THP counts as one "
+        "failure unless every page of it moves (b5bade978e9b, 5.17, stopped counting "
+        "the pages' own failures)",
+    )
+    THP_SPLIT_PAGES_BEST_EFFORT = _q(
+        "6.3",
+        None,
+        "5dfab109d519",
+        "migrate_pages() in batches ('migrate_pages: batch _unmap and _move'): the pages "
+        "of a split THP get one asynchronous pass after the batch, and one that finds no "
+        "room ends that pass, not the call: no -ENOMEM, the THP counted as one failure",
+    )
+    THP_SPLIT_TAILS_ASCENDING = _q(
+        "6.15",
+        None,
+        "58729c04cf10",
+        "the uniform folio split (Zi Yan's folio_split() series) lists a THP's tails "
+        "upwards, 1 to 511; __split_huge_page() had counted down from 511",
+        confirmed=False,
+    )
     SHMEM_INTERLEAVE_BY_INODE = _q(
         "3.6",
         None,
