@@ -614,6 +614,22 @@ _ALL = [
         note="one asynchronous pass over the split pages, their failures not counted",
     ),
     _c(
+        "move_pages.thp_split_zero_pages_shared",
+        "a THP holding only zeros, split for want of room: each page becomes the shared "
+        "zero page (-EFAULT to a query) and the call returns 0",
+        KERNEL,
+        when=(Q.THP, Q.THP_NO_ROOM_SPLITS, Q.THP_SPLIT_ZERO_PAGES_SHARED),
+        note="remap_page(RMP_USE_SHARED_ZEROPAGE); migration finds the pages freed",
+    ),
+    _c(
+        "move_pages.thp_split_zero_pages_moved",
+        "a THP holding only zeros, split for want of room, has its pages moved like any "
+        "other's, as far as there is room",
+        KERNEL,
+        when=(Q.THP, Q.THP_NO_ROOM_SPLITS, Q.THP_SPLIT_PAGES_BEST_EFFORT),
+        unless=Q.THP_SPLIT_ZERO_PAGES_SHARED,
+    ),
+    _c(
         "move_pages.result.thp_split_counted_ascending",
         "the same, the tails from the first one up",
         KERNEL,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from simnuma.abi.quirks import Quirk
 from simnuma.frames import (
+    ANON,
     DIRTY,
     HPAGE_NR,
     ISOLATED,
@@ -25,6 +26,7 @@ from simnuma.frames import (
     THP,
     WRITEBACK,
     ZERO,
+    ZERO_PAGE,
     Frame,
     collector_paused,
 )
@@ -84,7 +86,7 @@ def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -
     tails: list[tuple[Frame, int]] = []
     items = enumerate(zip(frames, targets, strict=True))
     rc, failed, split = _migrate_list(kernel, items, results, tails)
-    if tails and kernel.profile.has(Quirk.THP_SPLIT_HEAD_LAST):
+    if split:
         # the split pages (put back if the list's own -ENOMEM ended the call): a page
         # finding no room ends the call too, or (best effort) only their pass
         late, _, _ = _migrate_list(kernel, enumerate(tails), None, [], rc)
@@ -138,11 +140,14 @@ def _migrate_list(
             # we should retry on the same page with the THP split to base pages"; the
             # split lists the tails from the last one down (upwards since 6.15)
             subs = split_thp(kernel, frame)
+            if kernel.profile.has(Quirk.THP_SPLIT_ZERO_PAGES_SHARED):
+                shared = share_zero_pages(kernel, subs)
+                subs = [s for s in subs if s not in shared]
             ascending = kernel.profile.has(Quirk.THP_SPLIT_TAILS_ASCENDING)
             order = subs[1:] if ascending else subs[:0:-1]
             if kernel.profile.has(Quirk.THP_SPLIT_HEAD_LAST):
                 # try_split_thp(): the head after its tails, all after the list
-                tails.extend((sub, target) for sub in [*order, subs[0]])
+                tails.extend((sub, target) for sub in [*order, *subs[:1]])
                 failed += 1
                 split += 1
                 if results is not None:
@@ -163,6 +168,32 @@ def _migrate_list(
         if outcome < 0:
             failed += 1
     return rc, failed, split
+
+
+def share_zero_pages(kernel: SimKernel, subs: list[Frame]) -> set[Frame]:
+    """remap_page(RMP_USE_SHARED_ZEROPAGE): the pages of an isolated anonymous THP
+    being split that hold only zeros go: the shared zero page is mapped in their place
+    (not under mlock), and migration finds them freed.  Returns those."""
+    zero = {s for s in subs if s.flags & ANON and not s.pins and not (s.data and any(s.data))}
+    mapped: list[tuple[dict[int, Frame], int, Frame]] = []
+    for proc in kernel.tasks.values():
+        if proc.mm is None:
+            continue
+        for vpn, f in proc.mm.pt.items():
+            if f in zero:
+                vma = proc.mm.vma_lookup(vpn << PAGE_SHIFT)
+                if vma is not None and vma.locked:
+                    zero.discard(f)  # try_to_map_unused_to_zeropage(): not when mlocked
+                else:
+                    mapped.append((proc.mm.pt, vpn, f))
+    for pt, vpn, f in mapped:
+        if f in zero:
+            pt[vpn] = ZERO_PAGE
+    for f in zero:
+        f.mapcount = 0
+        f.flags &= ~ISOLATED
+        kernel.memory.free(f)
+    return zero
 
 
 def thp_splittable(kernel: SimKernel, frame: Frame) -> bool:

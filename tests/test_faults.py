@@ -223,7 +223,7 @@ def test_thp_without_room_is_split_and_its_pages_retried(profile: str, how: str)
     k = SimKernel(nodes=2, profile=profile)
     p = k.spawn()
     a = p.mmap(HPAGE, huge="thp")
-    p.touch(a, HPAGE)
+    p.write_bytes(a, b"\x5a" * HPAGE)  # zeros would be the zero page after a split (6.12+)
     k.fill_node(1, free_pages=10)
     enomem = profile not in ("6.12", "6.15")
 
@@ -255,6 +255,29 @@ def test_thp_without_room_is_split_and_its_pages_retried(profile: str, how: str)
         assert moved == list(range(512 - room, 512))
     k.check_consistency()
     p.exit()
+    k.check_consistency()
+
+
+@pytest.mark.parametrize("profile", ["6.11", "6.12"])
+def test_a_thp_of_zeros_split_for_room_becomes_the_zero_page(profile: str) -> None:
+    """Since 6.12 the split of an isolated anonymous THP maps the zero page in place of
+    every page of zeros (remap_page(RMP_USE_SHARED_ZEROPAGE)): nothing is left to move,
+    the call returns 0, and the node's room is untouched; before, its pages move."""
+    k = SimKernel(nodes=2, profile=profile)
+    p = k.spawn()
+    a = p.mmap(HPAGE, huge="thp")
+    p.touch(a, HPAGE)
+    p.write_bytes(a + 5 * PAGE, b"data")  # one page of data
+    k.fill_node(1, free_pages=10)
+    used = k.nodes[0].used
+    ret = p.move_pages(0, [a], [1], MPOL_MF_MOVE).ret
+    where = _where(p, a)
+    if profile == "6.12":
+        assert ret == 0 and where[5] == 1
+        assert where.count(-errno.EFAULT) == 511 and k.nodes[0].used == used - 512
+        assert p.read_bytes(a, PAGE) == bytes(PAGE)
+    else:
+        assert ret == 1 and where.count(1) == 10
     k.check_consistency()
 
 

@@ -260,11 +260,16 @@ def target_node_full(env: Env) -> None:
 THP_FULL = Needs(memory_nodes=2, features=frozenset({"fill_node_partial", "thp"}))
 
 
-def _thp_to_small_node(env: Env) -> tuple[Process, list[int], int, int, RawResult]:
-    """A THP moved to a node left with room for 10 small pages: the call's result."""
+def _thp_to_small_node(
+    env: Env, *, zeros: bool = False
+) -> tuple[Process, list[int], int, int, RawResult]:
+    """A THP (of data, or ``zeros``) moved to a node left with room for 10 small pages:
+    the call's result."""
     p = env.spawn()
     a = p.mmap(HPAGE, huge="thp")
     p.touch(a, HPAGE)
+    if not zeros:  # a page of zeros may leave a split THP as the zero page (6.12+)
+        p.write_bytes(a, b"\x5a" * HPAGE)
     pages = [a + i * env.page_size for i in range(HPAGE // env.page_size)]
     here = env.where(p, [a])[0]
     target = _away(env, p, a)
@@ -306,6 +311,23 @@ def thp_no_room_split_head_last(env: Env) -> None:
 def thp_no_room_split_counted(env: Env) -> None:
     """Split: tails 511 down to 502 move; the call returns 1, the status unwritten."""
     p, pages, _, target, r = _thp_to_small_node(env)
+    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
+    _moved(env, p, pages, target, list(range(502, 512)))
+
+
+@case("move_pages.thp_split_zero_pages_shared", needs=THP_FULL)
+def thp_of_zeros_split_to_the_zero_page(env: Env) -> None:
+    """A THP of zeros: split, every page is the zero page (-EFAULT); the call returns 0
+    and reports the page moved."""
+    p, pages, _, target, r = _thp_to_small_node(env, zeros=True)
+    expect((r.ret, r.out), (0, [target]), "return value and status")
+    expect(set(env.where(p, pages)), {-errno.EFAULT}, "the pages' statuses after the call")
+
+
+@case("move_pages.thp_split_zero_pages_moved", needs=THP_FULL)
+def thp_of_zeros_split_and_moved(env: Env) -> None:
+    """A THP of zeros: split, tails 511 down to 502 move; the call returns 1."""
+    p, pages, _, target, r = _thp_to_small_node(env, zeros=True)
     expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
     _moved(env, p, pages, target, list(range(502, 512)))
 

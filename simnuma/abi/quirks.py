@@ -213,6 +213,16 @@ class Quirk(Enum):
         "of a split THP get one asynchronous pass after the batch, and one that finds no "
         "room ends that pass, not the call: no -ENOMEM, the THP counted as one failure",
     )
+    THP_SPLIT_ZERO_PAGES_SHARED = _q(
+        "6.12",
+        None,
+        "b1f202060afe",
+        "splitting an isolated anonymous THP maps the shared zero page in place of each "
+        "page that holds only zeros ('mm: remap unused subpages to shared zeropage when "
+        "splitting isolated thp'), which migration then finds freed; the 6.12 and 7.1.5 "
+        "sources have it, 6.1.20 not, and 6.12 and 7.2 guests showed it",
+        confirmed=False,
+    )
     THP_SPLIT_TAILS_ASCENDING = _q(
         "6.15",
         None,
