@@ -258,13 +258,14 @@ def target_node_full(env: Env) -> None:
 
 
 THP_FULL = Needs(memory_nodes=2, features=frozenset({"fill_node_partial", "thp"}))
+THP_NO_ROOM = Needs(memory_nodes=2, features=frozenset({"fill_node", "thp"}))
 
 
 def _thp_to_small_node(
-    env: Env, *, zeros: bool = False
+    env: Env, *, zeros: bool = False, room: int = 10
 ) -> tuple[Process, list[int], int, int, RawResult]:
-    """A THP (of data, or ``zeros``) moved to a node left with room for 10 small pages:
-    the call's result."""
+    """A THP (of data, or ``zeros``) moved to a node left with room for ``room`` small
+    pages: the call's result."""
     p = env.spawn()
     a = p.mmap(HPAGE, huge="thp")
     p.touch(a, HPAGE)
@@ -273,7 +274,7 @@ def _thp_to_small_node(
     pages = [a + i * env.page_size for i in range(HPAGE // env.page_size)]
     here = env.where(p, [a])[0]
     target = _away(env, p, a)
-    env.world.fill_node(target, 10)
+    env.world.fill_node(target, room)
     return p, pages, here, target, move_pages_raw(p, 0, [a], [target], MPOL_MF_MOVE)
 
 
@@ -315,11 +316,37 @@ def thp_no_room_split_counted(env: Env) -> None:
     _moved(env, p, pages, target, list(range(502, 512)))
 
 
-@case("move_pages.thp_split_zero_pages_shared", needs=THP_FULL)
+@case("move_pages.errno.ENOMEM.thp_split_head_last", needs=THP_NO_ROOM)
+def thp_no_room_at_all_head_last(env: Env) -> None:
+    """A full node: the split pages find no room either: ENOMEM, nothing moved."""
+    p, pages, here, _, r = _thp_to_small_node(env, room=0)
+    expect((r.ret, r.err), (-1, errno.ENOMEM), "no room")
+    expect(env.where(p, pages), [here] * len(pages), "nodes after the call")
+
+
+def _counted_without_room(env: Env) -> None:
+    p, pages, here, _, r = _thp_to_small_node(env, room=0)
+    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
+    expect(env.where(p, pages), [here] * len(pages), "nodes after the call")
+
+
+@case("move_pages.result.thp_split_counted", needs=THP_NO_ROOM)
+def thp_no_room_at_all_counted(env: Env) -> None:
+    """A full node: no page moves, no ENOMEM; the call returns 1, the status unwritten."""
+    _counted_without_room(env)
+
+
+@case("move_pages.result.thp_split_counted_ascending", needs=THP_NO_ROOM)
+def thp_no_room_at_all_counted_ascending(env: Env) -> None:
+    """A full node: no page moves, no ENOMEM; the call returns 1, the status unwritten."""
+    _counted_without_room(env)
+
+
+@case("move_pages.thp_split_zero_pages_shared", needs=THP_NO_ROOM)
 def thp_of_zeros_split_to_the_zero_page(env: Env) -> None:
-    """A THP of zeros: split, every page is the zero page (-EFAULT); the call returns 0
-    and reports the page moved."""
-    p, pages, _, target, r = _thp_to_small_node(env, zeros=True)
+    """A THP of zeros, a full node: split, every page is the zero page (-EFAULT); the
+    call returns 0 and reports the page moved."""
+    p, pages, _, target, r = _thp_to_small_node(env, zeros=True, room=0)
     expect((r.ret, r.out), (0, [target]), "return value and status")
     expect(set(env.where(p, pages)), {-errno.EFAULT}, "the pages' statuses after the call")
 
