@@ -129,6 +129,21 @@ _ALL = [
         KERNEL,
     ),
     _c(
+        "move_pages.status.EBUSY.moved_earlier",
+        "a page an earlier batch of the same call moved, named again for another node: "
+        "-EBUSY (it waits in a per-CPU batch, not on an LRU list yet)",
+        KERNEL,
+        when=(Q.MOVE_PAGES_NODE_BATCHES, Q.LRU_ADD_BATCHED),
+        note="before node batches both entries met the page before it moved",
+    ),
+    _c(
+        "move_pages.status.moved_again",
+        "a page an earlier batch of the same call moved, named again for another node, moves again",
+        KERNEL,
+        unless=Q.LRU_ADD_BATCHED,
+        note="lru_cache_disable() for the whole call",
+    ),
+    _c(
         "move_pages.status.EFAULT.unmapped",
         "an address no VMA maps gives -EFAULT",
         MAN,
@@ -987,6 +1002,21 @@ _ALL = [
         "mbind.errno.EIO.strict",
         "EIO: MPOL_MF_STRICT and a page in the range could not be moved onto the policy",
         KERNEL,
+    ),
+    _c(
+        "mbind.errno.EIO.strict_keeps_policy",
+        "EIO from MPOL_MF_STRICT alone over a misplaced page comes before the policy is "
+        "set: the range keeps its old one",
+        KERNEL,
+        unless=Q.MIGRATE_PAGES_COUNTS_UNQUEUED,
+        note="queue_pages_range() returned -EIO, do_mbind() skipped mbind_range()",
+    ),
+    _c(
+        "mbind.errno.EIO.strict_sets_policy",
+        "EIO from MPOL_MF_STRICT alone over a misplaced page comes after the policy is set",
+        KERNEL,
+        when=Q.MIGRATE_PAGES_COUNTS_UNQUEUED,
+        note="queue_pages_range() counts the page, mbind_range() runs, then -EIO",
     ),
     _c(
         "cpuset.rebinds_policy",

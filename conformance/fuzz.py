@@ -166,11 +166,20 @@ class _Run:
         self.log: list[Call] = []
         self.kernel = RecordedKernel(kernel, self.log)
         self.page = kernel.page_size
-        self.procs: list[_Proc] = [_Proc(self.kernel.spawn(uid=0))]
+        # every process runs on the first node with CPUs (a fork's child too, as its
+        # parent): where the scheduler put it would decide where a first touch lands
+        self.home = kernel.cpu_node_ids()[0] if "run_on" in kernel.features else None
+        self.procs: list[_Proc] = [_Proc(self.spawned(uid=0))]
         self.files: list[Any] = []
         # the inode number of each shmem object (file, shared anonymous mapping) as it
         # was made: the real kernel's are handed to the simulator (plan_inodes)
         self.inos: list[int] = []
+
+    def spawned(self, **how: Any) -> RecordedProcess:
+        proc = self.kernel.spawn(**how)
+        if self.home is not None:
+            self.kernel.run_on(proc, self.home)
+        return proc
 
     def proc(self, p: int, *, mapped: bool = False) -> _Proc:
         """The ``p``-th live process (modulo their number); with ``mapped``, among those
@@ -215,7 +224,7 @@ class _Run:
         if s.op == "spawn":
             caps = CAPS[a[1]] if len(a) > 1 else None
             mems = list(a[2]) if len(a) > 2 and a[2] is not None else None
-            self.procs.append(_Proc(self.kernel.spawn(uid=a[0], caps=caps, cpuset_mems=mems)))
+            self.procs.append(_Proc(self.spawned(uid=a[0], caps=caps, cpuset_mems=mems)))
         elif s.op == "fork":
             parent = self.proc(a[0])
             child = parent.proc.fork()

@@ -47,6 +47,9 @@ from simnuma.topology import Topology
 FIRST_USER_PID = 1000
 
 
+PAGEVEC_SIZE = 15  # pages an LRU add batch holds before they go onto the lists
+
+
 class SimKernel:
     """An in-memory Linux kernel with NUMA nodes, at one release (``profile``)."""
 
@@ -82,6 +85,9 @@ class SimKernel:
         self.last_ino = 0  # get_next_ino(): each new shmem object takes the next number
         self.planned_inos: list[int] = []
         self.pinned: dict[int, Frame] = {}  # frames with extra references, by identity
+        # pages migration put back into this CPU's LRU add batch, not on a list yet
+        # (LRU_ADD_BATCHED; move_pages() drains it when it starts)
+        self.lru_batch: list[Frame] = []
         # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
         self.thp_pin_pages: dict[int, list[int]] = {}
         # names from simnuma.approximations.APPROXIMATIONS this kernel answered with
@@ -241,6 +247,19 @@ class SimKernel:
         allowed = frozenset(self.memory_node_ids())
         nodes = candidate_nodes(self, policy, self.cpu_node_ids()[0], allowed, index)
         return [n for n in nodes if self.nodes[n].has_memory]
+
+    def back_to_lru(self, frame: Frame) -> None:
+        """putback_lru_page(): through this CPU's batch of PAGEVEC_SIZE pages before
+        lru_cache_disable() (LRU_ADD_BATCHED), a full batch or a huge page draining it."""
+        if not self.profile.has(Quirk.LRU_ADD_BATCHED):
+            return
+        self.lru_batch.append(frame)
+        if len(self.lru_batch) == PAGEVEC_SIZE or frame.order:
+            self.lru_batch.clear()
+
+    def waits_for_lru(self, frame: Frame) -> bool:
+        """Whether ``frame`` is in the LRU add batch: isolate_lru_page() fails on it."""
+        return any(f is frame for f in self.lru_batch)
 
     def new_ino(self) -> int:
         """get_next_ino(): the next planned number (plan_inodes), else the next one."""

@@ -117,6 +117,7 @@ def _migrate_list(
     for i, (frame, target) in items:
         if rc:
             frame.flags &= ~ISOLATED  # putback_movable_pages() after the abort
+            kernel.back_to_lru(frame)
             continue
         node = nodes[target]
         # the common case, inline: an anonymous small page nothing else holds
@@ -126,6 +127,7 @@ def _migrate_list(
             nodes[frame.nid].used -= 1
             frame.nid = target
             frame.flags &= ~ISOLATED
+            kernel.back_to_lru(frame)
             if results is not None:
                 results[i] = target
             continue
@@ -157,6 +159,7 @@ def _migrate_list(
             frame = subs[0]
             outcome = migrate_one(kernel, frame, target)
         frame.flags &= ~ISOLATED
+        kernel.back_to_lru(frame)
         if outcome == -errno.ENOMEM:
             if frame.flags & THP and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS):
                 # a pinned THP that cannot split for the retry

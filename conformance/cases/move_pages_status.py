@@ -90,6 +90,30 @@ def same_page_twice(env: Env) -> None:
     expect_status(p.move_pages(0, [a, a], [target, target], MPOL_MF_MOVE), [target, -errno.EBUSY])
 
 
+def _there_and_back(env: Env) -> tuple[list[int], int, int]:
+    """One page named twice: first for another node, then for its own."""
+    n0, n1 = env.memory_nodes[:2]
+    p = env.spawn()
+    (a,) = env.pages(p, 1)
+    here = env.where(p, [a])[0]
+    away = n1 if here == n0 else n0
+    return p.move_pages(0, [a, a], [away, here], MPOL_MF_MOVE).status, here, away
+
+
+@case("move_pages.status.EBUSY.moved_earlier", needs=TWO)
+def moved_then_named_again(env: Env) -> None:
+    """Moved by the first entry, named again by the second: -EBUSY."""
+    status, _, away = _there_and_back(env)
+    expect(status, [away, -errno.EBUSY], "statuses")
+
+
+@case("move_pages.status.moved_again", needs=TWO)
+def moved_then_moved_back(env: Env) -> None:
+    """Moved by the first entry, back by the second."""
+    status, here, away = _there_and_back(env)
+    expect(status, [away, here], "statuses")
+
+
 @case("move_pages.status.EFAULT.unmapped")
 def unmapped_address(env: Env) -> None:
     """An address no mapping covers: -EFAULT in query and move mode (LTP move_pages04)."""

@@ -195,6 +195,17 @@ class Quirk(Enum):
         "(PATCHv12 32/37, November 2015, merged for 4.5), not from the history itself",
         confirmed=False,
     )
+    LRU_ADD_BATCHED = _q(
+        "2.6.18",
+        "5.13",
+        "d479960e44f2",
+        "a page migration puts back (the new page of a move, one that failed) waits in a "
+        "per-CPU batch of 15 before it is on an LRU list, so a later batch of the same "
+        "move_pages() call cannot isolate it again (-EBUSY); 'mm: disable LRU pagevec "
+        "during the migration temporarily' has migration bypass the batch "
+        "(lru_cache_disable()); release from the patch's date (March 2021)",
+        confirmed=False,
+    )
     THP_SPLIT_HEAD_LAST = _q(
         "6.1",
         None,

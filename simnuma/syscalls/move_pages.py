@@ -91,6 +91,7 @@ def sys_move_pages(
     user = current.mm  # the arrays live in the caller's memory
     assert user is not None
     call = MoveCall(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
+    kernel.lru_batch.clear()  # migrate_prep(): lru_add_drain_all()
     if profile.has(Quirk.MOVE_PAGES_WHOLE_ARRAY):
         return _whole_array(call)
     if nodes == 0:
@@ -186,8 +187,9 @@ def isolate_for_move(
     if frame.flags & HUGETLB and tail and profile.has(Quirk.HUGETLB_TAIL_EACCES):
         return -errno.EACCES
     # STATUS -EBUSY: isolation failed: off the LRU already (compaction, another
-    # migration, or the same folio named earlier in this call)
-    if frame.flags & ISOLATED:
+    # migration, or the same folio named earlier in this call), or not on it yet: put
+    # back by an earlier batch of this call into a per-CPU batch (LRU_ADD_BATCHED)
+    if frame.flags & ISOLATED or kernel.waits_for_lru(frame):
         return -errno.EBUSY
     frame.flags |= ISOLATED
     return frame
@@ -435,6 +437,7 @@ def _batched(call: MoveCall) -> int:
             and frame.mapcount == 1
             and not frame.flags & (ZERO | SWAPPED | ISOLATED | THP | HUGETLB)
             and frame.nid != node
+            and not kernel.waits_for_lru(frame)
         ):
             frame.flags |= ISOLATED  # the common case: a private page, queued
             batch.append(frame)
