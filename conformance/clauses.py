@@ -1008,15 +1008,7 @@ _ALL = [
         "EIO from MPOL_MF_STRICT alone over a misplaced page comes before the policy is "
         "set: the range keeps its old one",
         KERNEL,
-        unless=Q.MIGRATE_PAGES_COUNTS_UNQUEUED,
-        note="queue_pages_range() returned -EIO, do_mbind() skipped mbind_range()",
-    ),
-    _c(
-        "mbind.errno.EIO.strict_sets_policy",
-        "EIO from MPOL_MF_STRICT alone over a misplaced page comes after the policy is set",
-        KERNEL,
-        when=Q.MIGRATE_PAGES_COUNTS_UNQUEUED,
-        note="queue_pages_range() counts the page, mbind_range() runs, then -EIO",
+        note="queue_pages_range() fails, do_mbind() skips mbind_range()",
     ),
     _c(
         "cpuset.rebinds_policy",

@@ -366,8 +366,10 @@ def strict_pinned(env: Env) -> None:
     expect(env.where(p, pages), [away, here[0]], "the free page moved, the pinned one stayed")
 
 
-def _strict_alone_away(env: Env) -> tuple[Process, int, int]:
-    """MPOL_BIND away with MPOL_MF_STRICT alone over a present page: EIO."""
+@case("mbind.errno.EIO.strict_keeps_policy", needs=TWO)
+def strict_alone_keeps_the_policy(env: Env) -> None:
+    """MPOL_BIND away with MPOL_MF_STRICT alone over a present page: EIO, and it came
+    before the policy was set: the range's policy is still the default."""
     p = env.spawn()
     here, away = _local_and_away(env, p)
     (a,) = env.pages(p, 1)
@@ -377,21 +379,7 @@ def _strict_alone_away(env: Env) -> tuple[Process, int, int]:
         "STRICT alone, a misplaced page",
     )
     expect(env.where(p, [a]), [here], "the page stayed")
-    return p, a, away
-
-
-@case("mbind.errno.EIO.strict_keeps_policy", needs=TWO)
-def strict_alone_keeps_the_policy(env: Env) -> None:
-    """The EIO came before the policy was set: the range's policy is still the default."""
-    p, a, _ = _strict_alone_away(env)
     expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_DEFAULT, []), "the range's policy")
-
-
-@case("mbind.errno.EIO.strict_sets_policy", needs=TWO)
-def strict_alone_sets_the_policy(env: Env) -> None:
-    """The policy was set, then the misplaced page made it EIO."""
-    p, a, away = _strict_alone_away(env)
-    expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_BIND, [away]), "the range's policy")
 
 
 # ---------------------------------------------------------------- cpuset(7)

@@ -298,14 +298,10 @@ def sys_mbind(
     err = mm.split_errno(start, end)
     if err:
         return -err
-    # EIO: MPOL_MF_STRICT alone and a misplaced page: queue_pages_range() failed the
-    # call before mbind_range(), so the policy was not set (until 1cb5d11a370f, 6.7;
-    # numa-fuzz on 6.1)
-    if (
-        flags & MPOL_MF_STRICT
-        and not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)
-        and not kernel.profile.has(Quirk.MIGRATE_PAGES_COUNTS_UNQUEUED)
-    ):
+    # EIO: MPOL_MF_STRICT alone and a misplaced page: queue_pages_range() fails the
+    # call before mbind_range(), so the policy is not set (numa-fuzz on 6.1; the 5.10,
+    # 6.12 and 7.2 guests alike)
+    if flags & MPOL_MF_STRICT and not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
         misplaced, unqueued = queue_pages(kernel, mm, start, end, set(nodes), True, True)
         for frame in misplaced:
             frame.flags &= ~ISOLATED
