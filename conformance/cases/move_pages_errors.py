@@ -308,12 +308,17 @@ def thp_no_room_split_head_last(env: Env) -> None:
     _moved(env, p, pages, target, list(range(502, 512)))
 
 
+def _split_and_counted(env: Env, moved: list[int], *, zeros: bool = False) -> None:
+    """Room for 10 pages: those ``moved``; the call returns 1, the status unwritten."""
+    p, pages, _, target, r = _thp_to_small_node(env, zeros=zeros)
+    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
+    _moved(env, p, pages, target, moved)
+
+
 @case("move_pages.result.thp_split_counted", needs=THP_FULL)
 def thp_no_room_split_counted(env: Env) -> None:
     """Split: tails 511 down to 502 move; the call returns 1, the status unwritten."""
-    p, pages, _, target, r = _thp_to_small_node(env)
-    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
-    _moved(env, p, pages, target, list(range(502, 512)))
+    _split_and_counted(env, list(range(502, 512)))
 
 
 @case("move_pages.errno.ENOMEM.thp_split_head_last", needs=THP_NO_ROOM)
@@ -354,17 +359,13 @@ def thp_of_zeros_split_to_the_zero_page(env: Env) -> None:
 @case("move_pages.thp_split_zero_pages_moved", needs=THP_FULL)
 def thp_of_zeros_split_and_moved(env: Env) -> None:
     """A THP of zeros: split, tails 511 down to 502 move; the call returns 1."""
-    p, pages, _, target, r = _thp_to_small_node(env, zeros=True)
-    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
-    _moved(env, p, pages, target, list(range(502, 512)))
+    _split_and_counted(env, list(range(502, 512)), zeros=True)
 
 
 @case("move_pages.result.thp_split_counted_ascending", needs=THP_FULL)
 def thp_no_room_split_counted_ascending(env: Env) -> None:
     """Split: tails 1 to 10 move; the call returns 1, the status unwritten."""
-    p, pages, _, target, r = _thp_to_small_node(env)
-    expect((r.ret, r.out), (1, [UNWRITTEN]), "return value and status")
-    _moved(env, p, pages, target, list(range(1, 11)))
+    _split_and_counted(env, list(range(1, 11)))
 
 
 @case("move_pages.errno.EPERM.move_all")
