@@ -140,7 +140,9 @@ class SimKernel:
     # --- tasks ----------------------------------------------------------------------
     def _new_pid(self) -> int:
         pid = self._next_pid
-        self._next_pid += 1
+        while pid in self.tasks:  # a renumbered task may hold it
+            pid += 1
+        self._next_pid = pid + 1
         return pid
 
     def spawn(
@@ -167,6 +169,17 @@ class SimKernel:
         )
         self.tasks[proc.pid] = proc
         return proc
+
+    def renumber(self, proc: SimProcess, pid: int) -> None:
+        """Give ``proc`` the pid ``pid`` (numa-sim-run: a simulated task carries the
+        real pid of the program it mirrors); ValueError if another task has it."""
+        proc = self._process(proc)
+        check_int("pid", pid, minimum=1)
+        if self.tasks.get(pid, proc) is not proc:
+            raise ValueError(f"pid {pid} belongs to another task")
+        del self.tasks[proc.pid]
+        proc._pid = pid
+        self.tasks[pid] = proc
 
     def task(self, pid: int) -> SimProcess | None:
         return self.tasks.get(pid)

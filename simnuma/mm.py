@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Callable, Iterator
+from typing import Protocol
 from dataclasses import dataclass, replace
 
 from simnuma.abi import PROT_READ, PROT_WRITE
@@ -82,6 +83,15 @@ AllocFn = Callable[[VMA, int, int, int], Frame]  # (vma, addr, flags, order) -> 
 AllocRunFn = Callable[[VMA, int, int, int], list[Frame]]
 
 
+class UserBytes(Protocol):
+    """Where the bytes of user memory live when not in the frames: a real process
+    (numa-sim-run), whose memory the simulator's page tables mirror."""
+
+    def read(self, addr: int, length: int) -> bytes: ...
+
+    def write(self, addr: int, data: bytes) -> int: ...
+
+
 class AddressSpace:
     """One mm_struct."""
 
@@ -93,6 +103,9 @@ class AddressSpace:
         self.pt: dict[int, Frame] = {}
         self._next = MMAP_BASE
         self.users = 1  # processes (threads) sharing this mm
+        # None: user bytes live in the frames; else in the real process this mirrors,
+        # the simulator deciding only which accesses fault (the VMAs) and where pages go
+        self.backing: UserBytes | None = None
 
     # --- VMA bookkeeping ---------------------------------------------------------
     def _reindex(self) -> None:
@@ -458,6 +471,9 @@ class AddressSpace:
         """The readable prefix of [addr, addr+length) (shorter = a fault cut it)."""
         if addr < 0 or addr + length > MMAP_LIMIT + PAGE_SIZE:
             return b""
+        if self.backing is not None:
+            n = sum(count for _, _, count in self._walk(addr, length, False, kernel))
+            return self.backing.read(addr, n)
         parts = []
         for frame, offset, count in self._walk(addr, length, False, kernel):
             if frame.data is None:
@@ -470,6 +486,9 @@ class AddressSpace:
         """Write ``data``; return how many bytes landed before a fault."""
         if addr < 0 or addr + len(data) > MMAP_LIMIT + PAGE_SIZE:
             return 0
+        if self.backing is not None:
+            n = sum(count for _, _, count in self._walk(addr, len(data), True, kernel))
+            return self.backing.write(addr, data[:n])
         done = 0
         for frame, offset, count in self._walk(addr, len(data), True, kernel):
             if frame.data is None:

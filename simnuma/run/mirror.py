@@ -1,0 +1,331 @@
+"""The simulated kernel's picture of the supervised programs: one SimProcess per
+real process (carrying its real pid), whose VMAs and present pages follow the real
+address space, while the simulator alone decides the node of each page.
+
+The real address space is the truth for what is mapped and present; ``sync`` brings
+the simulated one level with it before every call the simulator answers.  A page
+the program touched since the last sync is faulted in the simulator then, under the
+policy in effect: policies change only through calls the simulator answers, each
+after a sync, so a page lands where the kernel of that profile would have put it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from simnuma.abi import CAPABILITIES
+from simnuma.files import FILESYSTEMS, SimFile
+from simnuma.frames import ANON, PAGE_SHIFT, PAGE_SIZE, SWAPPED, ZERO, OutOfNodeMemory
+from simnuma.kernel import SimKernel
+from simnuma.mm import VMA, AddressSpace
+from simnuma.process import SimProcess
+from simnuma.run import remote
+from simnuma.run.remote import PM_FILE, PM_PFN_MASK, PM_PRESENT, PM_SWAP, RealMapping
+
+PID_MAX_LIMIT = 1 << 22  # the simulator's own tasks (fork snapshots) number above it
+CLONE_THREAD = 0x0001_0000
+_CHUNK = PAGE_SIZE  # pagemap bytes per chunk: 512 pages, skipped when all empty
+_SHMEM_NAMES = ("/memfd:", "/dev/zero", "/SYSV", "/dev/shm/")
+_NO_MIGRATE_FS = {"ramfs": "nomigrate-nowriteback"}
+
+
+class RealBytes:
+    """UserBytes of a real process: the simulator's copies go to its memory."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def read(self, addr: int, length: int) -> bytes:
+        return remote.read_memory(self.pid, addr, length)
+
+    def write(self, addr: int, data: bytes) -> int:
+        return remote.write_memory(self.pid, addr, data)
+
+
+@dataclass
+class _Exec:
+    """What identified the address space when execve() was called."""
+
+    exe: str
+    first: int
+
+
+def _mount_types() -> dict[str, str]:
+    """major:minor -> filesystem type, from /proc/self/mountinfo."""
+    out: dict[str, str] = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if len(fields) > 2 and right:
+                out.setdefault(fields[2], right.split()[0])
+    return out
+
+
+class Mirror:
+    """Real processes -> simulated tasks, kept level by ``sync``."""
+
+    def __init__(self, kernel: SimKernel, *, warn: bool = True) -> None:
+        self.kernel = kernel
+        kernel._next_pid = max(kernel._next_pid, PID_MAX_LIMIT + 1)
+        self.tasks: dict[int, SimProcess] = {}  # real tgid -> its task
+        self.files: dict[tuple[str, int], SimFile] = {}
+        self.snapshots: dict[int, list[SimProcess]] = {}  # parent tgid -> fork copies
+        self.execs: dict[int, _Exec] = {}
+        self.seen: set[int] = set()  # every real process adopted, alive or not
+        self.zero_pfn = remote.zero_pfn()
+        self.fstypes = _mount_types()
+        self.warn = warn
+        self._warned: set[str] = set()
+
+    def note(self, text: str) -> None:
+        """Say once, on stderr, what the simulation could not follow."""
+        if self.warn and text not in self._warned:
+            self._warned.add(text)
+            print(f"numa-sim-run: {text}", file=sys.stderr)
+
+    # --- tasks ------------------------------------------------------------------------
+    def start(self, pid: int) -> SimProcess:
+        """The program the supervisor started: a new task of its credentials."""
+        proc = self.kernel.spawn(uid=0)
+        return self._bind(proc, pid)
+
+    def _bind(self, proc: SimProcess, tgid: int) -> SimProcess:
+        other = self.kernel.task(tgid)
+        if other is not None and other is not proc:
+            self.kernel.renumber(other, self.kernel._new_pid())
+        self.kernel.renumber(proc, tgid)
+        assert proc.mm is not None
+        proc.mm.backing = RealBytes(tgid)
+        self.tasks[tgid] = proc
+        self.seen.add(tgid)
+        self.refresh_creds(proc)
+        return proc
+
+    def tgid(self, tid: int) -> int | None:
+        value = remote.status_field(tid, "Tgid")
+        return int(value) if value else None
+
+    def task(self, tid: int) -> SimProcess | None:
+        """The task of a supervised thread ``tid`` (adopted on first sight: a fork's
+        copy made when its parent called clone(), else a copy of its parent now)."""
+        tgid = self.tgid(tid)
+        if tgid is None:
+            return None
+        proc = self.tasks.get(tgid)
+        if proc is not None and proc.alive:
+            return proc
+        ppid = int(remote.status_field(tgid, "PPid") or 0)
+        copies = self.snapshots.get(ppid)
+        if copies:
+            return self._bind(copies.pop(0), tgid)
+        parent = self.tasks.get(ppid)
+        if parent is not None and parent.alive:
+            self.note(f"pid {tgid}: its fork was not seen; it starts as its parent is now")
+            return self._bind(parent.fork(), tgid)
+        return None
+
+    def forked(self, parent: SimProcess, flags: int) -> None:
+        """clone()/fork() is about to run in ``parent``: copy it as it is now."""
+        if flags & CLONE_THREAD:
+            return  # a thread shares its process's task here (one policy per process)
+        self.sync(parent)
+        self.snapshots.setdefault(parent.pid, []).append(parent.fork())
+
+    def execed(self, proc: SimProcess) -> None:
+        """execve() is about to run: after it, a new address space (the task's
+        policy stays, mbind()'s go with the VMAs: execve(2))."""
+        self.execs[proc.pid] = self._identity(proc.pid)
+
+    def _identity(self, pid: int) -> _Exec:
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            maps = remote.read_maps(pid)
+        except OSError:
+            return _Exec("", 0)
+        return _Exec(exe, maps[0].start if maps else 0)
+
+    def refresh_creds(self, proc: SimProcess) -> None:
+        """Ids and capabilities as the real process has them now (setuid() and
+        friends run for real)."""
+        uids = (remote.status_field(proc.pid, "Uid") or "").split()
+        gids = (remote.status_field(proc.pid, "Gid") or "").split()
+        prm = int(remote.status_field(proc.pid, "CapPrm") or "0", 16)
+        eff = int(remote.status_field(proc.pid, "CapEff") or "0", 16)
+        c = proc.creds
+        if len(uids) >= 3 and len(gids) >= 3:
+            c.uid, c.euid, c.suid = (int(x) for x in uids[:3])
+            c.gid, c.egid, c.sgid = (int(x) for x in gids[:3])
+        c.permitted = frozenset(n for n, bit in CAPABILITIES.items() if prm >> bit & 1)
+        c.effective = frozenset(n for n, bit in CAPABILITIES.items() if eff >> bit & 1)
+
+    def reap(self) -> None:
+        """Tasks whose real process is gone (or a zombie) exit."""
+        for tgid, proc in list(self.tasks.items()):
+            state = remote.status_field(tgid, "State")
+            if state is None or state.startswith(("Z", "X")):
+                del self.tasks[tgid]
+                self.execs.pop(tgid, None)
+                proc.exit()
+                for copy in self.snapshots.pop(tgid, []):
+                    copy.exit()
+
+    # --- address spaces -----------------------------------------------------------------
+    def sync(self, proc: SimProcess) -> None:
+        """Bring ``proc``'s VMAs and present pages level with the real process's."""
+        mm = proc.mm
+        assert mm is not None
+        pid = proc.pid
+        try:
+            maps = remote.read_maps(pid)
+        except OSError:
+            return  # it exited: reap() ends the task
+        seen = self.execs.pop(pid, None)
+        if seen is not None and seen != self._identity(pid):
+            mm.remove_range(0, 1 << 48)  # the old address space went with execve()
+        wanted = [m for m in maps if self._modelled(pid, m)]
+        for m in wanted:
+            mm.split(m.start)
+            mm.split(m.end)
+        self._drop_outside(mm, wanted)
+        for m in wanted:
+            self._sync_vmas(mm, m)
+            self._sync_pages(proc, m)
+
+    def _modelled(self, pid: int, m: RealMapping) -> bool:
+        if m.special:
+            return False  # [vvar], [vsyscall]: no pages to migrate
+        if self.fstypes.get(m.dev) == "hugetlbfs" or "anon_hugepage" in m.path:
+            self.note(
+                f"pid {pid}: hugetlb mapping at {m.start:#x} ({m.path}) is not modelled: "
+                "the simulator answers for it as for unmapped memory"
+            )
+            return False
+        return True
+
+    def _drop_outside(self, mm: AddressSpace, wanted: list[RealMapping]) -> None:
+        spans = [(m.start, m.end) for m in wanted]
+        for vma in list(mm.vmas):
+            if not any(s <= vma.start and vma.end <= e for s, e in spans):
+                mm.remove_range(vma.start, vma.end)
+
+    def _matches(self, vma: VMA, m: RealMapping) -> bool:
+        if vma.shared != m.shared:
+            return False
+        if m.anonymous:
+            return vma.file is None
+        if vma.file is None or vma.file is not self._file(m):
+            return False
+        return vma.file_index(vma.start >> PAGE_SHIFT) == (
+            (m.offset + vma.start - m.start) >> PAGE_SHIFT
+        )
+
+    def _sync_vmas(self, mm: AddressSpace, m: RealMapping) -> None:
+        inside = sorted(mm.vmas_in(m.start, m.end), key=lambda v: v.start)
+        if not all(self._matches(v, m) for v in inside):
+            mm.remove_range(m.start, m.end)
+            inside = []
+        cursor = m.start
+        for vma in inside:
+            vma.prot = m.prot
+            if vma.start > cursor:
+                mm.add_vma(self._vma(m, cursor, vma.start))
+            cursor = vma.end
+        if cursor < m.end:
+            mm.add_vma(self._vma(m, cursor, m.end))
+
+    def _vma(self, m: RealMapping, start: int, end: int) -> VMA:
+        if m.anonymous:
+            return VMA(start, end, m.prot, m.shared, None, start >> PAGE_SHIFT, None)
+        f = self._file(m)
+        pgoff = (m.offset + start - m.start) >> PAGE_SHIFT
+        anon_shared = m.path.startswith("/dev/zero")
+        return VMA(start, end, m.prot, m.shared, f, pgoff, None, anon_shared=anon_shared)
+
+    def _file(self, m: RealMapping) -> SimFile:
+        key = (m.dev, m.inode)
+        f = self.files.get(key)
+        end = m.offset + m.end - m.start
+        if f is None:
+            fstype = self.fstypes.get(m.dev, "")
+            shmem = fstype == "tmpfs" or m.path.startswith(_SHMEM_NAMES)
+            fs = FILESYSTEMS["tmpfs" if shmem else _NO_MIGRATE_FS.get(fstype, "ext4")]
+            try:
+                size = os.stat(m.path).st_size if m.path.startswith("/") else 0
+            except OSError:
+                size = 0
+            f = SimFile(m.path or f"inode {m.inode}", max(size, end), fs, ino=m.inode)
+            f.unlinked = m.path.startswith("/dev/zero")
+            self.kernel.files.append(f)
+            self.files[key] = f
+        f.size = max(f.size, end)
+        return f
+
+    def _sync_pages(self, proc: SimProcess, m: RealMapping) -> None:
+        mm = proc.mm
+        assert mm is not None
+        try:
+            entries = remote.pagemap_bytes(proc.pid, m.start, m.end)
+        except OSError:
+            return
+        pt = mm.pt
+        first = m.start >> PAGE_SHIFT
+        real: dict[int, int] = {}
+        for chunk in range(0, len(entries), _CHUNK):
+            block = entries[chunk : chunk + _CHUNK]
+            base = first + chunk // 8
+            if not block.strip(b"\0") and not any(v in pt for v in range(base, base + 512)):
+                continue  # nothing there, on either side
+            for i, entry in enumerate(remote.unpack_entries(block)):
+                real[base + i] = entry
+        for vpn, entry in real.items():
+            if entry & PM_PRESENT:
+                self._fault_in(proc, mm, vpn, entry)
+        # then what is mapped here and not there (a read fault here maps around)
+        for vpn in mm.mapped_vpns(m.start, m.end):
+            entry = real.get(vpn, 0)
+            if not entry & PM_PRESENT:
+                self._drop(proc, mm, vpn, entry)
+
+    def _drop(self, proc: SimProcess, mm: AddressSpace, vpn: int, entry: int) -> None:
+        frame = mm.pt[vpn]
+        addr = vpn << PAGE_SHIFT
+        if frame.flags & SWAPPED:
+            return
+        if entry & PM_SWAP and frame.flags & ANON and not frame.pins and frame.mapping is None:
+            self.kernel.swap_out(proc, addr)  # reclaimed for real: to swap here too
+        else:
+            mm.unmap_pages(addr, addr + PAGE_SIZE)
+
+    def _fault_in(self, proc: SimProcess, mm: AddressSpace, vpn: int, entry: int) -> None:
+        frame = mm.pt.get(vpn)
+        addr = vpn << PAGE_SHIFT
+        vma = mm.vma_lookup(addr)
+        assert vma is not None
+        pfn = entry & PM_PFN_MASK
+        if self.zero_pfn is not None and pfn == self.zero_pfn:
+            want = "zero"
+        elif vma.file is None or (not vma.shared and not entry & PM_FILE):
+            want = "anon"  # private anonymous, or a private copy of a file's page
+        else:
+            want = "cache"
+        if frame is None or frame.flags & SWAPPED:
+            have = None
+        elif frame.flags & ZERO:
+            have = "zero"
+        else:
+            have = "anon" if frame.flags & ANON else "cache"
+        if have == want:
+            return
+        if have == "anon" and want == "zero":
+            mm.unmap_pages(addr, addr + PAGE_SIZE)  # MADV_DONTNEED, then a read
+        try:
+            mm.fault(vma, addr, write=want == "anon")
+        except OutOfNodeMemory:
+            self.note(
+                f"pid {proc.pid}: page {addr:#x} is there, but no simulated node it may "
+                "use has room (the simulated kernel would have failed the fault): it "
+                "stays unmapped in the simulation"
+            )

@@ -1,0 +1,379 @@
+"""numa-sim-run's supervisor: start an unmodified program under a seccomp filter
+whose NUMA system calls (and the opens of the files that describe the machine)
+come to us, and answer them from a SimKernel.
+
+The program runs for real; only the calls below are ours.  The NUMA calls are
+answered by the simulator after the mirror has synced the caller's address space
+(simnuma/run/mirror.py); opens of /sys/devices/system/node/..., /proc/PID/status
+and /proc/PID/numa_maps get a file descriptor of the simulated machine's view
+(SECCOMP_IOCTL_NOTIF_ADDFD); clone/fork/execve are watched, then run for real;
+anything else the filter sends runs for real (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Sequence
+
+from simnuma.kernel import SimKernel
+from simnuma.process import SimProcess
+from simnuma.run import remote, seccomp
+from simnuma.run.inject import Injection, Injector
+from simnuma.run.mirror import Mirror
+from simnuma.run.nodefiles import NodeTree, assign_cpus, real_cpus, status_text
+from simnuma.uaccess import as_s32
+from simnuma.views import numa_maps
+
+NUMA_CALLS = ("move_pages", "migrate_pages", "mbind", "set_mempolicy", "get_mempolicy")
+UNMODELLED = ("set_mempolicy_home_node",)
+OPENS = ("open", "openat", "openat2")
+CLONES = ("clone", "clone3", "fork", "vfork")
+EXECS = ("execve", "execveat")
+FILTERED = [*NUMA_CALLS, *UNMODELLED, *OPENS, *CLONES, *EXECS]
+AT_FDCWD = -100
+_WRITE_ACCESS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class ProgramError(Exception):
+    """The program cannot be started (not found, not executable)."""
+
+
+def resolve_program(name: str, env: dict[str, str]) -> str:
+    """The file execvp() would run, or ProgramError saying why there is none."""
+    if "/" in name:
+        if not os.path.exists(name):
+            raise ProgramError(f"{name}: no such file")
+        if os.path.isdir(name) or not os.access(name, os.X_OK):
+            raise ProgramError(f"{name}: not executable")
+        return name
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise ProgramError(f"{name}: command not found")
+    return found
+
+
+class Supervisor:
+    """One run of a program on ``kernel``: ``run(argv)`` returns its exit status
+    (128 + N when a signal N ended it, as a shell reports it)."""
+
+    def __init__(
+        self,
+        kernel: SimKernel,
+        inject: Sequence[Injection] = (),
+        *,
+        warn: bool = True,
+    ) -> None:
+        seccomp.check_supported()
+        self.kernel = kernel
+        self.injector = Injector(kernel, inject)
+        self.mirror = Mirror(kernel, warn=warn)
+        self.tree = NodeTree(kernel, assign_cpus(kernel, real_cpus()))
+        self.listener: seccomp.Listener | None = None
+        self.children: set[int] = set()
+        self.calls: list[tuple[int, str, int, int]] = []  # (pid, call, ret, errno)
+
+    # --- starting and ending -----------------------------------------------------------
+    def run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+        if not argv:
+            raise ProgramError("no program given")
+        env = dict(os.environ if env is None else env)
+        path = resolve_program(argv[0], env)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)  # orphans come to us, not init
+        supervisor = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: filter, hand the listener over, become the program
+            try:
+                ours.close()
+                seccomp.prctl(seccomp.PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != supervisor:
+                    os._exit(137)
+                seccomp.prctl(seccomp.PR_SET_THP_DISABLE, 1)  # small pages, as modelled
+                fd = seccomp.install_filter(FILTERED)
+                socket.send_fds(theirs, [b"L"], [fd])
+                os.close(fd)
+                theirs.close()
+                os.execve(path, list(argv), env)
+            except OSError as exc:
+                os.write(2, f"numa-sim-run: {argv[0]}: {exc.strerror}\n".encode())
+            finally:
+                os._exit(127)
+        theirs.close()
+        self.children.add(pid)
+        try:
+            _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+            ours.close()
+            if not fds:
+                return self._wait_quietly(pid)  # it failed before the filter: it said why
+            self.listener = seccomp.Listener(fds[0])
+            self.mirror.start(pid)
+            return self._loop(pid)
+        finally:
+            self._end_all()
+            seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 0)
+            if self.listener is not None:
+                os.close(self.listener.fd)
+            self.tree.close()
+
+    def _wait_quietly(self, pid: int) -> int:
+        _, status = os.waitpid(pid, 0)
+        self.children.discard(pid)
+        return os.waitstatus_to_exitcode(status) % 256
+
+    def _loop(self, pid: int) -> int:
+        assert self.listener is not None
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        poller.register(self.listener.fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        try:
+            while True:
+                for fd, event in poller.poll():
+                    if fd == pidfd:
+                        _, status = os.waitpid(pid, 0)
+                        self.children.discard(pid)
+                        code = os.waitstatus_to_exitcode(status)
+                        return 128 - code if code < 0 else code
+                    if event & select.POLLIN:
+                        notif = self.listener.receive()
+                        if notif is not None:
+                            self.handle(notif)
+                    elif event & (select.POLLHUP | select.POLLERR):
+                        poller.unregister(fd)  # every supervised process is gone
+        finally:
+            os.close(pidfd)
+
+    def _end_all(self) -> None:
+        """No process is left behind: whatever the program left running (every
+        process it made that the supervisor saw, and their descendants) is killed
+        and reaped (orphans are reparented to us, the subreaper)."""
+        for _ in range(50):
+            left = set()
+            for p in self.mirror.seen:
+                if _alive(p):
+                    left.add(p)
+                    left.update(_descendants(p))
+            if not left:
+                break
+            for p in left:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for p in left:
+                try:
+                    os.waitpid(p, 0)
+                except ChildProcessError:
+                    pass
+        for p in list(self.children):
+            try:
+                os.waitpid(p, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        self.children.clear()
+
+    # --- one notification --------------------------------------------------------------
+    def handle(self, notif: seccomp.Notification) -> None:
+        assert self.listener is not None
+        name = notif.name
+        self.mirror.reap()
+        proc = self.mirror.task(notif.pid)
+        if proc is None:  # not one of ours after all (it died meanwhile)
+            self.listener.let_run(notif)
+            return
+        if name in NUMA_CALLS:
+            self._numa(notif, proc)
+        elif name in UNMODELLED:
+            self.mirror.note(f"{name}() is not modelled by the simulator: answered ENOSYS")
+            self.listener.answer(notif, -1, errno.ENOSYS)
+        elif name in OPENS:
+            self._open(notif, proc)
+        elif name in CLONES:
+            flags = notif.args[0] if name == "clone" else 0
+            if name == "clone3":
+                head = remote.read_memory(notif.pid, notif.args[0], 8)
+                flags = struct.unpack("=Q", head)[0] if len(head) == 8 else 0
+            self.mirror.forked(proc, flags)
+            self.listener.let_run(notif)
+        elif name in EXECS:
+            self.mirror.execed(proc)
+            self.listener.let_run(notif)
+        else:
+            self.listener.let_run(notif)
+
+    def _numa(self, notif: seccomp.Notification, proc: SimProcess) -> None:
+        assert self.listener is not None
+        name = notif.name
+        args = list(notif.args)
+        self.mirror.refresh_creds(proc)
+        self.mirror.sync(proc)
+        target = proc
+        if name in ("move_pages", "migrate_pages") and as_s32(args[0]):
+            other = self.mirror.task(as_s32(args[0])) if as_s32(args[0]) > 0 else None
+            if other is not None:
+                self.mirror.refresh_creds(other)
+                self.mirror.sync(other)
+                args[0] = other.pid  # a thread's id names its process here
+                target = other
+        self.injector.before(name, args, proc, target)
+        try:
+            ret, err = proc.syscall(name, *args)
+        finally:
+            self.injector.after()
+        self.calls.append((proc.pid, name, ret, err))
+        if self.listener.valid(notif):
+            self.listener.answer(notif, ret, err)
+
+    def _open(self, notif: seccomp.Notification, proc: SimProcess) -> None:
+        assert self.listener is not None
+        name, a = notif.name, notif.args
+        if name == "open":
+            dirfd, path_addr, flags = AT_FDCWD, a[0], a[1]
+        else:
+            dirfd, path_addr = as_s32(a[0]), a[1]
+            flags = a[2]
+            if name == "openat2":
+                how = remote.read_memory(notif.pid, a[2], 8)
+                flags = struct.unpack("=Q", how)[0] if len(how) == 8 else 0
+        path = remote.read_string(notif.pid, path_addr)
+        view = None if path is None or flags & _WRITE_ACCESS else self._view(notif, path, dirfd)
+        if view is None or not self.listener.valid(notif):
+            self.listener.let_run(notif)
+            return
+        if isinstance(view, int):
+            self.listener.answer(notif, -1, view)
+            return
+        kind, content = view
+        try:
+            if kind == "text":
+                fd = os.memfd_create("numa-sim-run", os.MFD_CLOEXEC)
+                os.write(fd, content.encode())
+                os.lseek(fd, 0, os.SEEK_SET)
+            else:
+                mode = os.O_RDONLY | (flags & (os.O_DIRECTORY | os.O_NONBLOCK))
+                fd = os.open(content, mode | os.O_CLOEXEC)
+        except OSError as exc:
+            self.listener.answer(notif, -1, exc.errno or errno.EIO)
+            return
+        try:
+            self.listener.give_fd(notif, fd, bool(flags & os.O_CLOEXEC))
+        finally:
+            os.close(fd)
+
+    def _view(
+        self, notif: seccomp.Notification, path: str, dirfd: int
+    ) -> tuple[str, str] | int | None:
+        """What an open of ``path`` gets: ("file", host path) in the node tree,
+        ("text", content) for a rendered /proc file, an errno, or None (the real one)."""
+        full = self._absolute(notif.pid, path, dirfd)
+        if full is None:
+            return None
+        tgid = self.mirror.tgid(notif.pid) or notif.pid
+        parts = full.split("/")
+        if full.startswith("/proc/") and len(parts) >= 4:
+            who = parts[2]
+            if who == "self":
+                pid = tgid
+            elif who == "thread-self" or not who.isdigit():
+                return None
+            else:
+                pid = int(who)
+            leaf = parts[-1]
+            if leaf not in ("status", "numa_maps") or len(parts) not in (4, 6):
+                return None
+            proc = self.mirror.tasks.get(self.mirror.tgid(pid) or -1)
+            if proc is None:
+                return None  # not on the simulated machine: the real file
+            self.mirror.sync(proc)
+            if leaf == "numa_maps":
+                return "text", self._numa_maps(proc)
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    real = f.read()
+            except OSError as exc:
+                return exc.errno or errno.ENOENT
+            return "text", status_text(real, proc, self.kernel.max_numnodes)
+        host = self.tree.host_path(full)
+        if host is None and self.tree.inside(full):
+            host = full  # relative to a directory fd we handed out
+        if host is None:
+            return None
+        for p in list(self.mirror.tasks.values()):
+            self.mirror.sync(p)
+        self.tree.refresh()
+        if not os.path.exists(host):
+            return errno.ENOENT
+        return "file", host
+
+    def _absolute(self, pid: int, path: str, dirfd: int) -> str | None:
+        if not path.startswith("/"):
+            link = f"/proc/{pid}/cwd" if dirfd == AT_FDCWD else f"/proc/{pid}/fd/{dirfd}"
+            try:
+                base = os.readlink(link)
+            except OSError:
+                return None
+            path = os.path.join(base, path)
+        return os.path.normpath(path)
+
+    def _numa_maps(self, proc: SimProcess) -> str:
+        try:
+            real = remote.read_maps(proc.pid)
+        except OSError:
+            real = []
+        assert proc.mm is not None
+        names = []
+        for vma in proc.mm.vmas:
+            m = next((m for m in real if m.start <= vma.start < m.end), None)
+            if m is not None:
+                names.append((vma.start, m.path))
+        return numa_maps(proc, names)
+
+
+def _alive(pid: int) -> bool:
+    state = remote.status_field(pid, "State")
+    return state is not None and not state.startswith(("Z", "X"))
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root``, by a scan of /proc."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        parent[int(entry)] = int(fields[1])
+    out = []
+    frontier = [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        frontier += kids
+    return out
+
+
+def run(
+    argv: Sequence[str],
+    kernel: SimKernel | None = None,
+    inject: Sequence[Injection] = (),
+    env: dict[str, str] | None = None,
+) -> int:
+    """Run ``argv`` on ``kernel`` (a 2-node SimKernel by default); its exit status."""
+    sup = Supervisor(kernel or SimKernel(2), inject)
+    return sup.run(argv, env)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(sys.argv[1:]))

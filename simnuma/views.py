@@ -1,0 +1,265 @@
+"""A simulated kernel as the files that tools read show it: the node directory
+under /sys/devices/system/node (drivers/base/node.c), /proc/PID/numa_maps
+(fs/proc/task_mmu.c show_numa_map), and the Mems_allowed lines of
+/proc/PID/status (cpuset_task_status_allowed).  Each function renders one file's
+text, in the kernel's format, from the simulator's state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from simnuma.abi import (
+    MPOL_BIND,
+    MPOL_DEFAULT,
+    MPOL_F_RELATIVE_NODES,
+    MPOL_F_STATIC_NODES,
+    MPOL_INTERLEAVE,
+    MPOL_LOCAL,
+    MPOL_PREFERRED,
+    MPOL_PREFERRED_MANY,
+    MPOL_WEIGHTED_INTERLEAVE,
+)
+from simnuma.frames import ANON, DIRTY, HUGETLB, PAGE_SIZE, WRITEBACK, ZERO, Frame
+from simnuma.mempolicy import Mempolicy
+
+if TYPE_CHECKING:
+    from simnuma.kernel import SimKernel
+    from simnuma.mm import VMA
+    from simnuma.process import SimProcess
+
+HUGE_PAGE_KB = (2048, 1048576)  # the hugepages-<size>kB directories of x86-64
+
+
+def node_list(nodes: Iterable[int]) -> str:
+    """A bitmap list as %*pbl prints it: "0-2,5" (empty: "")."""
+    ordered = sorted(set(nodes))
+    runs: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(runs)
+
+
+def node_mask(nodes: Iterable[int], bits: int) -> str:
+    """A ``bits``-wide bitmap as %*pb prints it: 32-bit hex chunks, highest first,
+    comma-separated, the highest only as wide as its bits need."""
+    value = sum(1 << n for n in set(nodes))
+    words = max(1, -(-bits // 32))
+    top = -(-(bits - 32 * (words - 1)) // 4)
+    chunks = [(value >> (32 * w)) & 0xFFFF_FFFF for w in reversed(range(words))]
+    return ",".join(f"{c:0{top if i == 0 else 8}x}" for i, c in enumerate(chunks))
+
+
+_MODE_NAMES = {
+    MPOL_DEFAULT: "default",
+    MPOL_PREFERRED: "prefer",
+    MPOL_BIND: "bind",
+    MPOL_INTERLEAVE: "interleave",
+    MPOL_LOCAL: "local",
+    MPOL_PREFERRED_MANY: "prefer (many)",
+    MPOL_WEIGHTED_INTERLEAVE: "weighted interleave",
+}
+
+
+def policy_string(policy: Mempolicy | None) -> str:
+    """mpol_to_str(): "default", "bind:0-1", "interleave=static:0,2", "prefer:1"."""
+    if policy is None or policy.mode == MPOL_DEFAULT:
+        return "default"
+    text = _MODE_NAMES[policy.mode]
+    if policy.flags & MPOL_F_STATIC_NODES:
+        text += "=static"
+    elif policy.flags & MPOL_F_RELATIVE_NODES:
+        text += "=relative"
+    given = policy.flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)
+    nodes = policy.user_nodes if given else policy.nodes
+    if policy.mode != MPOL_LOCAL and nodes:
+        text += ":" + node_list(nodes)
+    return text
+
+
+# --- /sys/devices/system/node --------------------------------------------------------
+
+
+def node_states(kernel: SimKernel) -> dict[str, str]:
+    """The node-state files of /sys/devices/system/node (node_state_attr)."""
+    nodes = kernel.nodes
+    return {
+        "possible": node_list(range(max(nodes) + 1)),
+        "online": node_list(nodes),
+        "has_normal_memory": node_list(n for n, node in nodes.items() if node.has_memory),
+        "has_memory": node_list(n for n, node in nodes.items() if node.has_memory),
+        "has_cpu": node_list(n for n, node in nodes.items() if node.has_cpus),
+    }
+
+
+def node_distance(kernel: SimKernel, nid: int) -> str:
+    """nodeN/distance: the SLIT row, one number per online node."""
+    row = kernel.nodes[nid].distances
+    return " ".join(str(row[other]) for other in sorted(kernel.nodes))
+
+
+def _node_frames(kernel: SimKernel, nid: int) -> list[Frame]:
+    return [f for f in kernel.frames().values() if f.nid == nid and not f.flags & ZERO]
+
+
+def node_meminfo(kernel: SimKernel, nid: int) -> str:
+    """nodeN/meminfo (node_read_meminfo), the counts the simulator keeps; the
+    kernel's own use (slab, page tables, kernel stacks) is not modelled: 0."""
+    node = kernel.nodes[nid]
+    frames = _node_frames(kernel, nid)
+
+    def pages(cond: int = 0, without: int = 0, file: bool | None = None) -> int:
+        return sum(
+            f.nr_pages
+            for f in frames
+            if (f.flags & cond) == cond
+            and not f.flags & without
+            and (file is None or (f.mapping is not None and not f.flags & ANON) == file)
+        )
+
+    huge = sum(f.nr_pages for f in frames if f.flags & HUGETLB)
+    total, free = node.capacity, node.free
+    anon = pages(ANON, HUGETLB)
+    filep = pages(0, HUGETLB, file=True)
+    shmem = sum(
+        f.nr_pages
+        for f in frames
+        if f.mapping is not None and f.mapping.shmem and not f.flags & (ANON | HUGETLB)
+    )
+    rows = [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemUsed", total - free),
+        ("SwapCached", 0),
+        ("Active", 0),
+        ("Inactive", anon + filep),
+        ("Active(anon)", 0),
+        ("Inactive(anon)", anon),
+        ("Active(file)", 0),
+        ("Inactive(file)", filep),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("Dirty", pages(DIRTY, ANON | HUGETLB)),
+        ("Writeback", pages(WRITEBACK)),
+        ("FilePages", filep),
+        ("Mapped", sum(f.nr_pages for f in frames if f.mapping is not None and f.mapcount)),
+        ("AnonPages", anon),
+        ("Shmem", shmem),
+        ("KernelStack", 0),
+        ("PageTables", 0),
+        ("SecPageTables", 0),
+        ("NFS_Unstable", 0),
+        ("Bounce", 0),
+        ("WritebackTmp", 0),
+        ("KReclaimable", 0),
+        ("Slab", 0),
+        ("SReclaimable", 0),
+        ("SUnreclaim", 0),
+        ("AnonHugePages", 0),
+        ("ShmemHugePages", 0),
+        ("ShmemPmdMapped", 0),
+        ("FileHugePages", 0),
+        ("FilePmdMapped", 0),
+    ]
+    out = [f"Node {nid} {name + ':':<16}{count * PAGE_SIZE // 1024:>8} kB" for name, count in rows]
+    out += [
+        f"Node {nid} HugePages_Total: {huge // 512:5d}",
+        f"Node {nid} HugePages_Free:  {0:5d}",
+        f"Node {nid} HugePages_Surp:  {0:5d}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def node_numastat(kernel: SimKernel, nid: int) -> str:
+    """nodeN/numastat: the allocation counters, which the simulator does not keep
+    beyond the pages now on the node (numa_hit = those; the misses are 0)."""
+    here = sum(f.nr_pages for f in _node_frames(kernel, nid))
+    rows = [
+        ("numa_hit", here),
+        ("numa_miss", 0),
+        ("numa_foreign", 0),
+        ("interleave_hit", 0),
+        ("local_node", here),
+        ("other_node", 0),
+    ]
+    return "".join(f"{name} {value}\n" for name, value in rows)
+
+
+# --- /proc/PID --------------------------------------------------------------------------
+
+
+def mems_allowed_lines(proc: SimProcess, max_numnodes: int) -> list[str]:
+    """The two Mems_allowed lines of /proc/PID/status."""
+    return [
+        f"Mems_allowed:\t{node_mask(proc.cpuset, max_numnodes)}",
+        f"Mems_allowed_list:\t{node_list(proc.cpuset)}",
+    ]
+
+
+def numa_maps_line(proc: SimProcess, vma: VMA, name: str = "") -> str:
+    """One line of /proc/PID/numa_maps (show_numa_map()): the start, the policy
+    (the VMA's, else the task's), what maps it, and the pages on each node.
+    ``name`` is the file's path, "[heap]" or "[stack]" as /proc/PID/maps has it."""
+    assert proc.mm is not None
+    policy = vma.policy
+    if policy is None and vma.shmem and vma.file is not None:
+        policy = vma.file.policy_at(vma.pgoff)
+    text = f"{vma.start:08x} {policy_string(policy or proc.policy)}"
+    if vma.file is not None and not vma.anon_shared:
+        text += f" file={name or vma.file.name}"
+    elif name == "[heap]":
+        text += " heap"
+    elif name == "[stack]":
+        text += " stack"
+    if vma.huge == "hugetlb":
+        text += " huge"
+    counted: set[int] = set()
+    n_pages = anon = dirty = writeback = mapmax = 0
+    per_node: dict[int, int] = {}
+    for vpn in proc.mm.mapped_vpns(vma.start, vma.end):
+        frame = proc.mm.pt[vpn]
+        if frame.flags & ZERO:
+            continue  # vm_normal_page(): the zero page is not counted
+        if frame.order and id(frame) in counted:
+            continue
+        counted.add(id(frame))
+        n = frame.nr_pages
+        n_pages += n
+        anon += n if frame.flags & ANON else 0
+        dirty += n if frame.flags & DIRTY else 0
+        writeback += n if frame.flags & WRITEBACK else 0
+        mapmax = max(mapmax, frame.mapcount)
+        per_node[frame.nid] = per_node.get(frame.nid, 0) + n
+    if not n_pages:
+        return text
+    if anon:
+        text += f" anon={anon}"
+    if dirty:
+        text += f" dirty={dirty}"
+    if n_pages not in (anon, dirty):
+        text += f" mapped={n_pages}"
+    if mapmax > 1:
+        text += f" mapmax={mapmax}"
+    # the LRU is not modelled: anonymous pages count as inactive (where a fresh
+    # fault puts them since b518154e59aa, 5.9), page-cache pages as active
+    if anon:
+        text += f" active={n_pages - anon}"
+    if writeback:
+        text += f" writeback={writeback}"
+    text += "".join(f" N{nid}={count}" for nid, count in sorted(per_node.items()))
+    kb = 2048 if vma.huge == "hugetlb" else PAGE_SIZE // 1024
+    return text + f" kernelpagesize_kB={kb}"
+
+
+def numa_maps(proc: SimProcess, names: Sequence[tuple[int, str]] = ()) -> str:
+    """/proc/PID/numa_maps of a simulated process; ``names`` maps a VMA start to the
+    name /proc/PID/maps gives it (numa-sim-run passes the real process's)."""
+    assert proc.mm is not None
+    named = dict(names)
+    lines = (numa_maps_line(proc, vma, named.get(vma.start, "")) for vma in proc.mm.vmas)
+    return "".join(line + "\n" for line in lines)
