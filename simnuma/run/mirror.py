@@ -161,6 +161,16 @@ class Mirror:
         c.permitted = frozenset(n for n, bit in CAPABILITIES.items() if prm >> bit & 1)
         c.effective = frozenset(n for n, bit in CAPABILITIES.items() if eff >> bit & 1)
 
+    def close(self) -> None:
+        """The run is over: every task of ours exits (their real processes have)."""
+        for proc in self.tasks.values():
+            proc.exit()
+        for copies in self.snapshots.values():
+            for copy in copies:
+                copy.exit()
+        self.tasks.clear()
+        self.snapshots.clear()
+
     def reap(self) -> None:
         """Tasks whose real process is gone (or a zombie) exit."""
         for tgid, proc in list(self.tasks.items()):

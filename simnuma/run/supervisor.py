@@ -37,6 +37,7 @@ OPENS = ("open", "openat", "openat2")
 CLONES = ("clone", "clone3", "fork", "vfork")
 EXECS = ("execve", "execveat")
 FILTERED = [*NUMA_CALLS, *UNMODELLED, *OPENS, *CLONES, *EXECS]
+_NARGS = {"move_pages": 6, "migrate_pages": 4, "mbind": 6, "set_mempolicy": 3, "get_mempolicy": 5}
 AT_FDCWD = -100
 _WRITE_ACCESS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
@@ -69,6 +70,7 @@ class Supervisor:
         inject: Sequence[Injection] = (),
         *,
         warn: bool = True,
+        trace: bool = False,
     ) -> None:
         seccomp.check_supported()
         self.kernel = kernel
@@ -78,6 +80,8 @@ class Supervisor:
         self.listener: seccomp.Listener | None = None
         self.children: set[int] = set()
         self.calls: list[tuple[int, str, int, int]] = []  # (pid, call, ret, errno)
+        self._before: set[int] = set()
+        self.trace = trace
 
     # --- starting and ending -----------------------------------------------------------
     def run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
@@ -88,6 +92,7 @@ class Supervisor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)  # orphans come to us, not init
         supervisor = os.getpid()
+        self._before = set(_descendants(supervisor))  # not the program's: never killed
         pid = os.fork()
         if pid == 0:  # the child: filter, hand the listener over, become the program
             try:
@@ -117,6 +122,7 @@ class Supervisor:
             return self._loop(pid)
         finally:
             self._end_all()
+            self.mirror.close()
             seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 0)
             if self.listener is not None:
                 os.close(self.listener.fd)
@@ -154,8 +160,11 @@ class Supervisor:
         """No process is left behind: whatever the program left running (every
         process it made that the supervisor saw, and their descendants) is killed
         and reaped (orphans are reparented to us, the subreaper)."""
+        me = os.getpid()
         for _ in range(50):
-            left = set()
+            # orphans of the program are reparented to us, the subreaper
+            others = self._before | {d for p in self._before for d in _descendants(p)}
+            left = set(_descendants(me)) - others
             for p in self.mirror.seen:
                 if _alive(p):
                     left.add(p)
@@ -228,6 +237,10 @@ class Supervisor:
         finally:
             self.injector.after()
         self.calls.append((proc.pid, name, ret, err))
+        if self.trace:
+            shown = ", ".join(hex(a) if a > 4096 else str(a) for a in args[: _NARGS[name]])
+            result = f"-1 {errno.errorcode.get(err, err)}" if err else str(ret)
+            print(f"numa-sim-run: [{proc.pid}] {name}({shown}) = {result}", file=sys.stderr)
         if self.listener.valid(notif):
             self.listener.answer(notif, ret, err)
 
