@@ -36,6 +36,25 @@ HOST_LACKS = {
     "capabilities": "change capabilities (not root)",
 }
 
+# What the host backend builds with real mechanisms that a simulated kernel answering
+# its calls under numa-sim-run cannot see (its mirror reads mappings, present pages
+# and credentials, nothing else); numa-sim-run --inject builds these as its state.
+_INVISIBLE = "under numa-sim-run, the simulator answering cannot see it: use --inject"
+SIM_RUN_LACKS = {
+    "pin": f"take an extra page reference ({_INVISIBLE} pinned:...)",
+    "isolate": f"take a page off the LRU ({_INVISIBLE} busy:...)",
+    "writeback": f"put a page under writeback ({_INVISIBLE} writeback:...)",
+    "swap": f"swap a page out on this host's swap device ({_INVISIBLE} swapped:...)",
+    "fill_node": f"fill a real node ({_INVISIBLE} full:node=N)",
+    "cpuset": "write a cpuset hierarchy (under numa-sim-run the real cgroup has the real nodes)",
+    "cpuset_keep_pages": "move a task between real cpusets (under numa-sim-run)",
+    "cpuset_migrate_pages": "move a task between real cpusets (under numa-sim-run)",
+    "thp": "fault a THP (numa-sim-run runs the program with PR_SET_THP_DISABLE)",
+    "hugetlb": "reserve huge pages on simulated nodes (under numa-sim-run)",
+    "fs:nomigrate": "mount a filesystem on the host's real block devices (under numa-sim-run)",
+    "fs:nomigrate-nowriteback": "mount ramfs for the simulator (under numa-sim-run)",
+}
+
 NOT_ROOT = "needs root: helpers change uid, cpusets and capabilities"
 
 # node id -> (has memory, has CPUs); a node asked to have CPUs may also lack them on

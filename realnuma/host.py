@@ -28,7 +28,7 @@ from typing import Any
 
 from realnuma import binding, leftovers, procfs, wire
 from realnuma.cpusets import CpusetError, Cpusets
-from realnuma.fit import HOST_LACKS
+from realnuma.fit import HOST_LACKS, SIM_RUN_LACKS
 from realnuma.machine import MACHINE_FEATURES, Machine, MachineError, machine_lacks
 from realnuma.probe import HostFacts, parse_nodelist, probe
 from realnuma.procfs import is_live
@@ -411,11 +411,15 @@ class HostKernel:
         if self.facts.is_root and _packet_rings():
             features.add("isolate")
         features |= MACHINE_FEATURES - set(machine_lacks())
+        if os.environ.get("NUMA_SIM_RUN"):
+            features -= set(SIM_RUN_LACKS)
         return frozenset(features)
 
     @property
     def lacks(self) -> dict[str, str]:
         """Why each feature this kernel lacks is missing (as ``missing_features`` words it)."""
+        if os.environ.get("NUMA_SIM_RUN"):
+            return {**HOST_LACKS, **machine_lacks(), **SIM_RUN_LACKS}
         return {**HOST_LACKS, **machine_lacks()}
 
     def _require(self, feature: str) -> None:

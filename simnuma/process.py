@@ -99,9 +99,10 @@ class SimProcess(SyscallMethods):
                 else Quirk.SHMEM_INTERLEAVE_BY_INODE
             ):
                 index += vma.file.ino
-        elif vma.anonymous or vma.policy is not None:
+        elif vma.anonymous or vma.policy is not None or flags & ANON:
             # interleave_nid(): a fault in a VMA interleaves by its page offset, under
-            # the task's policy too
+            # the task's policy too; so does a private copy of a file's page
+            # (wp_page_copy() -> vma_alloc_folio())
             index = vma_interleave_index(vma.start, vma.pgoff, addr)
         else:
             # page cache of a file: no VMA reaches the allocator, the task's rotor turns

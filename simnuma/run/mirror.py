@@ -17,18 +17,41 @@ from dataclasses import dataclass
 
 from simnuma.abi import CAPABILITIES
 from simnuma.files import FILESYSTEMS, SimFile
-from simnuma.frames import ANON, PAGE_SHIFT, PAGE_SIZE, SWAPPED, ZERO, OutOfNodeMemory
+from simnuma.frames import ANON, PAGE_SHIFT, PAGE_SIZE, SWAPPED, ZERO, Frame, OutOfNodeMemory
 from simnuma.kernel import SimKernel
 from simnuma.mm import VMA, AddressSpace
 from simnuma.process import SimProcess
 from simnuma.run import remote
-from simnuma.run.remote import PM_FILE, PM_PFN_MASK, PM_PRESENT, PM_SWAP, RealMapping
+from simnuma.run.remote import (
+    PM_EXCLUSIVE,
+    PM_FILE,
+    PM_PFN_MASK,
+    PM_PRESENT,
+    PM_SWAP,
+    RealMapping,
+)
 
 PID_MAX_LIMIT = 1 << 22  # the simulator's own tasks (fork snapshots) number above it
 CLONE_THREAD = 0x0001_0000
 _CHUNK = PAGE_SIZE  # pagemap bytes per chunk: 512 pages, skipped when all empty
 _SHMEM_NAMES = ("/memfd:", "/dev/zero", "/SYSV", "/dev/shm/")
 _NO_MIGRATE_FS = {"ramfs": "nomigrate-nowriteback"}
+
+
+def _children(tgid: int) -> list[int]:
+    """The children of every thread of ``tgid`` (/proc/PID/task/TID/children)."""
+    out: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{tgid}/task")
+    except OSError:
+        return out
+    for tid in threads:
+        try:
+            with open(f"/proc/{tgid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            continue
+    return out
 
 
 class RealBytes:
@@ -75,6 +98,9 @@ class Mirror:
         self.snapshots: dict[int, list[SimProcess]] = {}  # parent tgid -> fork copies
         self.execs: dict[int, _Exec] = {}
         self.seen: set[int] = set()  # every real process adopted, alive or not
+        # the real PFN each frame stands for (root only): a fork's shared page that one
+        # side wrote has another PFN on that side
+        self._pfns: dict[int, tuple[Frame, int]] = {}
         self.zero_pfn = remote.zero_pfn()
         self.fstypes = _mount_types()
         self.warn = warn
@@ -126,6 +152,22 @@ class Mirror:
             self.note(f"pid {tgid}: its fork was not seen; it starts as its parent is now")
             return self._bind(parent.fork(), tgid)
         return None
+
+    def adopt_children(self) -> None:
+        """Bind the fork copies of children that made no call of ours yet (a page's
+        mapcount counts them: a child sharing it must be in the picture)."""
+        for tgid in list(self.tasks):
+            for kid in _children(tgid):
+                if kid not in self.tasks and self.snapshots.get(tgid):
+                    self.task(kid)
+
+    def sync_all(self) -> None:
+        """Every task level with its process: whether a page is shared (EACCES
+        without MPOL_MF_MOVE_ALL) depends on the others' page tables too."""
+        self.adopt_children()
+        for proc in list(self.tasks.values()):
+            if proc.alive:
+                self.sync(proc)
 
     def forked(self, parent: SimProcess, flags: int) -> None:
         """clone()/fork() is about to run in ``parent``: copy it as it is now."""
@@ -270,8 +312,24 @@ class Mirror:
             f.unlinked = m.path.startswith("/dev/zero")
             self.kernel.files.append(f)
             self.files[key] = f
+            if not f.unlinked and m.path.startswith("/"):
+                self._cached_before(f, m.path, size)
         f.size = max(f.size, end)
         return f
+
+    def _cached_before(self, f: SimFile, path: str, size: int) -> None:
+        """The file's pages already in the real page cache when the simulation first
+        sees it were read before it started (a library, a binary): they sit in the
+        simulated page cache from the start, on the first memory node with room, so
+        that a fault on them allocates nothing (and turns no interleave rotor)."""
+        for index in remote.cached_pages(path, size):
+            nodes = self.kernel.memory_node_ids()
+            try:
+                frame = self.kernel.memory.alloc(nodes, 0)
+            except OutOfNodeMemory:
+                return
+            frame.mapping, frame.index = f, index
+            f.pages[index] = frame
 
     def _sync_pages(self, proc: SimProcess, m: RealMapping) -> None:
         mm = proc.mm
@@ -309,6 +367,18 @@ class Mirror:
         else:
             mm.unmap_pages(addr, addr + PAGE_SIZE)
 
+    def _replaced(self, frame: Frame, pfn: int, entry: int) -> bool:
+        """Whether this process's page is no longer the one ``frame`` stands for:
+        its PFN changed (root); without PFNs, a page the simulator shares since a
+        fork that is now exclusively mapped (which side wrote is a guess then)."""
+        if not pfn:
+            return frame.mapcount > 1 and bool(entry & PM_EXCLUSIVE)
+        seen = self._pfns.get(id(frame))
+        if seen is None or seen[0] is not frame:
+            self._pfns[id(frame)] = (frame, pfn)
+            return False
+        return seen[1] != pfn
+
     def _fault_in(self, proc: SimProcess, mm: AddressSpace, vpn: int, entry: int) -> None:
         frame = mm.pt.get(vpn)
         addr = vpn << PAGE_SHIFT
@@ -328,11 +398,16 @@ class Mirror:
         else:
             have = "anon" if frame.flags & ANON else "cache"
         if have == want:
-            return
-        if have == "anon" and want == "zero":
+            if frame is None or have == "zero" or not self._replaced(frame, pfn, entry):
+                return
+            # the real page is another one now: a write copied it after a fork, or the
+            # mapping was replaced between two syncs; so it is here
+            mm.unmap_pages(addr, addr + PAGE_SIZE)
+        elif have == "anon" and want == "zero":
             mm.unmap_pages(addr, addr + PAGE_SIZE)  # MADV_DONTNEED, then a read
         try:
-            mm.fault(vma, addr, write=want == "anon")
+            placed = mm.fault(vma, addr, write=want == "anon")
+            self._pfns[id(placed)] = (placed, pfn)
         except OutOfNodeMemory:
             self.note(
                 f"pid {proc.pid}: page {addr:#x} is there, but no simulated node it may "

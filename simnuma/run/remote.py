@@ -14,6 +14,7 @@ PAGE_SIZE = 4096
 PM_PRESENT = 1 << 63
 PM_SWAP = 1 << 62
 PM_FILE = 1 << 61  # a page-cache page or shared anonymous (not a private copy)
+PM_EXCLUSIVE = 1 << 56  # mapped by this process alone (4.2+)
 PM_PFN_MASK = (1 << 55) - 1
 
 
@@ -185,3 +186,34 @@ def zero_pfn() -> int | None:
         _libc.munmap(ctypes.c_void_p(addr), ctypes.c_size_t(PAGE_SIZE))
     pfn = entry & PM_PFN_MASK
     return pfn if entry & PM_PRESENT and pfn else None
+
+
+def cached_pages(path: str, size: int) -> list[int]:
+    """The page indexes of ``path`` in the page cache now (mincore(2) of a mapping
+    of it); empty when it cannot be opened or mapped."""
+    import mmap
+
+    if size <= 0:
+        return []
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return []
+    try:
+        _libc.mmap.restype = ctypes.c_void_p
+        _libc.mmap.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long
+        ]
+        addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr is None or addr == ctypes.c_void_p(-1).value:
+            return []
+        try:
+            pages = -(-size // PAGE_SIZE)
+            vec = ctypes.create_string_buffer(pages)
+            if _libc.mincore(ctypes.c_void_p(addr), ctypes.c_size_t(size), vec) != 0:
+                return []
+            return [i for i, b in enumerate(vec.raw) if b & 1]
+        finally:
+            _libc.munmap(ctypes.c_void_p(addr), ctypes.c_size_t(size))
+    finally:
+        os.close(fd)

@@ -18,9 +18,13 @@ import struct
 # x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 NR: dict[str, int] = {
     "open": 2,
+    "mmap": 9,
+    "munmap": 11,
     "stat": 4,
     "lstat": 6,
     "clone": 56,
+    "prctl": 157,
+    "sched_setaffinity": 203,
     "fork": 57,
     "vfork": 58,
     "execve": 59,
@@ -104,9 +108,16 @@ def check_supported() -> None:
         raise Unsupported(f"{actions} lacks user_notif: no seccomp user notification here")
 
 
+MAP_FIXED = 0x10
+MAP_FIXED_NOREPLACE = 0x100000
+
+
 def _filter(numbers: list[int]) -> bytes:
-    """A classic BPF program: x86-64 calls in ``numbers`` notify, the rest run."""
-    ld_w_abs, jeq_k, ret_k, jge_k = 0x20, 0x15, 0x06, 0x35
+    """A classic BPF program: x86-64 calls in ``numbers`` notify, the rest run; an
+    mmap() among them notifies only with MAP_FIXED (the one that replaces mappings:
+    every other mmap() runs untouched, at no cost)."""
+    ld_w_abs, jeq_k, ret_k, jge_k, jset_k = 0x20, 0x15, 0x06, 0x35, 0x45
+    plain = [nr for nr in numbers if nr != NR["mmap"]]
     insns = [
         (ld_w_abs, 0, 0, 4),  # seccomp_data.arch
         (jeq_k, 1, 0, AUDIT_ARCH_X86_64),
@@ -115,9 +126,19 @@ def _filter(numbers: list[int]) -> bytes:
         (jge_k, 0, 1, X32_SYSCALL_BIT),
         (ret_k, 0, 0, SECCOMP_RET_ALLOW),
     ]
-    for i, nr in enumerate(numbers):
+    for i, nr in enumerate(plain):
         # on a match jump over the remaining comparisons and the ALLOW to NOTIF
-        insns.append((jeq_k, len(numbers) - i, 0, nr))
+        insns.append((jeq_k, len(plain) - i, 0, nr))
+    if NR["mmap"] in numbers:
+        # before the final ALLOW: mmap with MAP_FIXED (flags: the low word of args[3])
+        insns[-len(plain) :] = [
+            (jeq_k, len(plain) - i + 3, 0, nr) for i, nr in enumerate(plain)
+        ]
+        insns += [
+            (jeq_k, 0, 2, NR["mmap"]),
+            (ld_w_abs, 0, 0, 16 + 8 * 3),
+            (jset_k, 1, 0, MAP_FIXED),
+        ]
     insns += [(ret_k, 0, 0, SECCOMP_RET_ALLOW), (ret_k, 0, 0, SECCOMP_RET_USER_NOTIF)]
     return b"".join(struct.pack("=HBBI", *insn) for insn in insns)
 

@@ -36,7 +36,10 @@ UNMODELLED = ("set_mempolicy_home_node",)
 OPENS = ("open", "openat", "openat2")
 CLONES = ("clone", "clone3", "fork", "vfork")
 EXECS = ("execve", "execveat")
-FILTERED = [*NUMA_CALLS, *UNMODELLED, *OPENS, *CLONES, *EXECS]
+WATCHED = ("prctl", "sched_setaffinity", "munmap", "mmap")  # mmap: MAP_FIXED only
+FILTERED = [*NUMA_CALLS, *UNMODELLED, *OPENS, *CLONES, *EXECS, *WATCHED]
+ENV = "NUMA_SIM_RUN"  # set in the program's environment: the supervisor's pid
+PR_SET_DUMPABLE = 4
 _NARGS = {"move_pages": 6, "migrate_pages": 4, "mbind": 6, "set_mempolicy": 3, "get_mempolicy": 5}
 AT_FDCWD = -100
 _WRITE_ACCESS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -76,7 +79,8 @@ class Supervisor:
         self.kernel = kernel
         self.injector = Injector(kernel, inject)
         self.mirror = Mirror(kernel, warn=warn)
-        self.tree = NodeTree(kernel, assign_cpus(kernel, real_cpus()))
+        self.real_cpus = real_cpus()
+        self.tree = NodeTree(kernel, assign_cpus(kernel, self.real_cpus))
         self.listener: seccomp.Listener | None = None
         self.children: set[int] = set()
         self.calls: list[tuple[int, str, int, int]] = []  # (pid, call, ret, errno)
@@ -88,6 +92,7 @@ class Supervisor:
         if not argv:
             raise ProgramError("no program given")
         env = dict(os.environ if env is None else env)
+        env[ENV] = str(os.getpid())
         path = resolve_program(argv[0], env)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)  # orphans come to us, not init
@@ -214,6 +219,20 @@ class Supervisor:
         elif name in EXECS:
             self.mirror.execed(proc)
             self.listener.let_run(notif)
+        elif name == "prctl":
+            if notif.args[0] == PR_SET_DUMPABLE and notif.args[1] in (0, 1):
+                self.kernel.set_dumpable(proc, notif.args[1])  # if it fails, so does ours
+            self.listener.let_run(notif)
+        elif name == "sched_setaffinity":
+            self._affinity(notif, proc)
+        elif name in ("munmap", "mmap"):
+            # the range's VMAs go (a policy mbind() gave them too); whatever is mapped
+            # there next is new to the mirror, however alike it looks
+            addr, length = notif.args[0], notif.args[1]
+            if not addr % 4096 and 0 < length < 1 << 47 and addr + length < 1 << 47:
+                assert proc.mm is not None
+                proc.mm.remove_range(addr, -(-(addr + length) // 4096) * 4096)
+            self.listener.let_run(notif)
         else:
             self.listener.let_run(notif)
 
@@ -222,13 +241,12 @@ class Supervisor:
         name = notif.name
         args = list(notif.args)
         self.mirror.refresh_creds(proc)
-        self.mirror.sync(proc)
+        self.mirror.sync_all()
         target = proc
         if name in ("move_pages", "migrate_pages") and as_s32(args[0]):
             other = self.mirror.task(as_s32(args[0])) if as_s32(args[0]) > 0 else None
             if other is not None:
                 self.mirror.refresh_creds(other)
-                self.mirror.sync(other)
                 args[0] = other.pid  # a thread's id names its process here
                 target = other
         self.injector.before(name, args, proc, target)
@@ -237,12 +255,33 @@ class Supervisor:
         finally:
             self.injector.after()
         self.calls.append((proc.pid, name, ret, err))
+        if name == "get_mempolicy" and not err and args[4] & 3 == 3:
+            # MPOL_F_NODE|MPOL_F_ADDR read-faulted the page in (lookup_node()): so
+            # must the real kernel, or the next sync would drop it again
+            remote.read_memory(notif.pid, args[3], 1)
         if self.trace:
             shown = ", ".join(hex(a) if a > 4096 else str(a) for a in args[: _NARGS[name]])
             result = f"-1 {errno.errorcode.get(err, err)}" if err else str(ret)
             print(f"numa-sim-run: [{proc.pid}] {name}({shown}) = {result}", file=sys.stderr)
         if self.listener.valid(notif):
             self.listener.answer(notif, ret, err)
+
+    def _affinity(self, notif: seccomp.Notification, proc: SimProcess) -> None:
+        """sched_setaffinity(): a mask within one simulated node's CPUs runs the task
+        there (run_on: its local node).  The real call runs unless every CPU named
+        exists only in the simulation, which then answers it."""
+        assert self.listener is not None
+        pid, size, addr = as_s32(notif.args[0]), notif.args[1], notif.args[2]
+        mask = int.from_bytes(remote.read_memory(notif.pid, addr, min(size, 1 << 12)), "little")
+        cpus = {c for c in range(mask.bit_length()) if mask >> c & 1}
+        target = proc if pid == 0 else self.mirror.task(pid)
+        homes = {n for n, ids in self.tree.cpus.items() if cpus & set(ids)}
+        if target is not None and len(homes) == 1:
+            self.kernel.run_on(target, homes.pop())
+        if cpus and not cpus & set(self.real_cpus):
+            self.listener.answer(notif, 0)
+        else:
+            self.listener.let_run(notif)
 
     def _open(self, notif: seccomp.Notification, proc: SimProcess) -> None:
         assert self.listener is not None
