@@ -462,12 +462,14 @@ def programs(
     read_faults: bool = True,
     cpusets: bool = False,
     thp: bool = False,
+    pins: bool = True,
 ) -> st.SearchStrategy[Program]:
     """Programs over the operations every backend performs, on a kernel with ``nodes``.
     Without ``read_faults``, get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR), the only read
     fault a program makes (and so the only fault-around), is not generated; with
     ``cpusets`` (the real kernel has a writable cpuset hierarchy), spawns in a cpuset
-    are, and with ``thp`` (it faults transparent huge pages on demand) THP mappings."""
+    are, with ``thp`` (it faults transparent huge pages on demand) THP mappings, and
+    without ``pins`` (numa-sim-run: a real pin is invisible to its simulator) no pins."""
     universe = node_universe(nodes, max_numnodes)
     proc = st.integers(0, 3)
     mapping = st.integers(0, 3)
@@ -547,7 +549,7 @@ def programs(
         mmap_file,
         mmap_file,
         step("mlock", proc, mapping),
-        step("pin", proc, mapping, st.integers(0, MAX_PAGES - 1)),
+        *([step("pin", proc, mapping, st.integers(0, MAX_PAGES - 1))] if pins else []),
         step("setresuid", proc, st.sampled_from([0, 1000])),
         *([step("thp", proc, st.integers(0, 1))] if thp else []),
     )
@@ -680,6 +682,7 @@ def campaign(
     read_faults: bool = True,
     cpusets: bool = False,
     thp: bool = False,
+    pins: bool = True,
     progress: Callable[[Campaign], None] | None = None,
 ) -> Campaign:
     """``programs_count`` programs (hypothesis, seeded, no database; shrinking counts) on
@@ -698,6 +701,7 @@ def campaign(
         read_faults=read_faults,
         cpusets=cpusets,
         thp=thp,
+        pins=pins,
     )
     result = Campaign()
     found: dict[str, Disagreement] = {}

@@ -167,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         facts = dataclasses.asdict(real.facts)
         mirror = real.mirror()
+        sim_run = bool(os.environ.get("NUMA_SIM_RUN"))
         result = campaign(
             _opener(real),
             _opener(mirror),
@@ -176,8 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_numnodes=facts.get("max_numnodes") or 1024,
             max_steps=args.max_steps,
             read_faults=not args.no_read_faults,
-            cpusets=bool(facts.get("cpusets")),
-            thp=_faults_thps(facts),
+            # under numa-sim-run, a real cpuset, THP or pin is invisible to the simulator
+            # answering (realnuma's host backend drops those features there too)
+            cpusets=bool(facts.get("cpusets")) and not sim_run,
+            thp=_faults_thps(facts) and not sim_run,
+            pins=not sim_run,
             progress=_Progress() if args.payload else None,
         )
         label, mirror_label = real.label, mirror.label
