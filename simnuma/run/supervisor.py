@@ -82,9 +82,7 @@ class Supervisor:
         self.real_cpus = real_cpus()
         self.tree = NodeTree(kernel, assign_cpus(kernel, self.real_cpus))
         self.listener: seccomp.Listener | None = None
-        self.children: set[int] = set()
         self.calls: list[tuple[int, str, int, int]] = []  # (pid, call, ret, errno)
-        self._before: set[int] = set()
         self.trace = trace
 
     # --- starting and ending -----------------------------------------------------------
@@ -95,103 +93,52 @@ class Supervisor:
         env[ENV] = str(os.getpid())
         path = resolve_program(argv[0], env)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)  # orphans come to us, not init
-        supervisor = os.getpid()
-        self._before = set(_descendants(supervisor))  # not the program's: never killed
-        pid = os.fork()
-        if pid == 0:  # the child: filter, hand the listener over, become the program
-            try:
-                ours.close()
-                seccomp.prctl(seccomp.PR_SET_PDEATHSIG, signal.SIGKILL)
-                if os.getppid() != supervisor:
-                    os._exit(137)
-                seccomp.prctl(seccomp.PR_SET_THP_DISABLE, 1)  # small pages, as modelled
-                fd = seccomp.install_filter(FILTERED)
-                socket.send_fds(theirs, [b"L"], [fd])
-                os.close(fd)
-                theirs.close()
-                os.execve(path, list(argv), env)
-            except OSError as exc:
-                os.write(2, f"numa-sim-run: {argv[0]}: {exc.strerror}\n".encode())
-            finally:
-                os._exit(127)
+        status_r, status_w = os.pipe()  # the warden tells us the program's pid, then status
+        ctl_r, ctl_w = os.pipe()  # EOF: we are done (or dead), the warden ends it all
+        warden = os.fork()
+        if warden == 0:
+            ours.close()
+            os.close(status_r)
+            os.close(ctl_w)
+            _warden(path, argv, env, theirs, status_w, ctl_r)  # never returns
         theirs.close()
-        self.children.add(pid)
+        os.close(status_w)
+        os.close(ctl_r)
         try:
+            pid = _read_int(status_r)
             _, fds, _, _ = socket.recv_fds(ours, 1, 1)
             ours.close()
-            if not fds:
-                return self._wait_quietly(pid)  # it failed before the filter: it said why
+            if pid is None or not fds:
+                status = _read_int(status_r)  # it failed before the filter: it said why
+                return 127 if status is None else _exit_code(status)
             self.listener = seccomp.Listener(fds[0])
             self.mirror.start(pid)
-            return self._loop(pid)
+            return self._loop(status_r)
         finally:
-            self._end_all()
+            os.close(ctl_w)
+            os.waitpid(warden, 0)
+            os.close(status_r)
             self.mirror.close()
-            seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 0)
             if self.listener is not None:
                 os.close(self.listener.fd)
             self.tree.close()
 
-    def _wait_quietly(self, pid: int) -> int:
-        _, status = os.waitpid(pid, 0)
-        self.children.discard(pid)
-        return os.waitstatus_to_exitcode(status) % 256
-
-    def _loop(self, pid: int) -> int:
+    def _loop(self, status_r: int) -> int:
         assert self.listener is not None
-        pidfd = os.pidfd_open(pid)
         poller = select.poll()
         poller.register(self.listener.fd, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
-        try:
-            while True:
-                for fd, event in poller.poll():
-                    if fd == pidfd:
-                        _, status = os.waitpid(pid, 0)
-                        self.children.discard(pid)
-                        code = os.waitstatus_to_exitcode(status)
-                        return 128 - code if code < 0 else code
-                    if event & select.POLLIN:
-                        notif = self.listener.receive()
-                        if notif is not None:
-                            self.handle(notif)
-                    elif event & (select.POLLHUP | select.POLLERR):
-                        poller.unregister(fd)  # every supervised process is gone
-        finally:
-            os.close(pidfd)
-
-    def _end_all(self) -> None:
-        """No process is left behind: whatever the program left running (every
-        process it made that the supervisor saw, and their descendants) is killed
-        and reaped (orphans are reparented to us, the subreaper)."""
-        me = os.getpid()
-        for _ in range(50):
-            # orphans of the program are reparented to us, the subreaper
-            others = self._before | {d for p in self._before for d in _descendants(p)}
-            left = set(_descendants(me)) - others
-            for p in self.mirror.seen:
-                if _alive(p):
-                    left.add(p)
-                    left.update(_descendants(p))
-            if not left:
-                break
-            for p in left:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            for p in left:
-                try:
-                    os.waitpid(p, 0)
-                except ChildProcessError:
-                    pass
-        for p in list(self.children):
-            try:
-                os.waitpid(p, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        self.children.clear()
+        poller.register(status_r, select.POLLIN | select.POLLHUP)
+        while True:
+            for fd, event in poller.poll():
+                if fd == status_r:
+                    status = _read_int(status_r)
+                    return 125 if status is None else _exit_code(status)
+                if event & select.POLLIN:
+                    notif = self.listener.receive()
+                    if notif is not None:
+                        self.handle(notif)
+                elif event & (select.POLLHUP | select.POLLERR):
+                    poller.unregister(fd)  # every supervised process is gone
 
     # --- one notification --------------------------------------------------------------
     def handle(self, notif: seccomp.Notification) -> None:
@@ -388,9 +335,87 @@ class Supervisor:
         return numa_maps(proc, names)
 
 
-def _alive(pid: int) -> bool:
-    state = remote.status_field(pid, "State")
-    return state is not None and not state.startswith(("Z", "X"))
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _read_int(fd: int) -> int | None:
+    data = b""
+    while len(data) < 4:
+        chunk = os.read(fd, 4 - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return int.from_bytes(data, "little", signed=True)
+
+
+def _warden(
+    path: str,
+    argv: Sequence[str],
+    env: dict[str, str],
+    theirs: socket.socket,
+    status_w: int,
+    ctl_r: int,
+) -> None:
+    """Between the supervisor and the program: the subreaper its orphans come to.
+    It reports the program's pid and wait status, and when the supervisor is done,
+    or dies (EOF either way), kills and reaps whatever is left of the program's tree,
+    so that nothing outlives the run.  Never returns."""
+    try:
+        seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)
+        warden = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the program: filter, hand the listener over, exec
+            try:
+                os.close(ctl_r)
+                os.close(status_w)
+                seccomp.prctl(seccomp.PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != warden:
+                    os._exit(137)
+                seccomp.prctl(seccomp.PR_SET_THP_DISABLE, 1)  # small pages, as modelled
+                fd = seccomp.install_filter(FILTERED)
+                socket.send_fds(theirs, [b"L"], [fd])
+                os.close(fd)
+                theirs.close()
+                os.execve(path, list(argv), env)
+            except OSError as exc:
+                os.write(2, f"numa-sim-run: {argv[0]}: {exc.strerror}\n".encode())
+            finally:
+                os._exit(127)
+        theirs.close()
+        os.write(status_w, pid.to_bytes(4, "little", signed=True))
+        reported = False
+        while True:
+            ready, _, _ = select.select([ctl_r], [], [], 0.05)
+            while True:
+                try:
+                    child, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if child == 0:
+                    break
+                if child == pid and not reported:
+                    os.write(status_w, status.to_bytes(4, "little", signed=True))
+                    reported = True
+            if ready and not os.read(ctl_r, 1):
+                break
+        for _ in range(100):
+            left = _descendants(warden)
+            if not left:
+                break
+            for p in left:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for p in left:
+                try:
+                    os.waitpid(p, 0)
+                except ChildProcessError:
+                    pass
+    finally:
+        os._exit(0)
 
 
 def _descendants(root: int) -> list[int]:
