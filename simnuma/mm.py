@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Callable, Iterator
-from typing import Protocol
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from simnuma.abi import PROT_READ, PROT_WRITE
 from simnuma.files import SimFile

@@ -5,7 +5,9 @@ notification; fault injection as world state; clear errors; nothing left behind.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
+import platform
 import re
 import shutil
 import signal
@@ -55,15 +57,17 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return built
 
 
-def sim_run(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+def sim_run(
+    args: list[str], cwd: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """numa-sim-run in a child interpreter, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "simnuma.run.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
+        cwd=cwd,
         env={**os.environ, "PYTHONPATH": pythonpath()},
-        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -76,8 +80,21 @@ def statuses(out: str, label: str) -> list[int]:
 # --- numactl's own tools ------------------------------------------------------------------
 @needs_numactl
 def test_numactl_hardware_shows_the_simulated_nodes_sizes_and_distances() -> None:
-    r = sim_run(["--nodes", "4", "--memoryless", "3", "--mem", "512", "--distance", "17",
-                 "--", "numactl", "-H"])
+    r = sim_run(
+        [
+            "--nodes",
+            "4",
+            "--memoryless",
+            "3",
+            "--mem",
+            "512",
+            "--distance",
+            "17",
+            "--",
+            "numactl",
+            "-H",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "available: 4 nodes (0-3)" in out
@@ -104,7 +121,7 @@ def test_numactl_interleave_alternates_by_page_offset(pages: dict[str, str]) -> 
     assert r.returncode == 0, r.stderr
     where = statuses(r.stdout, "where")
     assert set(where) == {0, 2}
-    assert all(a != b for a, b in zip(where, where[1:], strict=False)), where
+    assert all(a != b for a, b in itertools.pairwise(where)), where
 
 
 @needs_numactl
@@ -145,8 +162,18 @@ def test_numastat_p_reads_the_simulated_numa_maps(pages: dict[str, str], tmp_pat
 
 
 def test_numa_maps_and_mems_allowed_show_the_simulated_task() -> None:
-    r = sim_run(["--nodes", "4", "--memoryless", "3", "--", "sh", "-c",
-                 "grep Mems_allowed_list /proc/self/status; cat /proc/self/numa_maps"])
+    r = sim_run(
+        [
+            "--nodes",
+            "4",
+            "--memoryless",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "grep Mems_allowed_list /proc/self/status; cat /proc/self/numa_maps",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     assert "Mems_allowed_list:\t0-2" in r.stdout
     heap = [ln for ln in r.stdout.splitlines() if " heap " in ln or " stack " in ln]
@@ -274,8 +301,8 @@ def test_cli_errors_and_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_no_seccomp_user_notification_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seccomp.platform, "release", lambda: "5.4.0-generic")
-    with pytest.raises(seccomp.Unsupported, match="needs Linux 5.14"):
+    monkeypatch.setattr(platform, "release", lambda: "5.4.0-generic")
+    with pytest.raises(seccomp.Unsupported, match=r"needs Linux 5\.14"):
         Supervisor(SimKernel(2))
 
 
@@ -314,3 +341,58 @@ def test_the_python_api_runs_a_program_on_a_kernel_it_is_given(pages: dict[str, 
     assert all(t.mm is None for t in k.tasks.values())  # its task exited with it
     with pytest.raises(ProgramError, match="command not found"):
         run(["no-such-program-here"], kernel=k)
+
+
+# --- the project's own suite and fuzzer through this path ---------------------------------
+def test_the_conformance_suite_through_numa_sim_run_matches_the_simulator_call_for_call() -> None:
+    """The host backend under numa-sim-run (its calls answered by the simulator via
+    seccomp) against the simulator backend mirroring it (--compare): every case that
+    needs no host world-building runs, and every raw call is identical."""
+    r = sim_run(
+        [
+            "--nodes",
+            "4",
+            "--memoryless",
+            "3",
+            "-q",
+            "--",
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "--backend",
+            "host",
+            "--compare",
+        ],
+        cwd="/",
+        timeout=900,
+    )
+    assert "differential: 0 case(s) where the simulator disagrees" in r.stdout, r.stdout[-3000:]
+    summary = r.stdout.strip().splitlines()[-1]
+    passed, failed = (int(x) for x in re.findall(r"(\d+) passed, (\d+) failed", summary)[0])
+    assert failed == 0 and passed >= 150, summary
+    skips = [ln for ln in r.stdout.splitlines() if ": skip: " in ln]
+    assert all("numa-sim-run" in ln or "host cannot" in ln for ln in skips), skips
+
+
+def test_random_programs_through_numa_sim_run_agree_with_the_simulator(tmp_path: Path) -> None:
+    r = sim_run(
+        [
+            "--nodes",
+            "3",
+            "-q",
+            "--",
+            sys.executable,
+            "-m",
+            "conformance.fuzz_cli",
+            "--backend",
+            "host",
+            "--programs",
+            "15",
+            "--seed",
+            "3",
+        ],
+        cwd=str(tmp_path),
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "0 disagreement(s)" in r.stdout, r.stdout

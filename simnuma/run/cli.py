@@ -46,7 +46,9 @@ def parser() -> argparse.ArgumentParser:
         "(page=N: the N-th entry of a move_pages() pages array).",
     )
     p.add_argument("--nodes", type=int, default=2, metavar="N", help="NUMA nodes 0..N-1 (2)")
-    p.add_argument("--memoryless", type=_ids, default=[], metavar="IDS", help="nodes with no memory")
+    p.add_argument(
+        "--memoryless", type=_ids, default=[], metavar="IDS", help="nodes with no memory"
+    )
     p.add_argument("--cpuless", type=_ids, default=[], metavar="IDS", help="nodes with no CPU")
     p.add_argument("--mem", type=int, default=16384, metavar="MIB", help="per node (16384)")
     p.add_argument("--distance", type=int, metavar="D", help="between any two nodes (20)")

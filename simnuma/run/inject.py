@@ -91,7 +91,9 @@ class Injector:
                     raise ValueError(f"injection rule full:node={rule.node}: no such memory node")
                 kernel.fill_node(rule.node)
 
-    def _pages(self, rule: Injection, name: str, args: Sequence[int], caller: SimProcess) -> list[int]:
+    def _pages(
+        self, rule: Injection, name: str, args: Sequence[int], caller: SimProcess
+    ) -> list[int]:
         if rule.addr is not None:
             return [rule.addr]
         if rule.page is None or name != "move_pages":
@@ -104,7 +106,9 @@ class Injector:
         chosen = pages if rule.page == -1 else pages[rule.page : rule.page + 1]
         return [p & ~(PAGE_SIZE - 1) for p in chosen]
 
-    def before(self, name: str, args: Sequence[int], caller: SimProcess, target: SimProcess) -> None:
+    def before(
+        self, name: str, args: Sequence[int], caller: SimProcess, target: SimProcess
+    ) -> None:
         """World state for this call: on ``target``'s pages the rules name."""
         assert target.mm is not None
         for rule in self.rules:

@@ -174,13 +174,19 @@ def zero_pfn() -> int | None:
 
     mm = _libc.mmap
     mm.restype = ctypes.c_void_p
-    mm.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                   ctypes.c_long]
+    mm.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_long,
+    ]
     addr = mm(None, PAGE_SIZE, mmap.PROT_READ, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
     if addr is None or addr == ctypes.c_void_p(-1).value:
         return None
     try:
-        ctypes.c_char.from_address(addr).value  # a read fault: the zero page
+        _ = ctypes.c_char.from_address(addr).value  # a read fault: the zero page
         entry = pagemap(os.getpid(), addr, addr + PAGE_SIZE)[0]
     finally:
         _libc.munmap(ctypes.c_void_p(addr), ctypes.c_size_t(PAGE_SIZE))
@@ -202,7 +208,12 @@ def cached_pages(path: str, size: int) -> list[int]:
     try:
         _libc.mmap.restype = ctypes.c_void_p
         _libc.mmap.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_long,
         ]
         addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
         if addr is None or addr == ctypes.c_void_p(-1).value:

@@ -131,9 +131,7 @@ def _filter(numbers: list[int]) -> bytes:
         insns.append((jeq_k, len(plain) - i, 0, nr))
     if NR["mmap"] in numbers:
         # before the final ALLOW: mmap with MAP_FIXED (flags: the low word of args[3])
-        insns[-len(plain) :] = [
-            (jeq_k, len(plain) - i + 3, 0, nr) for i, nr in enumerate(plain)
-        ]
+        insns[-len(plain) :] = [(jeq_k, len(plain) - i + 3, 0, nr) for i, nr in enumerate(plain)]
         insns += [
             (jeq_k, 0, 2, NR["mmap"]),
             (ld_w_abs, 0, 0, 16 + 8 * 3),

@@ -12,6 +12,7 @@ anything else the filter sends runs for real (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -405,15 +406,11 @@ def _warden(
             if not left:
                 break
             for p in left:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             for p in left:
-                try:
+                with contextlib.suppress(ChildProcessError):
                     os.waitpid(p, 0)
-                except ChildProcessError:
-                    pass
     finally:
         os._exit(0)
 
