@@ -997,6 +997,14 @@ _ALL = [
         KERNEL,
         unless=Q.SHMEM_COPY_INTERLEAVE_BY_INODE,
     ),
+    _c(
+        "mempolicy.interleave.file_copy_by_offset",
+        "a private copy of page i of a regular file interleaves by i, its offset in the "
+        "file, as anonymous memory does by its VMA offset (not by the task's rotor, which "
+        "the file's page cache takes)",
+        KERNEL,
+        note="wp_page_copy() / do_cow_fault() -> vma_alloc_folio() -> interleave_nid()",
+    ),
     _c("mbind.errno.EPERM.move_all", "EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE", KERNEL),
     _c(
         "mbind.errno.EIO.strict",
