@@ -336,24 +336,6 @@ def default_moves_back(env: Env) -> None:
     expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_DEFAULT, []), "VMA policy")
 
 
-# a regular file: realnuma mounts ext4 where it can build writeback (a disposable guest)
-EXT4 = Needs(memory_nodes=2, features=frozenset({"writeback"}))
-
-
-@case("mempolicy.interleave.file_copy_by_offset", needs=EXT4)
-def file_copies_by_offset(env: Env) -> None:
-    """Private copies of pages 1 and 2 of an ext4 file (mapped from page 1, its page
-    cache filled before): page 1's copy on the mask's second node, by its index in the
-    file, not on the first as the task's rotor (which page-cache pages take) would."""
-    p, _, _ = _interleaving(env)
-    page = env.page_size
-    f = env.world.create_file(3 * page, fs="ext4")
-    env.world.write_file(f, 0, b"x" * (3 * page))
-    a = p.mmap(2 * page, file=f, offset=page)
-    p.touch(a, 2 * page)  # a write: each page is copied
-    _two_pages(env, p, a, 1)
-
-
 @case("mbind.move.default", needs=TWO)
 def default_moves_by_task_policy(env: Env) -> None:
     """A local page, then the task's policy MPOL_BIND away: mbind(MPOL_DEFAULT,
