@@ -15,7 +15,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from simnuma.abi import CAPABILITIES
+from simnuma.abi import CAPABILITIES, PROT_WRITE
 from simnuma.files import FILESYSTEMS, SimFile
 from simnuma.frames import ANON, PAGE_SHIFT, PAGE_SIZE, SWAPPED, ZERO, Frame, OutOfNodeMemory
 from simnuma.kernel import SimKernel
@@ -36,6 +36,11 @@ CLONE_THREAD = 0x0001_0000
 _CHUNK = PAGE_SIZE  # pagemap bytes per chunk: 512 pages, skipped when all empty
 _SHMEM_NAMES = ("/memfd:", "/dev/zero", "/SYSV", "/dev/shm/")
 _NO_MIGRATE_FS = {"ramfs": "nomigrate-nowriteback"}
+
+
+def _count(pt: dict[int, Frame], base: int) -> int:
+    """How many of the 512 pages from ``base`` on have an entry."""
+    return sum(1 for v in range(base, base + 512) if v in pt)
 
 
 def _children(tgid: int) -> list[int]:
@@ -101,6 +106,10 @@ class Mirror:
         # the real PFN each frame stands for (root only): a fork's shared page that one
         # side wrote has another PFN on that side
         self._pfns: dict[int, tuple[Frame, int]] = {}
+        # per task, per 512-page block: its pagemap bytes and how many of its pages
+        # were mapped here when the last sync left them level (the block is skipped
+        # while both stay so)
+        self._blocks: dict[int, dict[int, tuple[bytes, int]]] = {}
         self.zero_pfn = remote.zero_pfn()
         self.fstypes = _mount_types()
         self.warn = warn
@@ -220,6 +229,7 @@ class Mirror:
             if state is None or state.startswith(("Z", "X")):
                 del self.tasks[tgid]
                 self.execs.pop(tgid, None)
+                self._blocks.pop(tgid, None)
                 proc.exit()
                 for copy in self.snapshots.pop(tgid, []):
                     copy.exit()
@@ -340,22 +350,65 @@ class Mirror:
             return
         pt = mm.pt
         first = m.start >> PAGE_SHIFT
+        seen = self._blocks.setdefault(proc.pid, {})
         real: dict[int, int] = {}
+        done: list[tuple[int, bytes]] = []
         for chunk in range(0, len(entries), _CHUNK):
             block = entries[chunk : chunk + _CHUNK]
             base = first + chunk // 8
-            if not block.strip(b"\0") and not any(v in pt for v in range(base, base + 512)):
+            mapped = _count(pt, base)
+            if seen.get(base) == (block, mapped):
+                continue  # as at the last sync, on both sides
+            if not mapped and not block.strip(b"\0"):
                 continue  # nothing there, on either side
+            done.append((base, block))
             for i, entry in enumerate(remote.unpack_entries(block)):
                 real[base + i] = entry
+        self._fresh_runs(mm, real)
         for vpn, entry in real.items():
             if entry & PM_PRESENT:
                 self._fault_in(proc, mm, vpn, entry)
         # then what is mapped here and not there (a read fault here maps around)
-        for vpn in mm.mapped_vpns(m.start, m.end):
+        for vpn in [v for v in real if v in pt and not real[v] & PM_PRESENT]:
+            self._drop(proc, mm, vpn, real[vpn])
+        for base, block in done:
+            seen[base] = (block, _count(pt, base))
+
+    def _fresh_runs(self, mm: AddressSpace, real: dict[int, int]) -> None:
+        """Runs of fresh private anonymous pages (the common case: memory the program
+        wrote since the last sync) faulted in one go (fault_fresh_run: the placement
+        fault() gives each, page by page)."""
+        pt = mm.pt
+        run: list[int] = []
+        vpns = sorted(real)
+        for vpn in [*vpns, -1]:
             entry = real.get(vpn, 0)
-            if not entry & PM_PRESENT:
-                self._drop(proc, mm, vpn, entry)
+            pfn = entry & PM_PFN_MASK
+            fresh = (
+                entry & PM_PRESENT
+                and vpn not in pt
+                and not (self.zero_pfn is not None and pfn == self.zero_pfn)
+            )
+            if fresh and run and vpn == run[-1] + 1:
+                run.append(vpn)
+                continue
+            if len(run) > 1:
+                self._fault_run(mm, run, real)
+            run = [vpn] if fresh else []
+
+    def _fault_run(self, mm: AddressSpace, run: list[int], real: dict[int, int]) -> None:
+        addr, end = run[0] << PAGE_SHIFT, (run[-1] + 1) << PAGE_SHIFT
+        while addr < end:
+            vma = mm.vma_lookup(addr)
+            if vma is None:
+                return
+            limit = min(end, vma.end)
+            if vma.file is None and not vma.anon_shared and vma.prot & PROT_WRITE:
+                stop = mm.fault_fresh_run(vma, addr, limit)
+                for vpn in range(addr >> PAGE_SHIFT, stop >> PAGE_SHIFT):
+                    frame = mm.pt[vpn]
+                    self._pfns[id(frame)] = (frame, real[vpn] & PM_PFN_MASK)
+            addr = limit  # what is left, page by page
 
     def _drop(self, proc: SimProcess, mm: AddressSpace, vpn: int, entry: int) -> None:
         frame = mm.pt[vpn]
