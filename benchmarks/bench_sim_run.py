@@ -53,7 +53,7 @@ def main() -> None:
         print(
             f"{n:>8} pages: first query {r['first_us'] / 1000:7.1f} ms "
             f"({r['first_us'] * 1000 / n:5.0f} ns/page), then {r['query_us'] / 1000:7.1f} ms "
-            f"({r['query_us'] * 1000 / n:5.0f} ns/page), null {r["null_us"] / 1000:5.1f} ms"
+            f"({r['query_us'] * 1000 / n:5.0f} ns/page), null {r['null_us'] / 1000:5.1f} ms"
         )
     (_, a), (_, b) = rows
     growth = ", ".join(f"{k[:-3]} x{b[k] / a[k]:.2f}" for k in ("first_us", "query_us", "null_us"))
