@@ -396,3 +396,14 @@ def test_random_programs_through_numa_sim_run_agree_with_the_simulator(tmp_path:
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "0 disagreement(s)" in r.stdout, r.stdout
+
+
+def test_the_python_api_names_a_bad_argument() -> None:
+    with pytest.raises(TypeError, match="kernel must be SimKernel"):
+        Supervisor("4 nodes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="inject: each rule must be an Injection"):
+        Supervisor(SimKernel(2), ["busy:page=0"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="argv must be a sequence of str"):
+        run("true")
+    with pytest.raises(ValueError, match="argv: no program given"):
+        run([])

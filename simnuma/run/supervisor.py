@@ -76,6 +76,14 @@ class Supervisor:
         warn: bool = True,
         trace: bool = False,
     ) -> None:
+        if not isinstance(kernel, SimKernel):
+            raise TypeError(f"kernel must be SimKernel, not {type(kernel).__name__}")
+        bad = next((r for r in inject if not isinstance(r, Injection)), None)
+        if bad is not None:
+            raise TypeError(
+                "inject: each rule must be an Injection (Injection.parse), "
+                f"not {type(bad).__name__}"
+            )
         seccomp.check_supported()
         self.kernel = kernel
         self.injector = Injector(kernel, inject)
@@ -88,8 +96,10 @@ class Supervisor:
 
     # --- starting and ending -----------------------------------------------------------
     def run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+        if isinstance(argv, str) or not all(isinstance(a, str) for a in argv):
+            raise TypeError("argv must be a sequence of str (the program and its arguments)")
         if not argv:
-            raise ProgramError("no program given")
+            raise ValueError("argv: no program given")
         env = dict(os.environ if env is None else env)
         env[ENV] = str(os.getpid())
         path = resolve_program(argv[0], env)
