@@ -161,7 +161,12 @@ class Supervisor:
             self.listener.let_run(notif)
             return
         if name in NUMA_CALLS:
-            self._numa(notif, proc)
+            try:
+                self._numa(notif, proc)
+            except NotImplementedError as exc:
+                # loudly: the simulator answers nothing it does not model
+                self.mirror.note(f"pid {proc.pid}: {name}(): not modelled: {exc}: answered ENOSYS")
+                self.listener.answer(notif, -1, errno.ENOSYS)
         elif name in UNMODELLED:
             self.mirror.note(f"{name}() is not modelled by the simulator: answered ENOSYS")
             self.listener.answer(notif, -1, errno.ENOSYS)
