@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realnuma.procfs import parse_status
+from simnuma.abi.arrays import format_nodelist
 from simnuma.abi.constants import CAPABILITIES
 
 __all__ = [
@@ -89,22 +90,6 @@ def parse_nodelist(text: str) -> list[int]:
             raise ValueError(f"invalid node list {text!r}: descending range {part!r}")
         nodes.update(range(lo, hi + 1))
     return sorted(nodes)
-
-
-def format_nodelist(nodes: list[int] | tuple[int, ...]) -> str:
-    """``[0, 1, 2, 3, 5]`` -> ``"0-3,5"``; ``[]`` -> ``""`` (the kernel's list format)."""
-    ordered = sorted(set(nodes))
-    if any(n < 0 for n in ordered):
-        raise ValueError(f"negative node in {list(nodes)!r}")
-    parts: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
 
 
 def parse_cap_eff(status_text: str) -> int:

@@ -20,6 +20,7 @@ from simnuma.abi import (
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
 )
+from simnuma.abi.arrays import format_nodelist
 from simnuma.frames import ANON, DIRTY, HUGETLB, PAGE_SIZE, WRITEBACK, ZERO, Frame
 from simnuma.mempolicy import Mempolicy
 
@@ -33,16 +34,7 @@ HUGE_PAGE_KB = (2048, 1048576)  # the hugepages-<size>kB directories of x86-64
 
 def node_list(nodes: Iterable[int]) -> str:
     """A bitmap list as %*pbl prints it: "0-2,5" (empty: "")."""
-    ordered = sorted(set(nodes))
-    runs: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(runs)
+    return format_nodelist(nodes)
 
 
 def node_mask(nodes: Iterable[int], bits: int) -> str:

@@ -124,19 +124,27 @@ def test_numactl_interleave_alternates_by_page_offset(pages: dict[str, str]) -> 
     assert all(a != b for a, b in itertools.pairwise(where)), where
 
 
-@needs_numactl
-def test_migratepages_moves_a_running_programs_pages(pages: dict[str, str], tmp_path: Path) -> None:
-    script = tmp_path / "mig.sh"
+def _beside(tmp_path: Path, exe: str, pages: int, then: str, after: str = "") -> str:
+    """A shell script: ``exe pages wait`` in the background until it is ready, then
+    the command ``then`` ($p: its pid), then it ends; its output at the end."""
     fifo, out = tmp_path / "fifo", tmp_path / "out"
     os.mkfifo(fifo)
+    script = tmp_path / "beside.sh"
     script.write_text(
-        f"{pages['dynamic']} 4 wait < {fifo} > {out} &\n"
+        f"{exe} {pages} wait < {fifo} > {out} &\n"
         f"p=$!\nexec 3>{fifo}\n"
         f"while ! grep -q ready {out}; do sleep 0.05; done\n"
-        "migratepages $p 0 1 || exit 9\n"
-        f"exec 3>&-\nwait $p\ncat {out}\n"
+        f"{then}\nexec 3>&-\nwait $p\n{after}\n"
     )
-    r = sim_run(["--nodes", "2", "--", "sh", str(script)])
+    return str(script)
+
+
+@needs_numactl
+def test_migratepages_moves_a_running_programs_pages(pages: dict[str, str], tmp_path: Path) -> None:
+    script = _beside(
+        tmp_path, pages["dynamic"], 4, "migratepages $p 0 1 || exit 9", f"cat {tmp_path / 'out'}"
+    )
+    r = sim_run(["--nodes", "2", "--", "sh", script])
     assert r.returncode == 0, r.stderr
     assert statuses(r.stdout, "where") == [0, 0, 0, 0]
     assert statuses(r.stdout, "then") == [1, 1, 1, 1]
@@ -144,16 +152,8 @@ def test_migratepages_moves_a_running_programs_pages(pages: dict[str, str], tmp_
 
 @needs_numactl
 def test_numastat_p_reads_the_simulated_numa_maps(pages: dict[str, str], tmp_path: Path) -> None:
-    script = tmp_path / "numastat.sh"
-    fifo, out = tmp_path / "fifo", tmp_path / "out"
-    os.mkfifo(fifo)
-    script.write_text(
-        f"{pages['dynamic']} 1024 wait < {fifo} > {out} &\n"
-        f"p=$!\nexec 3>{fifo}\n"
-        f"while ! grep -q ready {out}; do sleep 0.05; done\n"
-        "numastat -p $p\nexec 3>&-\nwait $p\n"
-    )
-    r = sim_run(["--nodes", "2", "--", "numactl", "--membind=1", "--", "sh", str(script)])
+    script = _beside(tmp_path, pages["dynamic"], 1024, "numastat -p $p")
+    r = sim_run(["--nodes", "2", "--", "numactl", "--membind=1", "--", "sh", script])
     assert r.returncode == 0, r.stderr
     private = next(ln for ln in r.stdout.splitlines() if ln.startswith("Private"))
     node0, node1 = (float(x) for x in private.split()[1:3])

@@ -8,7 +8,7 @@ a bad array faults inside the kernel, as it would in C.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from simnuma.abi.constants import BITS_PER_LONG, UNWRITTEN
@@ -17,6 +17,23 @@ from simnuma.abi.protocols import Process
 # get_nodes(): a mask of more than PAGE_SIZE * BITS_PER_BYTE bits (maxnode - 1, as an
 # unsigned long) is EINVAL before a word of it is read
 MASK_BITS_LIMIT = 4096 * 8
+
+
+def format_nodelist(nodes: Iterable[int]) -> str:
+    """``[0, 1, 2, 3, 5]`` -> ``"0-3,5"``; ``[]`` -> ``""``: the kernel's list format
+    (bitmap_print_to_pagebuf's %*pbl: cpuset.mems, /sys/devices/system/node/online)."""
+    ordered = sorted(set(nodes))
+    if any(n < 0 for n in ordered):
+        raise ValueError(f"negative node in {ordered!r}")
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
 
 
 def nodemask_words(nodes: Sequence[int], maxnode: int, name: str = "nodes") -> list[int]:

@@ -35,6 +35,17 @@ for _fn in (_libc.process_vm_readv, _libc.process_vm_writev):
     ]
 
 
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_long,
+]
+
+
 @dataclass(frozen=True)
 class RealMapping:
     """One line of /proc/PID/maps."""
@@ -172,17 +183,7 @@ def zero_pfn() -> int | None:
     maps), seen through our own pagemap; None where PFNs are hidden (not root)."""
     import mmap
 
-    mm = _libc.mmap
-    mm.restype = ctypes.c_void_p
-    mm.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_long,
-    ]
-    addr = mm(None, PAGE_SIZE, mmap.PROT_READ, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    addr = _libc.mmap(None, PAGE_SIZE, mmap.PROT_READ, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
     if addr is None or addr == ctypes.c_void_p(-1).value:
         return None
     try:
@@ -206,15 +207,6 @@ def cached_pages(path: str, size: int) -> list[int]:
     except OSError:
         return []
     try:
-        _libc.mmap.restype = ctypes.c_void_p
-        _libc.mmap.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_long,
-        ]
         addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
         if addr is None or addr == ctypes.c_void_p(-1).value:
             return []
