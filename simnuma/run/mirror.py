@@ -101,6 +101,7 @@ class Mirror:
         self.tasks: dict[int, SimProcess] = {}  # real tgid -> its task
         self.files: dict[tuple[str, int], SimFile] = {}
         self.snapshots: dict[int, list[SimProcess]] = {}  # parent tgid -> fork copies
+        self.orphans: list[SimProcess] = []  # fork copies of parents that exited
         self.execs: dict[int, _Exec] = {}
         self.seen: set[int] = set()  # every real process adopted, alive or not
         # the real PFN each frame stands for (root only): a fork's shared page that one
@@ -144,8 +145,10 @@ class Mirror:
         return int(value) if value else None
 
     def task(self, tid: int) -> SimProcess | None:
-        """The task of a supervised thread ``tid`` (adopted on first sight: a fork's
-        copy made when its parent called clone(), else a copy of its parent now)."""
+        """The task of a supervised thread ``tid``, adopted on first sight: the fork
+        copy made when its parent called clone(), else a copy of its parent now, else
+        (its parent exited first) a fork copy left over or a new task; None only
+        when ``tid`` is gone."""
         tgid = self.tgid(tid)
         if tgid is None:
             return None
@@ -160,7 +163,13 @@ class Mirror:
         if parent is not None and parent.alive:
             self.note(f"pid {tgid}: its fork was not seen; it starts as its parent is now")
             return self._bind(parent.fork(), tgid)
-        return None
+        # only the program's tree runs under the filter: this is ours, its parent gone
+        # (it was reparented to the warden) before it made a call of ours
+        if self.orphans:
+            self.note(f"pid {tgid}: its parent exited first; it takes the oldest fork copy left")
+            return self._bind(self.orphans.pop(0), tgid)
+        self.note(f"pid {tgid}: neither it nor its parent was seen: a new task")
+        return self._bind(self.kernel.spawn(uid=0), tgid)
 
     def adopt_children(self) -> None:
         """Bind the fork copies of children that made no call of ours yet (a page's
@@ -216,11 +225,11 @@ class Mirror:
         """The run is over: every task of ours exits (their real processes have)."""
         for proc in self.tasks.values():
             proc.exit()
-        for copies in self.snapshots.values():
-            for copy in copies:
-                copy.exit()
+        for copy in [c for copies in self.snapshots.values() for c in copies] + self.orphans:
+            copy.exit()
         self.tasks.clear()
         self.snapshots.clear()
+        self.orphans.clear()
 
     def reap(self) -> None:
         """Tasks whose real process is gone (or a zombie) exit."""
@@ -231,8 +240,8 @@ class Mirror:
                 self.execs.pop(tgid, None)
                 self._blocks.pop(tgid, None)
                 proc.exit()
-                for copy in self.snapshots.pop(tgid, []):
-                    copy.exit()
+                # its children not seen yet may still come (reparented to the warden)
+                self.orphans += self.snapshots.pop(tgid, [])
 
     # --- address spaces -----------------------------------------------------------------
     def sync(self, proc: SimProcess) -> None:
