@@ -385,6 +385,15 @@ _ALL = [
         note="gup_can_follow_protnone()",
     ),
     _c(
+        "move_pages.status.EFAULT.prot_none_thp",
+        "a transparent huge page made PROT_NONE after it was touched is -EFAULT, query and "
+        "move: its huge pmd is not followed either, and an unfollowed pmd of anonymous "
+        "memory is a hole to FOLL_DUMP",
+        KERNEL,
+        when=Q.PROT_NONE_NOT_FOLLOWED,
+        note="follow_pmd_mask() -> no_page_table(); seen on Debian 6.1 (numa-fuzz)",
+    ),
+    _c(
         "move_pages.status.thp_whole",
         "an address in the middle of a THP moves the whole 2 MiB folio",
         KERNEL,
@@ -996,6 +1005,21 @@ _ALL = [
         "a private copy of page i of a tmpfs file interleaves by i alone",
         KERNEL,
         unless=Q.SHMEM_COPY_INTERLEAVE_BY_INODE,
+    ),
+    _c(
+        "mempolicy.interleave.offset_low_32_bits",
+        "interleave places a page by the low 32 bits of its offset: a private anonymous "
+        "page above 0x1000_0000_0000 (its offset past 2^32) over three nodes lands where "
+        "offset mod 2^32 mod 3 says, not offset mod 3",
+        KERNEL,
+        when=Q.INTERLEAVE_OFFSET_32BIT,
+    ),
+    _c(
+        "mempolicy.interleave.offset_whole",
+        "interleave places a page by its whole offset: a private anonymous page over "
+        "three nodes lands where offset mod 3 says, at any address",
+        KERNEL,
+        unless=Q.INTERLEAVE_OFFSET_32BIT,
     ),
     _c(
         "mempolicy.interleave.file_copy_by_offset",

@@ -22,6 +22,7 @@ from simnuma.abi import (
     MPOL_PREFERRED_MANY,
     MPOL_WEIGHTED_INTERLEAVE,
 )
+from simnuma.abi.quirks import Quirk
 from simnuma.frames import PAGE_SHIFT
 
 if TYPE_CHECKING:
@@ -134,7 +135,13 @@ def candidate_nodes(
     a VMA policy, a running counter for a task policy).
     """
     period, nodes_for = candidate_rule(kernel, policy, local, allowed)
-    return nodes_for(interleave_index % period)
+    return nodes_for(interleave_offset(kernel, interleave_index) % period)
+
+
+def interleave_offset(kernel: SimKernel, index: int) -> int:
+    """The offset offset_il_node() divides: the low 32 bits before 6.7
+    (INTERLEAVE_OFFSET_32BIT), the whole of it since."""
+    return index & 0xFFFF_FFFF if kernel.profile.has(Quirk.INTERLEAVE_OFFSET_32BIT) else index
 
 
 def vma_interleave_index(vma_start: int, vma_pgoff: int, addr: int) -> int:

@@ -30,6 +30,7 @@ from simnuma.mempolicy import (
     Mempolicy,
     candidate_nodes,
     candidate_rule,
+    interleave_offset,
     rebind,
     vma_interleave_index,
 )
@@ -123,7 +124,13 @@ class SimProcess(SyscallMethods):
         nodes = self.kernel.nodes
         lists = [[n for n in nodes_for(r) if nodes[n].has_memory] for r in range(period)]
         # interleave_nid(): the page offset in the VMA, one more for each page
-        first = vma_interleave_index(vma.start, vma.pgoff, vpn << PAGE_SHIFT)
+        first = interleave_offset(
+            self.kernel, vma_interleave_index(vma.start, vma.pgoff, vpn << PAGE_SHIFT)
+        )
+        # a 32-bit offset wraps to 0 after 2**32 - 1: the run stops there, fault()
+        # places the page after it (INTERLEAVE_OFFSET_32BIT)
+        if self.kernel.profile.has(Quirk.INTERLEAVE_OFFSET_32BIT):
+            count = min(count, (1 << 32) - first)
         return self.kernel.memory.alloc_run(lists, first, count, flags)
 
     # --- memory set-up (the process acting on itself) --------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 
-from conformance.env import Env, Needs, Skip, expect, expect_errno, expect_raw
+from conformance.env import Env, Needs, Skip, expect, expect_errno, expect_raw, fail
 from conformance.registry import case
 from simnuma.abi import (
     MPOL_BIND,
@@ -302,6 +302,41 @@ def copies_by_offset(env: Env) -> None:
     """The copy of page 0 is on the mask's first node, whatever the file's number."""
     p, a, _ = _private_copies(env)
     _two_pages(env, p, a, 0)
+
+
+THREE = Needs(memory_nodes=3)
+INTERLEAVE_HINT = 0x7E00_0000_0000  # its offset is 7 * 2^32 + 0xE000_0000
+
+
+def _three_way(env: Env) -> tuple[int, int, list[int]]:
+    """An anonymous page under MPOL_INTERLEAVE over three nodes, touched: its node,
+    its offset (address >> 12: high above 2^32 at a user address past 2^44), the mask."""
+    nodes = sorted(env.memory_nodes[:3])
+    p = env.spawn()
+    # at a chosen address (a hint), the same on every backend: the node depends on it
+    a = p.mmap(env.page_size, addr=INTERLEAVE_HINT)
+    if a != INTERLEAVE_HINT:
+        fail(f"mmap: the hint {INTERLEAVE_HINT:#x} was not taken ({a:#x})")
+    p.mbind(a, env.page_size, MPOL_INTERLEAVE, nodes, 0)
+    p.touch(a, env.page_size)
+    offset = a // env.page_size
+    if (offset & 0xFFFF_FFFF) % 3 == offset % 3:
+        fail(f"the page at {a:#x}: its offset cannot tell the two rules apart")
+    return env.where(p, [a])[0], offset, nodes
+
+
+@case("mempolicy.interleave.offset_low_32_bits", needs=THREE)
+def interleave_low_32_bits(env: Env) -> None:
+    """The node is nodes[(offset mod 2^32) mod 3] (offset_il_node()'s unsigned int)."""
+    node, offset, nodes = _three_way(env)
+    expect(node, nodes[(offset & 0xFFFF_FFFF) % 3], f"offset {offset:#x} over {nodes}")
+
+
+@case("mempolicy.interleave.offset_whole", needs=THREE)
+def interleave_whole_offset(env: Env) -> None:
+    """The node is nodes[offset mod 3] (interleave_nid()'s pgoff_t ilx)."""
+    node, offset, nodes = _three_way(env)
+    expect(node, nodes[offset % 3], f"offset {offset:#x} over {nodes}")
 
 
 # a regular file: realnuma mounts ext4 where it can build writeback (a disposable guest)

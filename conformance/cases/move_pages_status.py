@@ -419,6 +419,16 @@ def _thp(env: Env) -> tuple[Process, int, int, int]:
     return p, a, here, target
 
 
+@case("move_pages.status.EFAULT.prot_none_thp", needs=THP)
+def prot_none_thp(env: Env) -> None:
+    """A touched THP made PROT_NONE: -EFAULT for its first and a middle sub-page."""
+    p, a, _, t = _thp(env)
+    p.mprotect(a, HPAGE, PROT_NONE)
+    mid = a + 256 * env.page_size
+    expect(env.where(p, [a, mid]), [-errno.EFAULT, -errno.EFAULT], "query")
+    expect(env.status_of(p, mid, t, MPOL_MF_MOVE), -errno.EFAULT, "move")
+
+
 @case("move_pages.status.thp_whole", needs=THP)
 def thp_middle_moves_folio(env: Env) -> None:
     """An address in the middle of a THP moves all 512 pages; a second sub-page is -EBUSY."""

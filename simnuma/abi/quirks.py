@@ -251,6 +251,16 @@ class Quirk(Enum):
         "the pseudo VMA's vm_pgoff = index + i_ino), so objects made one after another "
         "start on successive nodes",
     )
+    INTERLEAVE_OFFSET_32BIT = _q(
+        "2.6.18",
+        "6.7",
+        "ddc1a5cbc05d",
+        "offset_il_node() took an interleave offset modulo 2^32 ((unsigned int)n % "
+        "nnodes): a private anonymous page's offset is its address >> 12, past 2^32 from "
+        "0x1000_0000_0000 on, so over a mask whose size is not a power of two the pages "
+        "start on another node; 'mempolicy: alloc_pages_mpol() for NUMA policy without "
+        "vma' has interleave_nid() take the whole pgoff_t ilx",
+    )
     SHMEM_COPY_INTERLEAVE_BY_INODE = _q(
         "6.7",
         None,

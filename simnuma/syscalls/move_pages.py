@@ -142,8 +142,12 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
         if anon_private and profile.has(Quirk.UNPOPULATED_ANON_EFAULT):
             return -errno.EFAULT
         return -errno.ENOENT
-    # STATUS -ENOENT: a PROT_NONE pte is not followed (PROT_NONE_NOT_FOLLOWED)
     if vma.prot == PROT_NONE and profile.has(Quirk.PROT_NONE_NOT_FOLLOWED):
+        # STATUS -EFAULT: a PROT_NONE huge pmd is not followed: no_page_table(), which
+        # FOLL_DUMP makes -EFAULT in anonymous memory (PROT_NONE_NOT_FOLLOWED)
+        if frame.flags & THP and frame.order and vma.anonymous:
+            return -errno.EFAULT
+        # STATUS -ENOENT: a PROT_NONE pte is not followed (PROT_NONE_NOT_FOLLOWED)
         return -errno.ENOENT
     # STATUS -ENOENT: swapped out (a swap entry is not an empty pte: never -EFAULT)
     if frame.flags & SWAPPED:
