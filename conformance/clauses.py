@@ -1022,6 +1022,13 @@ _ALL = [
         unless=Q.INTERLEAVE_OFFSET_32BIT,
     ),
     _c(
+        "mempolicy.interleave.thp_by_huge_offset",
+        "a transparent huge page under interleave goes by its offset in huge pages: the "
+        "2 MiB folio at address A of anonymous memory on node (A >> 21) mod n of the mask",
+        KERNEL,
+        note="interleave_nid(pol, vma, addr, PAGE_SHIFT + order); get_vma_policy(..., order)",
+    ),
+    _c(
         "mempolicy.interleave.file_copy_by_offset",
         "a private copy of page i of a regular file interleaves by i, its offset in the "
         "file, as anonymous memory does by its VMA offset (not by the task's rotor, which "

@@ -144,6 +144,7 @@ def interleave_offset(kernel: SimKernel, index: int) -> int:
     return index & 0xFFFF_FFFF if kernel.profile.has(Quirk.INTERLEAVE_OFFSET_32BIT) else index
 
 
-def vma_interleave_index(vma_start: int, vma_pgoff: int, addr: int) -> int:
-    """interleave_nid(): the page's offset in its object selects the node."""
-    return vma_pgoff + ((addr - vma_start) >> PAGE_SHIFT)
+def vma_interleave_index(vma_start: int, vma_pgoff: int, addr: int, order: int = 0) -> int:
+    """interleave_nid(): the page's offset in its object selects the node, counted in
+    pages of its size (``order``: 9 for a 2 MiB folio)."""
+    return (vma_pgoff >> order) + ((addr - vma_start) >> (PAGE_SHIFT + order))

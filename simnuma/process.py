@@ -103,8 +103,9 @@ class SimProcess(SyscallMethods):
         elif vma.anonymous or vma.policy is not None or flags & ANON:
             # interleave_nid(): a fault in a VMA interleaves by its page offset, under
             # the task's policy too; so does a private copy of a file's page
-            # (wp_page_copy() -> vma_alloc_folio())
-            index = vma_interleave_index(vma.start, vma.pgoff, addr)
+            # (wp_page_copy() -> vma_alloc_folio()); a huge page by its offset in huge
+            # pages (the shift is PAGE_SHIFT + order)
+            index = vma_interleave_index(vma.start, vma.pgoff, addr, order)
         else:
             # page cache of a file: no VMA reaches the allocator, the task's rotor turns
             index = self.il_next

@@ -339,6 +339,24 @@ def interleave_whole_offset(env: Env) -> None:
     expect(node, nodes[offset % 3], f"offset {offset:#x} over {nodes}")
 
 
+THP_TWO = Needs(memory_nodes=2, features=frozenset({"thp"}))
+
+
+@case("mempolicy.interleave.thp_by_huge_offset", needs=THP_TWO)
+def thp_interleave_by_huge_offset(env: Env) -> None:
+    """Two THPs under MPOL_INTERLEAVE over two nodes: the one whose address >> 21 is
+    even on the mask's first node, the other on the second (not both on the first,
+    as an offset in 4 KiB pages, always even, would say)."""
+    lo, hi = sorted(env.memory_nodes[:2])
+    p = env.spawn()
+    huge = 2 << 20
+    a = p.mmap(2 * huge, huge="thp")
+    p.mbind(a, 2 * huge, MPOL_INTERLEAVE, [lo, hi], 0)
+    p.touch(a, 2 * huge)
+    expected = [[lo, hi][((a + k * huge) >> 21) % 2] for k in range(2)]
+    expect(env.where(p, [a, a + huge]), expected, f"the THPs at {a:#x}")
+
+
 # a regular file: realnuma mounts ext4 where it can build writeback (a disposable guest)
 EXT4 = Needs(memory_nodes=2, features=frozenset({"writeback"}))
 
