@@ -76,6 +76,13 @@ class Helper:
         try:
             if huge != "thp":
                 return _ok(binding.mmap(length, prot, flags, fd, offset, addr), "mmap")
+            if addr and not addr % HUGE_PAGE_SIZE:
+                # a 2 MiB-aligned hint, taken if that range is free
+                got = _ok(binding.mmap(length, prot, flags, fd, offset, addr), "mmap")
+                if got == addr:
+                    _ok(binding.madvise(got, length, lib.MADV_HUGEPAGE), "madvise(MADV_HUGEPAGE)")
+                    return got
+                _ok(binding.munmap(got, length), "munmap")
             # a 2 MiB-aligned range inside a larger mapping, the rest given back
             raw = _ok(binding.mmap(length + HUGE_PAGE_SIZE, prot, flags, fd, offset), "mmap")
             start = (raw + HUGE_PAGE_SIZE - 1) & ~(HUGE_PAGE_SIZE - 1)

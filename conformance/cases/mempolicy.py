@@ -340,6 +340,7 @@ def interleave_whole_offset(env: Env) -> None:
 
 
 THP_TWO = Needs(memory_nodes=2, features=frozenset({"thp"}))
+THP_HINT = 0x7E00_0020_0000  # 2 MiB-aligned; its huge-page offset is odd
 
 
 @case("mempolicy.interleave.thp_by_huge_offset", needs=THP_TWO)
@@ -350,7 +351,9 @@ def thp_interleave_by_huge_offset(env: Env) -> None:
     lo, hi = sorted(env.memory_nodes[:2])
     p = env.spawn()
     huge = 2 << 20
-    a = p.mmap(2 * huge, huge="thp")
+    a = p.mmap(2 * huge, huge="thp", addr=THP_HINT)  # the same on every backend
+    if a != THP_HINT:
+        fail(f"mmap: the hint {THP_HINT:#x} was not taken ({a:#x})")
     p.mbind(a, 2 * huge, MPOL_INTERLEAVE, [lo, hi], 0)
     p.touch(a, 2 * huge)
     expected = [[lo, hi][((a + k * huge) >> 21) % 2] for k in range(2)]
