@@ -407,3 +407,21 @@ def test_the_python_api_names_a_bad_argument() -> None:
         run("true")
     with pytest.raises(ValueError, match="argv: no program given"):
         run([])
+
+
+def test_a_pid_outside_the_program_is_the_simulators_to_answer(pages: dict[str, str]) -> None:
+    """move_pages(2) of kthreadd (pid 2, a kernel thread on both machines) and of this
+    test's own pid (not on the simulated machine): EINVAL and ESRCH, as the simulator
+    says; neither becomes a task."""
+    k = SimKernel(2)
+    libc_prog = (
+        "import ctypes, errno, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"for pid in (2, {os.getpid()}):\n"
+        "    r = libc.syscall(279, pid, 0, None, None, None, 0)\n"
+        "    print(pid, r, errno.errorcode.get(ctypes.get_errno(), 0) if r else 0)\n"
+    )
+    sup = Supervisor(k)
+    out = _run_capture(sup, [sys.executable, "-c", libc_prog])
+    assert out.split("\n")[:2] == ["2 -1 EINVAL", f"{os.getpid()} -1 ESRCH"], out
+    assert all(p == 2 or t.mm is None for p, t in k.tasks.items())

@@ -171,6 +171,14 @@ class Mirror:
         self.note(f"pid {tgid}: neither it nor its parent was seen: a new task")
         return self._bind(self.kernel.spawn(uid=0), tgid)
 
+    def lookup(self, pid: int) -> SimProcess | None:
+        """The task a call names by ``pid`` (a thread's id names its process), if the
+        program's tree has it; None for any other process (the simulator then answers
+        as for a pid it does not have)."""
+        tgid = self.tgid(pid)
+        proc = self.tasks.get(tgid) if tgid is not None else None
+        return proc if proc is not None and proc.alive else None
+
     def adopt_children(self) -> None:
         """Bind the fork copies of children that made no call of ours yet (a page's
         mapcount counts them: a child sharing it must be in the picture)."""

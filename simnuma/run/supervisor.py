@@ -207,7 +207,7 @@ class Supervisor:
         self.mirror.sync_all()
         target = proc
         if name in ("move_pages", "migrate_pages") and as_s32(args[0]):
-            other = self.mirror.task(as_s32(args[0])) if as_s32(args[0]) > 0 else None
+            other = self.mirror.lookup(as_s32(args[0])) if as_s32(args[0]) > 0 else None
             if other is not None:
                 self.mirror.refresh_creds(other)
                 args[0] = other.pid  # a thread's id names its process here
@@ -237,7 +237,7 @@ class Supervisor:
         pid, size, addr = as_s32(notif.args[0]), notif.args[1], notif.args[2]
         mask = int.from_bytes(remote.read_memory(notif.pid, addr, min(size, 1 << 12)), "little")
         cpus = {c for c in range(mask.bit_length()) if mask >> c & 1}
-        target = proc if pid == 0 else self.mirror.task(pid)
+        target = proc if pid == 0 else self.mirror.lookup(pid)
         homes = {n for n, ids in self.tree.cpus.items() if cpus & set(ids)}
         if target is not None and len(homes) == 1:
             self.kernel.run_on(target, homes.pop())
