@@ -391,7 +391,7 @@ _ALL = [
         "memory is a hole to FOLL_DUMP",
         KERNEL,
         when=Q.PROT_NONE_NOT_FOLLOWED,
-        note="follow_pmd_mask() -> no_page_table(); seen on Debian 6.1 (numa-fuzz)",
+        note="follow_pmd_mask() -> no_page_table(), FOLL_DUMP",
     ),
     _c(
         "move_pages.status.thp_whole",
