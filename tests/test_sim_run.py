@@ -425,3 +425,22 @@ def test_a_pid_outside_the_program_is_the_simulators_to_answer(pages: dict[str, 
     out = _run_capture(sup, [sys.executable, "-c", libc_prog])
     assert out.split("\n")[:2] == ["2 -1 EINVAL", f"{os.getpid()} -1 ESRCH"], out
     assert all(p == 2 or t.mm is None for p, t in k.tasks.items())
+
+
+@pytest.mark.parametrize(
+    ("line", "special", "anonymous"),
+    [
+        ("7f00-7f01 rw-p 00000000 00:00 0  [anon:arena]", False, True),
+        ("7f00-7f01 rw-s 00000000 00:01 4242  [anon_shmem:ring]", False, False),
+        ("7f00-7f01 r--p 00000000 00:00 0  [vvar]", True, True),
+        ("5555-5556 rw-p 00000000 00:00 0  [heap]", False, True),
+        ("7f00-7f01 r-xp 00001000 fe:00 26723  /usr/lib/libc.so.6", False, False),
+    ],
+)
+def test_maps_lines_are_classified(line: str, special: bool, anonymous: bool) -> None:
+    """Named anonymous memory (PR_SET_VMA_ANON_NAME) is memory like any other; only
+    the kernel's own special mappings are left out of the mirror."""
+    from simnuma.run.remote import parse_maps
+
+    (m,) = parse_maps(line)
+    assert (m.special, m.anonymous) == (special, anonymous)

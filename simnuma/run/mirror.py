@@ -34,7 +34,8 @@ from simnuma.run.remote import (
 PID_MAX_LIMIT = 1 << 22  # the simulator's own tasks (fork snapshots) number above it
 CLONE_THREAD = 0x0001_0000
 _CHUNK = PAGE_SIZE  # pagemap bytes per chunk: 512 pages, skipped when all empty
-_SHMEM_NAMES = ("/memfd:", "/dev/zero", "/SYSV", "/dev/shm/")
+_SHMEM_NAMES = ("/memfd:", "/dev/zero", "/SYSV", "/dev/shm/", "[anon_shmem:")
+_SHARED_ANON = ("/dev/zero", "[anon_shmem:")  # MAP_SHARED|MAP_ANONYMOUS, named or not
 _NO_MIGRATE_FS = {"ramfs": "nomigrate-nowriteback"}
 
 
@@ -320,7 +321,7 @@ class Mirror:
             return VMA(start, end, m.prot, m.shared, None, start >> PAGE_SHIFT, None)
         f = self._file(m)
         pgoff = (m.offset + start - m.start) >> PAGE_SHIFT
-        anon_shared = m.path.startswith("/dev/zero")
+        anon_shared = m.path.startswith(_SHARED_ANON)
         return VMA(start, end, m.prot, m.shared, f, pgoff, None, anon_shared=anon_shared)
 
     def _file(self, m: RealMapping) -> SimFile:
@@ -336,7 +337,7 @@ class Mirror:
             except OSError:
                 size = 0
             f = SimFile(m.path or f"inode {m.inode}", max(size, end), fs, ino=m.inode)
-            f.unlinked = m.path.startswith("/dev/zero")
+            f.unlinked = m.path.startswith(_SHARED_ANON)
             self.kernel.files.append(f)
             self.files[key] = f
             if not f.unlinked and m.path.startswith("/"):

@@ -63,7 +63,8 @@ class RealMapping:
     def special(self) -> bool:
         """[vvar], [vsyscall]... : kernel pages with no struct page behind them to
         migrate ([vdso] is a normal page-cache-like mapping, [heap]/[stack] anon)."""
-        return self.path.startswith("[") and self.path not in ("[heap]", "[stack]")
+        named = self.path.startswith(("[anon:", "[anon_shmem:"))  # PR_SET_VMA_ANON_NAME
+        return self.path.startswith("[") and not named and self.path not in ("[heap]", "[stack]")
 
     @property
     def anonymous(self) -> bool:
