@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -318,6 +319,7 @@ def test_the_program_and_its_children_die_with_the_supervisor(tmp_path: Path) ->
     program) sees the supervisor gone and ends the program and its children."""
     pids = tmp_path / "pids"
     script = f"sleep 300 & echo $! > {pids}.tmp; echo $$ >> {pids}.tmp; mv {pids}.tmp {pids}; wait"
+    trees = set(Path(tempfile.gettempdir()).glob("numa-sim-run-*"))
     sup = subprocess.Popen(
         [sys.executable, "-m", "simnuma.run.cli", "--", "sh", "-c", script],
         env={**os.environ, "PYTHONPATH": pythonpath()},
@@ -333,6 +335,10 @@ def test_the_program_and_its_children_die_with_the_supervisor(tmp_path: Path) ->
     while any(Path(f"/proc/{p}").exists() for p in left) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in left if Path(f"/proc/{p}").exists()]
+    # and its node directory: the warden removes it
+    while set(Path(tempfile.gettempdir()).glob("numa-sim-run-*")) - trees:
+        assert time.monotonic() < deadline, "the node directory was left behind"
+        time.sleep(0.05)
 
 
 def test_the_python_api_runs_a_program_on_a_kernel_it_is_given(pages: dict[str, str]) -> None:

@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 125
     try:
         return sup.run(command)
+    except KeyboardInterrupt:
+        return 130  # the program's tree is ended already (the warden saw us stop)
     except ProgramError as exc:
         print(f"numa-sim-run: {exc}", file=sys.stderr)
         return 126 if "not executable" in str(exc) else 127

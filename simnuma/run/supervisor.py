@@ -68,6 +68,8 @@ class Supervisor:
     """One run of a program on ``kernel``: ``run(argv)`` returns its exit status
     (128 + N when a signal N ended it, as a shell reports it)."""
 
+    tree: NodeTree  # the node directory of the run under way
+
     def __init__(
         self,
         kernel: SimKernel,
@@ -89,7 +91,7 @@ class Supervisor:
         self.injector = Injector(kernel, inject)
         self.mirror = Mirror(kernel, warn=warn)
         self.real_cpus = real_cpus()
-        self.tree = NodeTree(kernel, assign_cpus(kernel, self.real_cpus))
+        self.cpus = assign_cpus(kernel, self.real_cpus)
         self.listener: seccomp.Listener | None = None
         self.calls: list[tuple[int, str, int, int]] = []  # (pid, call, ret, errno)
         self.trace = trace
@@ -103,6 +105,14 @@ class Supervisor:
         env = dict(os.environ if env is None else env)
         env[ENV] = str(os.getpid())
         path = resolve_program(argv[0], env)
+        # the node directory lives as long as the run: we or the warden remove it
+        self.tree = NodeTree(self.kernel, self.cpus)
+        try:
+            return self._start(path, argv, env)
+        finally:
+            self.tree.close()
+
+    def _start(self, path: str, argv: Sequence[str], env: dict[str, str]) -> int:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         status_r, status_w = os.pipe()  # the warden tells us the program's pid, then status
         ctl_r, ctl_w = os.pipe()  # EOF: we are done (or dead), the warden ends it all
@@ -111,7 +121,7 @@ class Supervisor:
             ours.close()
             os.close(status_r)
             os.close(ctl_w)
-            _warden(path, argv, env, theirs, status_w, ctl_r)  # never returns
+            _warden(path, argv, env, theirs, status_w, ctl_r, self.tree.root)  # never returns
         theirs.close()
         os.close(status_w)
         os.close(ctl_r)
@@ -132,7 +142,6 @@ class Supervisor:
             self.mirror.close()
             if self.listener is not None:
                 os.close(self.listener.fd)
-            self.tree.close()
 
     def _loop(self, status_r: int) -> int:
         assert self.listener is not None
@@ -373,11 +382,13 @@ def _warden(
     theirs: socket.socket,
     status_w: int,
     ctl_r: int,
+    tree: str,
 ) -> None:
     """Between the supervisor and the program: the subreaper its orphans come to.
     It reports the program's pid and wait status, and when the supervisor is done,
     or dies (EOF either way), kills and reaps whatever is left of the program's tree,
-    so that nothing outlives the run.  Never returns."""
+    so that nothing outlives the run, not even the node directory ``tree``.  Never
+    returns."""
     try:
         seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)
         warden = os.getpid()
@@ -426,6 +437,7 @@ def _warden(
             for p in left:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(p, 0)
+        shutil.rmtree(tree, ignore_errors=True)
     finally:
         os._exit(0)
 
