@@ -450,3 +450,29 @@ def test_maps_lines_are_classified(line: str, special: bool, anonymous: bool) ->
 
     (m,) = parse_maps(line)
     assert (m.special, m.anonymous) == (special, anonymous)
+
+
+def test_ctrl_c_ends_the_run_with_130(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    sup = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simnuma.run.cli",
+            "--",
+            "sh",
+            "-c",
+            f"echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 300",
+        ],
+        env={**os.environ, "PYTHONPATH": pythonpath()},
+    )
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    sup.send_signal(signal.SIGINT)
+    assert sup.wait(timeout=30) == 130
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists()
