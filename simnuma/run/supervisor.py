@@ -12,12 +12,10 @@ anything else the filter sends runs for real (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import select
 import shutil
-import signal
 import socket
 import struct
 import sys
@@ -29,6 +27,7 @@ from simnuma.run import remote, seccomp
 from simnuma.run.inject import Injection, Injector
 from simnuma.run.mirror import Mirror
 from simnuma.run.nodefiles import NodeTree, assign_cpus, real_cpus, status_text
+from simnuma.run.warden import exit_code, read_int, warden
 from simnuma.uaccess import as_s32
 from simnuma.views import numa_maps
 
@@ -116,28 +115,28 @@ class Supervisor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         status_r, status_w = os.pipe()  # the warden tells us the program's pid, then status
         ctl_r, ctl_w = os.pipe()  # EOF: we are done (or dead), the warden ends it all
-        warden = os.fork()
-        if warden == 0:
+        keeper = os.fork()
+        if keeper == 0:
             ours.close()
             os.close(status_r)
             os.close(ctl_w)
-            _warden(path, argv, env, theirs, status_w, ctl_r, self.tree.root)  # never returns
+            warden(path, argv, env, theirs, status_w, ctl_r, self.tree.root, FILTERED)
         theirs.close()
         os.close(status_w)
         os.close(ctl_r)
         try:
-            pid = _read_int(status_r)
+            pid = read_int(status_r)
             _, fds, _, _ = socket.recv_fds(ours, 1, 1)
             ours.close()
             if pid is None or not fds:
-                status = _read_int(status_r)  # it failed before the filter: it said why
-                return 127 if status is None else _exit_code(status)
+                status = read_int(status_r)  # it failed before the filter: it said why
+                return 127 if status is None else exit_code(status)
             self.listener = seccomp.Listener(fds[0])
             self.mirror.start(pid)
             return self._loop(status_r)
         finally:
             os.close(ctl_w)
-            os.waitpid(warden, 0)
+            os.waitpid(keeper, 0)
             os.close(status_r)
             self.mirror.close()
             if self.listener is not None:
@@ -151,8 +150,8 @@ class Supervisor:
         while True:
             for fd, event in poller.poll():
                 if fd == status_r:
-                    status = _read_int(status_r)
-                    return 125 if status is None else _exit_code(status)
+                    status = read_int(status_r)
+                    return 125 if status is None else exit_code(status)
                 if event & select.POLLIN:
                     notif = self.listener.receive()
                     if notif is not None:
@@ -358,111 +357,6 @@ class Supervisor:
             if m is not None:
                 names.append((vma.start, m.path))
         return numa_maps(proc, names)
-
-
-def _exit_code(status: int) -> int:
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-def _read_int(fd: int) -> int | None:
-    data = b""
-    while len(data) < 4:
-        chunk = os.read(fd, 4 - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return int.from_bytes(data, "little", signed=True)
-
-
-def _warden(
-    path: str,
-    argv: Sequence[str],
-    env: dict[str, str],
-    theirs: socket.socket,
-    status_w: int,
-    ctl_r: int,
-    tree: str,
-) -> None:
-    """Between the supervisor and the program: the subreaper its orphans come to.
-    It reports the program's pid and wait status, and when the supervisor is done,
-    or dies (EOF either way), kills and reaps whatever is left of the program's tree,
-    so that nothing outlives the run, not even the node directory ``tree``.  Never
-    returns."""
-    try:
-        seccomp.prctl(seccomp.PR_SET_CHILD_SUBREAPER, 1)
-        warden = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the program: filter, hand the listener over, exec
-            try:
-                os.close(ctl_r)
-                os.close(status_w)
-                seccomp.prctl(seccomp.PR_SET_PDEATHSIG, signal.SIGKILL)
-                if os.getppid() != warden:
-                    os._exit(137)
-                seccomp.prctl(seccomp.PR_SET_THP_DISABLE, 1)  # small pages, as modelled
-                fd = seccomp.install_filter(FILTERED)
-                socket.send_fds(theirs, [b"L"], [fd])
-                os.close(fd)
-                theirs.close()
-                os.execve(path, list(argv), env)
-            except OSError as exc:
-                os.write(2, f"numa-sim-run: {argv[0]}: {exc.strerror}\n".encode())
-            finally:
-                os._exit(127)
-        theirs.close()
-        os.write(status_w, pid.to_bytes(4, "little", signed=True))
-        reported = False
-        while True:
-            ready, _, _ = select.select([ctl_r], [], [], 0.05)
-            while True:
-                try:
-                    child, status = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    break
-                if child == 0:
-                    break
-                if child == pid and not reported:
-                    os.write(status_w, status.to_bytes(4, "little", signed=True))
-                    reported = True
-            if ready and not os.read(ctl_r, 1):
-                break
-        for _ in range(100):
-            left = _descendants(warden)
-            if not left:
-                break
-            for p in left:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p, signal.SIGKILL)
-            for p in left:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(p, 0)
-        shutil.rmtree(tree, ignore_errors=True)
-    finally:
-        os._exit(0)
-
-
-def _descendants(root: int) -> list[int]:
-    """Every process below ``root``, by a scan of /proc."""
-    parent: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        parent[int(entry)] = int(fields[1])
-    out = []
-    frontier = [root]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out += kids
-        frontier += kids
-    return out
 
 
 def run(
