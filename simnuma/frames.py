@@ -42,7 +42,7 @@ class Frame:
     for a huge folio); ``pins`` counts extra references (vmsplice, O_DIRECT, RDMA).
     """
 
-    __slots__ = ("data", "flags", "index", "mapcount", "mapping", "nid", "order", "pins")
+    __slots__ = ("data", "flags", "index", "mapcount", "mapping", "nid", "order", "pins", "why")
 
     def __init__(
         self,
@@ -60,6 +60,8 @@ class Frame:
         self.mapping = mapping
         self.index = index
         self.order = order
+        # the clauses of how it came to be on its node (the policy that placed it)
+        self.why: tuple[str, ...] = ()
 
     @property
     def nr_pages(self) -> int:

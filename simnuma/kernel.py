@@ -24,6 +24,7 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_DISABLE, Credentials
+from simnuma.explain import IDLE, CallRecord
 from simnuma.files import FILESYSTEMS, Filesystem, SimFile
 from simnuma.frames import (
     DIRTY,
@@ -40,6 +41,7 @@ from simnuma.frames import (
     NodeMemory,
 )
 from simnuma.mempolicy import candidate_nodes
+from simnuma.mm import VMA
 from simnuma.process import SimProcess
 from simnuma.profiles import Profile, resolve_profile
 from simnuma.topology import Topology
@@ -93,6 +95,9 @@ class SimKernel:
         # names from simnuma.approximations.APPROXIMATIONS this kernel answered with
         self.approximated: set[str] = set()
         self.current: SimProcess | None = None  # the task in a syscall (None: a kworker)
+        self.record: CallRecord = IDLE  # the syscall running: its answers' reasons
+        # every call's record, oldest first, when a list is put here (None: not kept)
+        self.call_log: list[CallRecord] | None = None
         self.tasks: dict[int, SimProcess] = {}
         self._next_pid = FIRST_USER_PID
         kthreadd = SimProcess(
@@ -196,6 +201,7 @@ class SimKernel:
         child_mm = child.mm
         copies_hugetlb = self.profile.has(Quirk.HUGETLB_FORK_COPIES_PTES)
         for vma in mm.vmas:
+            vma.why = _fork_clauses(vma, copies_hugetlb)
             child_mm.add_vma(replace(vma, locked=False))  # mlock is not inherited (mlock(2))
         seen: set[int] = set()  # a huge folio is one mapping per address space
         for vpn, frame in mm.pt.items():  # one pass: the cost grows with the pages mapped
@@ -512,6 +518,21 @@ class SimKernel:
         for nid, node in self.nodes.items():
             if node.used != used[nid]:
                 raise AssertionError(f"node {nid}: used={node.used}, frames say {used[nid]}")
+
+
+def _fork_clauses(vma: VMA, copies_hugetlb: bool) -> tuple[str, ...]:
+    """What copy_page_range() does with ``vma``'s entries, as the clauses name it."""
+    if vma.huge == "hugetlb":
+        if copies_hugetlb:
+            return ("fork.hugetlb_copied",)
+        return () if vma.anon_vma else ("fork.hugetlb_not_copied",)
+    if vma.anon_vma:
+        return ("fork.anon_vma_copies_every_entry",)
+    if vma.shared or vma.anon_shared:
+        return ("fork.shared_not_copied",)
+    if vma.file is not None:
+        return ("fork.private_file_clean_not_copied",)
+    return ("fork.zero_page_not_copied",)
 
 
 def _check_page_table(proc: SimProcess) -> list[Frame]:

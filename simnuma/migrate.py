@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simnuma.abi.quirks import Quirk
+from simnuma.explain import because, mirrors
 from simnuma.frames import (
     ANON,
     DIRTY,
@@ -43,35 +44,45 @@ class Migration:
 
     rc: int
     results: list[int | None]  # node id, -errno, or None when never attempted
+    why: tuple[str, ...] = ()  # clauses of what happened to the list as a whole
 
 
+@mirrors("migrate_pages")
 def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     """One folio through all passes: its new node, or the error of its last attempt."""
     node = kernel.nodes[target]
-    # the new page is a user allocation of the calling task: its cpuset is a hard wall
-    # (__GFP_HARDWALL), whatever the target process's cpuset allows
+    # ENOMEM: the new page is a user allocation of the calling task: its cpuset is a hard
+    # wall (__GFP_HARDWALL), whatever the target process's cpuset allows
     if kernel.current is not None and target not in kernel.current.cpuset:
-        return -errno.ENOMEM
+        return because(-errno.ENOMEM, "move_pages.errno.ENOMEM.caller_cpuset")
+    # ENOMEM: alloc_migration_target(__GFP_THISNODE) failed
     if node.free < frame.nr_pages:
-        return -errno.ENOMEM  # alloc_migration_target(__GFP_THISNODE) failed
+        return because(-errno.ENOMEM, "move_pages.errno.ENOMEM", "move_pages.status.ENOMEM")
+    done: list[str] = []
     mapping = frame.mapping
     if mapping is not None and frame.flags & DIRTY and not mapping.fs.migrate_folio:
+        # EBUSY: fallback_migrate_folio(): no writeout any more
         if not kernel.profile.has(Quirk.DIRTY_NOMIGRATE_WRITEOUT):
-            return -errno.EBUSY  # fallback_migrate_folio(): no writeout any more
+            return because(-errno.EBUSY, "move_pages.status.EBUSY.dirty_nomigrate")
         # fallback_migrate_folio(): a dirty page must be written out first
+        # EINVAL: writeout(): no ->writepage, permanent failure
         if not mapping.fs.writepage:
-            return -errno.EINVAL  # writeout(): no ->writepage, permanent failure
+            return because(-errno.EINVAL, "move_pages.status.EINVAL")
+        # EIO: ->writepage failed
         if mapping.fs.writepage_fails:
-            return -errno.EIO  # ->writepage failed
+            return because(-errno.EIO, "move_pages.status.EIO")
         frame.flags &= ~DIRTY  # written out; later passes find it clean
+        done.append("move_pages.dirty_nomigrate_written_out")
     if frame.flags & WRITEBACK:
         # MIGRATE_SYNC waits for writeback to end (folio_wait_writeback)
         frame.flags &= ~WRITEBACK
+        done.append("move_pages.status.writeback")
+    # EAGAIN: the reference count never matches the expected one, every pass
     if frame.pins:
-        # the reference count never matches the expected one: -EAGAIN every pass
-        return -errno.EAGAIN
+        return because(-errno.EAGAIN, "move_pages.status.EAGAIN.pinned")
     kernel.memory.try_move(frame, target)
-    return target
+    # node: moved, its contents copied
+    return because(target, "move_pages.status.node", "move_pages.contents", *done)
 
 
 def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -> Migration:
@@ -142,9 +153,15 @@ def _migrate_list(
             # we should retry on the same page with the THP split to base pages"; the
             # split lists the tails from the last one down (upwards since 6.15)
             subs = split_thp(kernel, frame)
+            kernel.record.note(_thp_no_room_clause(kernel))
+            zeros = not (frame.data and any(frame.data))
             if kernel.profile.has(Quirk.THP_SPLIT_ZERO_PAGES_SHARED):
                 shared = share_zero_pages(kernel, subs)
                 subs = [s for s in subs if s not in shared]
+                if shared:
+                    kernel.record.note("move_pages.thp_split_zero_pages_shared")
+            elif zeros and kernel.profile.has(Quirk.THP_SPLIT_PAGES_BEST_EFFORT):
+                kernel.record.note("move_pages.thp_split_zero_pages_moved")
             ascending = kernel.profile.has(Quirk.THP_SPLIT_TAILS_ASCENDING)
             order = subs[1:] if ascending else subs[:0:-1]
             if kernel.profile.has(Quirk.THP_SPLIT_HEAD_LAST):
@@ -164,7 +181,9 @@ def _migrate_list(
             if frame.flags & THP and kernel.profile.has(Quirk.THP_NO_ROOM_SPLITS):
                 # a pinned THP that cannot split for the retry
                 kernel.approximated.add("PINNED_THP_NO_ROOM_ENOMEM")
-            rc = -errno.ENOMEM
+            elif frame.flags & THP and frame.order:
+                kernel.record.note("move_pages.errno.ENOMEM.thp_whole")
+            rc = outcome
             continue
         if results is not None:
             results[i] = outcome
@@ -197,6 +216,18 @@ def share_zero_pages(kernel: SimKernel, subs: list[Frame]) -> set[Frame]:
         f.flags &= ~ISOLATED
         kernel.memory.free(f)
     return zero
+
+
+def _thp_no_room_clause(kernel: SimKernel) -> str:
+    """The clause of the release's way of splitting a THP that found no room."""
+    profile = kernel.profile
+    if profile.has(Quirk.THP_SPLIT_PAGES_BEST_EFFORT):
+        if profile.has(Quirk.THP_SPLIT_TAILS_ASCENDING):
+            return "move_pages.result.thp_split_counted_ascending"
+        return "move_pages.result.thp_split_counted"
+    if profile.has(Quirk.THP_SPLIT_HEAD_LAST):
+        return "move_pages.errno.ENOMEM.thp_split_head_last"
+    return "move_pages.errno.ENOMEM.thp_split_retry"
 
 
 def thp_splittable(kernel: SimKernel, frame: Frame) -> bool:
@@ -308,7 +339,9 @@ def queue_pages(
                 if (frame.nid in wanted) == invert:
                     continue
                 if frame.mapcount > 1 and not move_all:
-                    continue  # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
+                    # shared: only MPOL_MF_MOVE_ALL moves it, and it is not counted
+                    kernel.record.note("migrate_pages.shared_needs_cap_sys_nice")
+                    continue
                 if frame.flags & THP and kernel.profile.has(Quirk.THP_SPLIT_ON_MOVE):
                     # before 4.14 THPs migrate as 512 pages; one that does not split
                     # (pinned, THP_SPLIT_REFUSES_PINNED) is skipped: neither queued
@@ -327,6 +360,7 @@ def queue_pages(
     return queued, unqueued
 
 
+@mirrors("do_migrate_pages")
 def do_migrate_pages(
     kernel: SimKernel, mm: AddressSpace, old: frozenset[int], new: frozenset[int], *, move_all: bool
 ) -> int:
@@ -353,10 +387,26 @@ def do_migrate_pages(
             break
         todo.discard(source)
         queued, unqueued = queue_pages(kernel, mm, 0, 1 << 48, {source}, False, move_all)
+        if queued and len(old_list) > 1:
+            kernel.record.note("migrate_pages.relative_topology")
         migration = migrate_frames(kernel, queued, [dest] * len(queued))
         if migration.rc < 0:
             return migration.rc
         busy += migration.rc
+        # pages another isolation holds are counted (MIGRATE_PAGES_COUNTS_UNQUEUED)
         if kernel.profile.has(Quirk.MIGRATE_PAGES_COUNTS_UNQUEUED):
             busy += unqueued
-    return min(busy, 0x7FFF_FFFF)
+            if unqueued:
+                kernel.record.note("migrate_pages.result.counts_unisolated")
+        elif unqueued:
+            kernel.record.note("migrate_pages.result.skips_unisolated")
+    if any(f.nid >= 0 and f.nid not in old for f in mm.pt.values() if not f.flags & ZERO):
+        kernel.record.note("migrate_pages.outside_old_untouched")
+    cached = (f for file in kernel.live_files() for f in file.pages.values())
+    if any(f.nid in old and not f.mapcount for f in cached):
+        kernel.record.note("migrate_pages.page_cache_unmapped")
+    # the number of pages not moved (0: all of them moved)
+    busy = min(busy, 0x7FFF_FFFF)
+    if busy:
+        return because(busy, "migrate_pages.result.count")
+    return because(0, "migrate_pages.result.zero")

@@ -56,6 +56,8 @@ class VMA:
     locked: bool = False  # VM_LOCKED (mlock)
     policy: Mempolicy | None = None  # mbind(2) policy
     anon_vma: bool = False  # holds anonymous pages (a write fault or a COW copy made one)
+    # the clauses of why its pages are missing from the page table: fork() left them out
+    why: tuple[str, ...] = ()
 
     @property
     def anonymous(self) -> bool:

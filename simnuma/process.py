@@ -23,6 +23,7 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
+from simnuma.explain import CallRecord
 from simnuma.files import SimFile
 from simnuma.frames import ANON, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, Frame
 from simnuma.mempolicy import (
@@ -62,6 +63,7 @@ class SimProcess(SyscallMethods):
         # the kernel allocated for the task since its policy was set (a fault's page
         # tables): its rotor may have turned unseen (INTERLEAVE_ROTOR_OWN_ALLOCATIONS)
         self.rotor_moved = False
+        self.last_call: CallRecord | None = None  # the last NUMA syscall and its reasons
         self.cpu_node = kernel.cpu_nodes()[0]
         self.alive = True
         self.mm: AddressSpace | None = None if kthread else AddressSpace(kernel.memory, self._alloc)

@@ -6,6 +6,7 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from simnuma.explain import IDLE, CallRecord
 from simnuma.syscalls.mempolicy import sys_get_mempolicy, sys_mbind, sys_set_mempolicy
 from simnuma.syscalls.migrate_pages import sys_migrate_pages
 from simnuma.syscalls.move_pages import sys_move_pages
@@ -35,11 +36,16 @@ def dispatch(
         return -1, errno.ENOSYS
     fn, nargs = entry
     regs = (tuple(a & 0xFFFF_FFFF_FFFF_FFFF for a in args) + (0,) * nargs)[:nargs]
+    record = CallRecord(name, regs, kernel.release)
     kernel.current = current  # whose cpuset the migration's page allocations obey
+    kernel.record = record
     try:
         ret = fn(kernel, current, *regs)
     finally:
         kernel.current = None
-    if ret < 0:
-        return -1, -ret
-    return ret, 0
+        kernel.record = IDLE
+    record.finish(ret, (), fn.__code__, fn.__code__.co_firstlineno)
+    current.last_call = record
+    if kernel.call_log is not None:
+        kernel.call_log.append(record)
+    return record.ret, record.errno

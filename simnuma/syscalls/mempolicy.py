@@ -28,6 +28,7 @@ from simnuma.abi import (
 )
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
+from simnuma.explain import because, mirrors
 from simnuma.frames import ISOLATED, PAGE_SHIFT, PAGE_SIZE, ZERO, OutOfNodeMemory
 from simnuma.mempolicy import (
     Mempolicy,
@@ -60,6 +61,7 @@ def mpol_max(kernel: SimKernel) -> int:
     return MPOL_INTERLEAVE + 1
 
 
+@mirrors("sanitize_mpol_flags")
 def sanitize_mpol_flags(kernel: SimKernel, mode: int) -> tuple[int, int] | int:
     """Split mode flags off the mode: (mode, flags) or -EINVAL."""
     known_flags = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES
@@ -67,39 +69,59 @@ def sanitize_mpol_flags(kernel: SimKernel, mode: int) -> tuple[int, int] | int:
         known_flags |= MPOL_F_NUMA_BALANCING
     flags = mode & known_flags
     mode &= ~known_flags
-    # EINVAL: mode is invalid
+    # EINVAL: mode is invalid (a mode of a later release is beyond this one's MPOL_MAX)
     if not 0 <= mode < mpol_max(kernel):
-        return -errno.EINVAL
+        later = _LATER_MODES.get(mode & ~MPOL_F_NUMA_BALANCING, "")
+        if mode & MPOL_F_NUMA_BALANCING:
+            later = "set_mempolicy.errno.EINVAL.mode.numa_balancing"
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode", *filter(None, [later]))
     # EINVAL: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES together
     if flags & MPOL_F_STATIC_NODES and flags & MPOL_F_RELATIVE_NODES:
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode")
     # EINVAL: MPOL_F_NUMA_BALANCING with a mode other than MPOL_BIND
     if flags & MPOL_F_NUMA_BALANCING and mode not in (MPOL_BIND, MPOL_PREFERRED_MANY):
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode")
+    if flags & MPOL_F_NUMA_BALANCING:
+        kernel.record.note("set_mempolicy.mode.numa_balancing")
     return mode, flags
 
 
+_LATER_MODES = {
+    MPOL_LOCAL: "set_mempolicy.errno.EINVAL.mode.local",
+    MPOL_PREFERRED_MANY: "set_mempolicy.errno.EINVAL.mode.preferred_many",
+    MPOL_WEIGHTED_INTERLEAVE: "set_mempolicy.errno.EINVAL.mode.weighted_interleave",
+}
+# the clause that a mode, accepted, is named by
+_MODE_CLAUSES = {
+    MPOL_LOCAL: "set_mempolicy.mode.local",
+    MPOL_PREFERRED_MANY: "set_mempolicy.mode.preferred_many",
+    MPOL_WEIGHTED_INTERLEAVE: "set_mempolicy.mode.weighted_interleave",
+}
+
+
+@mirrors("mpol_new")
 def mpol_new(
     kernel: SimKernel, current: SimProcess, mode: int, flags: int, nodes: frozenset[int]
 ) -> Mempolicy | int | None:
     """mpol_new() + mpol_set_nodemask(): the policy to install (None = default) or -EINVAL."""
     if mode == MPOL_DEFAULT:
         # EINVAL: MPOL_DEFAULT with a non-empty nodemask
-        return -errno.EINVAL if nodes else None
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode") if nodes else None
     if mode == MPOL_PREFERRED and not nodes:
         # EINVAL: local preference cannot be static or relative
         if flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
-            return -errno.EINVAL
+            return because(-errno.EINVAL)
         mode = MPOL_LOCAL if kernel.profile.has(Quirk.MPOL_LOCAL_MODE) else MPOL_PREFERRED
         return Mempolicy(mode, frozenset(), flags)
     if mode == MPOL_LOCAL:
         # EINVAL: MPOL_LOCAL takes no nodes
         if nodes or flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
-            return -errno.EINVAL
+            return because(-errno.EINVAL)
+        kernel.record.note("set_mempolicy.mode.local")
         return Mempolicy(MPOL_LOCAL, frozenset(), flags)
     # EINVAL: the other modes need a non-empty nodemask
     if not nodes:
-        return -errno.EINVAL
+        return because(-errno.EINVAL)
     allowed = current.cpuset & kernel.memory_nodes()
     if flags & MPOL_F_RELATIVE_NODES:
         effective = relative_nodemask(nodes, allowed)
@@ -107,13 +129,15 @@ def mpol_new(
         effective = nodes & allowed
     # EINVAL: none of the nodes is allowed by the cpuset (or has memory)
     if not effective:
-        return -errno.EINVAL
+        return because(-errno.EINVAL)
+    kernel.record.note(*filter(None, [_MODE_CLAUSES.get(mode)]))
     if mode == MPOL_PREFERRED:
         effective = frozenset({min(effective)})
     return Mempolicy(mode, effective, flags, user_nodes=nodes, mems=current.cpuset)
 
 
 # --- get_mempolicy(2) ---------------------------------------------------------------------
+@mirrors("kernel_get_mempolicy")
 def sys_get_mempolicy(
     kernel: SimKernel,
     current: SimProcess,
@@ -129,29 +153,30 @@ def sys_get_mempolicy(
     nr_node_ids = max(kernel.nodes) + 1
     # EINVAL: nmask given with maxnode smaller than the number of node ids
     if nmask and maxnode < nr_node_ids:
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.maxnode")
     # EINVAL: unknown flags
     if flags & ~(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED):
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.flags")
     if flags & MPOL_F_MEMS_ALLOWED:
         # EINVAL: MPOL_F_MEMS_ALLOWED with MPOL_F_NODE or MPOL_F_ADDR
         if flags & (MPOL_F_NODE | MPOL_F_ADDR):
-            return -errno.EINVAL
+            return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.mems_allowed_combined")
         # the *caller's* cpuset, whatever pid a later move_pages() names
+        kernel.record.note("get_mempolicy.mems_allowed")
         return _copy_out(mm, policy, 0, nmask, maxnode, current.cpuset, nr_node_ids)
     pol: Mempolicy | None = current.policy
     if flags & MPOL_F_ADDR:
         vma = mm.vma_lookup(addr)
         # EFAULT: MPOL_F_ADDR and no mapping at addr (addr NULL included)
         if vma is None:
-            return -errno.EFAULT
+            return because(-errno.EFAULT, "get_mempolicy.errno.EFAULT.addr")
         pol = vma.policy  # no fallback to the task policy: MPOL_DEFAULT then
         if vma.file is not None and vma.shmem:
             # shmem_get_policy(): the object's shared policy at that page
             pol = vma.file.policy_at(vma.file_index(addr >> PAGE_SHIFT))
     elif addr:
         # EINVAL: addr given without MPOL_F_ADDR
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.addr_without_flag")
     if pol is None:
         pol = Mempolicy(MPOL_DEFAULT)
     if flags & MPOL_F_NODE:
@@ -160,6 +185,7 @@ def sys_get_mempolicy(
             node = _lookup_node(mm, addr)
             if node < 0:
                 return node
+            kernel.record.note("get_mempolicy.node_addr")
             value = node
         elif pol is current.policy and pol.mode in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
             if current.rotor_moved:
@@ -168,12 +194,17 @@ def sys_get_mempolicy(
             value = nodes[current.il_next % len(nodes)]
         else:
             # EINVAL: MPOL_F_NODE alone needs an interleave task policy
-            return -errno.EINVAL
+            return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.node_without_interleave")
     else:
         mode = pol.mode
         # MODE: a local policy reads back as MPOL_PREFERRED until 5.14 (MPOL_F_LOCAL)
         if mode == MPOL_LOCAL and kernel.profile.has(Quirk.MPOL_LOCAL_READS_AS_PREFERRED):
             mode = MPOL_PREFERRED
+            kernel.record.note("get_mempolicy.mode.local_as_preferred")
+        elif mode == MPOL_LOCAL:
+            kernel.record.note("get_mempolicy.mode.local")
+        else:
+            kernel.record.note(*filter(None, [_MODE_CLAUSES.get(mode)]))
         value = mode | (pol.flags & MPOL_MODE_FLAGS)
     # policies set with MPOL_F_STATIC_NODES/RELATIVE_NODES report the nodes as given
     user_mask = pol.flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES)
@@ -181,18 +212,22 @@ def sys_get_mempolicy(
     return _copy_out(mm, policy, value, nmask, maxnode, reported, nr_node_ids)
 
 
+@mirrors("lookup_node")
 def _lookup_node(mm: AddressSpace, addr: int) -> int:
     page = addr & ~(PAGE_SIZE - 1)
     vma = mm.vma_lookup(page)
+    # EFAULT: get_user_pages_fast() finds no readable mapping
     if vma is None or not vma.prot & 1:
-        return -errno.EFAULT
+        return because(-errno.EFAULT, "get_mempolicy.errno.EFAULT.addr")
     try:
         frame = mm.fault(vma, page, write=False)
     except OutOfNodeMemory:
-        return -errno.ENOMEM  # get_user_pages(): VM_FAULT_OOM
+        # ENOMEM: get_user_pages(): VM_FAULT_OOM
+        return because(-errno.ENOMEM)
     return 0 if frame.flags & ZERO else frame.nid
 
 
+@mirrors("kernel_get_mempolicy")
 def _copy_out(
     mm: AddressSpace,
     policy: int,
@@ -204,17 +239,18 @@ def _copy_out(
 ) -> int:
     # EFAULT: policy not writable
     if policy and mm.copy_to_user(policy, pack_ints([value])) != 4:
-        return -errno.EFAULT
+        return because(-errno.EFAULT)
     if not nmask:
-        return 0
+        return because(0)
     copy = ((maxnode - 1 + 63) // 64) * 8
     nbytes = ((nr_node_ids + 63) // 64) * 8
     if copy > nbytes:
         # EINVAL: a mask of more than a page
         if copy > PAGE_SIZE:
-            return -errno.EINVAL
+            return because(-errno.EINVAL)
+        # EFAULT: the mask's tail could not be cleared
         if mm.copy_to_user(nmask + nbytes, bytes(copy - nbytes)) != copy - nbytes:
-            return -errno.EFAULT
+            return because(-errno.EFAULT)
         copy = nbytes
     # only the first ``copy`` bytes of the nodemask go out: a user nodemask kept for
     # MPOL_F_STATIC/RELATIVE_NODES may name nodes beyond nr_node_ids (up to
@@ -222,10 +258,13 @@ def _copy_out(
     bits = copy * 8
     data = pack_ulongs(nodemask_words(sorted(n for n in nodes if n < bits), bits))[:copy]
     # EFAULT: nmask not writable
-    return 0 if mm.copy_to_user(nmask, data) == len(data) else -errno.EFAULT
+    if mm.copy_to_user(nmask, data) != len(data):
+        return because(-errno.EFAULT)
+    return because(0)
 
 
 # --- set_mempolicy(2) -----------------------------------------------------------------------
+@mirrors("kernel_set_mempolicy")
 def sys_set_mempolicy(
     kernel: SimKernel, current: SimProcess, mode: int, nmask: int, maxnode: int
 ) -> int:
@@ -244,10 +283,12 @@ def sys_set_mempolicy(
     current.policy = new or Mempolicy(MPOL_DEFAULT)
     current.il_next = 0
     current.rotor_moved = False
-    return 0
+    # the task's new pages follow it from now on
+    return because(0, "set_mempolicy.placement")
 
 
 # --- mbind(2) --------------------------------------------------------------------------------
+@mirrors("kernel_mbind")
 def sys_mbind(
     kernel: SimKernel,
     current: SimProcess,
@@ -272,32 +313,33 @@ def sys_mbind(
         return nodes
     # EINVAL: unknown flags
     if flags & ~MPOL_MF_VALID:
-        return -errno.EINVAL
+        return because(-errno.EINVAL)
     # EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE
     if flags & MPOL_MF_MOVE_ALL and not current.creds.capable(CAP_SYS_NICE):
-        return -errno.EPERM
+        return because(-errno.EPERM, "mbind.errno.EPERM.move_all")
     # EINVAL: start not page aligned
     if start & (PAGE_SIZE - 1):
-        return -errno.EINVAL
+        return because(-errno.EINVAL)
     if lmode == MPOL_DEFAULT:
         flags &= ~MPOL_MF_STRICT
     end = start + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
     # EINVAL: the range wraps
     if end < start or end > (1 << 64):
-        return -errno.EINVAL
+        return because(-errno.EINVAL)
+    # an empty range: nothing to do
     if end == start:
-        return 0
+        return because(0)
     new = mpol_new(kernel, current, lmode, mode_flags, nodes)
     if isinstance(new, int):
         return new
     # EFAULT: the range has unmapped holes (any hole for a non-default policy)
     covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
     if covered == 0 or (new is not None and covered != end - start):
-        return -errno.EFAULT
+        return because(-errno.EFAULT)
     # EINVAL: a hugetlb VMA split off a huge page boundary (hugetlb_vm_op_split())
     err = mm.split_errno(start, end)
     if err:
-        return -err
+        return because(-err)
     # EIO: MPOL_MF_STRICT alone and a misplaced page: queue_pages_range() fails the
     # call before mbind_range(), so the policy is not set (numa-fuzz on 6.1; the 5.10,
     # 6.12 and 7.2 guests alike)
@@ -306,18 +348,23 @@ def sys_mbind(
         for frame in misplaced:
             frame.flags &= ~ISOLATED
         if misplaced or unqueued:
-            return -errno.EIO
+            return because(
+                -errno.EIO, "mbind.errno.EIO.strict", "mbind.errno.EIO.strict_keeps_policy"
+            )
     mm.split(start)
     mm.split(end)
     for vma in mm.vmas_in(start, end):
         vma.policy = new
         if vma.file is not None and vma.shmem:
+            kernel.record.note("mbind.shmem.shared_policy")
             # vma_replace_policy() -> shmem_set_policy(): the object's shared policy,
             # which every mapping of it then allocates by
             first = vma.file_index(vma.start >> PAGE_SHIFT)
             vma.file.set_policy(first, vma.file_index(vma.end >> PAGE_SHIFT), new)
+    # the range's new pages follow the policy from now on
+    kernel.record.note("mbind.placement")
     if not flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL | MPOL_MF_STRICT):
-        return 0
+        return because(0)
     # queue_pages_range() is given the caller's nodemask, not the policy's nodes: an
     # empty one (MPOL_LOCAL, MPOL_PREFERRED without nodes) misplaces every page, so
     # MPOL_MF_STRICT alone is EIO for any present page (found by numa-fuzz on 6.18)
@@ -334,6 +381,8 @@ def sys_mbind(
         # policy places them, the VMA's being gone (new_page() in 5.10, "Convert
         # MPOL_DEFAULT's NULL to task or default policy" from 6.7; numa-fuzz on 6.12)
         placing = new or current.policy
+        if new is None and misplaced:
+            kernel.record.note("mbind.move.default")
         targets = []
         for frame in misplaced:
             addr = _first_address(mm, frame, start, end)
@@ -352,8 +401,8 @@ def sys_mbind(
             frame.flags &= ~ISOLATED  # put back: STRICT alone only checks placement
     # EIO: MPOL_MF_STRICT and some page in the range is (still) misplaced
     if failed and flags & MPOL_MF_STRICT:
-        return -errno.EIO
-    return 0
+        return because(-errno.EIO, "mbind.errno.EIO.strict")
+    return because(0)
 
 
 def _first_address(mm: AddressSpace, frame: object, start: int, end: int) -> int:

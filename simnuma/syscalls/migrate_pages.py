@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
+from simnuma.explain import because, mirrors
 from simnuma.migrate import do_migrate_pages
-from simnuma.syscalls.common import find_task, get_nodes, may_act_on
+from simnuma.syscalls.common import find_task, get_nodes, may_act_on, permission_clauses
 from simnuma.uaccess import as_s32, as_u64
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from simnuma.process import SimProcess
 
 
+@mirrors("kernel_migrate_pages")
 def sys_migrate_pages(
     kernel: SimKernel, current: SimProcess, pid: int, maxnode: int, old_nodes: int, new_nodes: int
 ) -> int:
@@ -34,29 +36,41 @@ def sys_migrate_pages(
     task = find_task(kernel, current, pid)
     # ERRORS ESRCH: no process matching pid
     if task is None:
-        return -errno.ESRCH
+        return because(-errno.ESRCH, "migrate_pages.errno.ESRCH")
     # EINVAL: kernel thread, looked at before the permission check (MM_BEFORE_PERMISSION)
     if task.mm is None and profile.has(Quirk.MM_BEFORE_PERMISSION):
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "migrate_pages.errno.EINVAL.kernel_thread")
+    uid_rule = profile.has(Quirk.MIGRATE_PAGES_UID_RULE)
+    allowed = may_act_on(current, task, uid_rule)
+    why = permission_clauses("migrate_pages", current, task, uid_rule, allowed)
     # ERRORS EPERM: no privilege over the target (MIGRATE_PAGES_UID_RULE, else ptrace)
-    if not may_act_on(current, task, profile.has(Quirk.MIGRATE_PAGES_UID_RULE)):
-        return -errno.EPERM
+    if not allowed:
+        return because(-errno.EPERM, *why)
+    kernel.record.note(*why)
     nice = current.creds.capable(CAP_SYS_NICE)
     # ERRORS EPERM: new_nodes outside the target's cpuset without CAP_SYS_NICE
     if not new <= task.cpuset and not nice:
-        return -errno.EPERM
+        return because(-errno.EPERM, "migrate_pages.errno.EPERM.target_cpuset")
     if profile.has(Quirk.MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY):
         # ERRORS EINVAL: a node of new_nodes has no memory (MIGRATE_PAGES_NEW_SUBSET_OF_MEMORY)
         if not new <= kernel.memory_nodes():
-            return -errno.EINVAL
+            return because(-errno.EINVAL, "migrate_pages.errno.EINVAL.no_memory")
+        if not new:
+            kernel.record.note("migrate_pages.result.empty_new")
     else:
         # ERRORS EINVAL: no node of new_nodes is allowed by the *caller's* cpuset
+        outside = bool(new)
         new = new & current.cpuset
         if not new:
-            return -errno.EINVAL
+            return because(
+                -errno.EINVAL,
+                "migrate_pages.errno.EINVAL.outside_caller_cpuset"
+                if outside
+                else "migrate_pages.errno.EINVAL.empty_new",
+            )
     # (security_task_movememory(): no LSM is modelled)
     # ERRORS EINVAL: a kernel thread has no mm
     if task.mm is None:
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "migrate_pages.errno.EINVAL.kernel_thread")
     # DESCRIPTION: shared pages move only with CAP_SYS_NICE (MPOL_MF_MOVE_ALL)
     return do_migrate_pages(kernel, task.mm, old, new, move_all=nice)

@@ -19,13 +19,26 @@ from typing import TYPE_CHECKING, cast
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
-from simnuma.frames import HPAGE_NR, HUGETLB, ISOLATED, PAGE_SHIFT, SWAPPED, THP, ZERO, Frame
+from simnuma.explain import also, because, frame_why, mirrors, reasons_of
+from simnuma.frames import (
+    ANON,
+    HPAGE_NR,
+    HUGETLB,
+    ISOLATED,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    SWAPPED,
+    THP,
+    ZERO,
+    Frame,
+)
 from simnuma.migrate import migrate_frames, split_thp, thp_splittable, vma_migratable
 from simnuma.mm import AddressSpace
-from simnuma.syscalls.common import find_task, may_act_on
+from simnuma.syscalls.common import find_task, may_act_on, permission_clauses
 from simnuma.uaccess import U64, UserArray, as_s32, as_u64, put_ints, readable, writable
 
 if TYPE_CHECKING:
+    from simnuma.profiles import Profile
     from simnuma.kernel import SimKernel
     from simnuma.process import SimProcess
 
@@ -62,7 +75,12 @@ class MoveCall:
     def targets(self) -> UserArray:
         return UserArray(self.user, self.nodes, self.nr_pages, "i")
 
+    def store(self, first: int, values: list[int]) -> bool:
+        """put_user() of status entries from ``first``; False if it faulted."""
+        return put_ints(self.user, self.status + 4 * first, values)
 
+
+@mirrors("kernel_move_pages")
 def sys_move_pages(
     kernel: SimKernel,
     current: SimProcess,
@@ -79,11 +97,13 @@ def sys_move_pages(
     profile = kernel.profile
     # ERRORS EINVAL: flags other than MPOL_MF_MOVE and MPOL_MF_MOVE_ALL
     if flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "move_pages.errno.EINVAL.flags")
     # ERRORS EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE (checked before the pid)
     move_all = bool(flags & MPOL_MF_MOVE_ALL)
     if move_all and not current.creds.capable(CAP_SYS_NICE):
-        return -errno.EPERM
+        no_pid = find_task(kernel, current, pid) is None
+        before_esrch = ("move_pages.errno.EPERM.move_all_before_ESRCH",) if no_pid else ()
+        return because(-errno.EPERM, "move_pages.errno.EPERM.move_all", *before_esrch)
     found = find_mm_struct(kernel, current, pid)
     if isinstance(found, int):
         return found
@@ -101,6 +121,7 @@ def sys_move_pages(
     return _batched(call)
 
 
+@mirrors("find_mm_struct")
 def find_mm_struct(
     kernel: SimKernel, current: SimProcess, pid: int
 ) -> tuple[AddressSpace, frozenset[int]] | int:
@@ -109,19 +130,25 @@ def find_mm_struct(
     task = find_task(kernel, current, pid)
     # ERRORS ESRCH: process does not exist
     if task is None:
-        return -errno.ESRCH
+        return because(-errno.ESRCH, "move_pages.errno.ESRCH")
+    uid_rule = profile.has(Quirk.MOVE_PAGES_UID_RULE)
+    allowed = pid == 0 or may_act_on(current, task, uid_rule)
     # ERRORS EINVAL: kernel thread, looked at before the permission check (MM_BEFORE_PERMISSION)
     if task.mm is None and profile.has(Quirk.MM_BEFORE_PERMISSION):
-        return -errno.EINVAL
+        first = () if allowed else ("move_pages.errno.EINVAL.kernel_thread_first",)
+        return because(-errno.EINVAL, "move_pages.errno.EINVAL.kernel_thread", *first)
+    why = permission_clauses("move_pages", current, task, uid_rule, allowed)
     # ERRORS EPERM: another user's process (MOVE_PAGES_UID_RULE, else the ptrace rule)
-    if pid != 0 and not may_act_on(current, task, profile.has(Quirk.MOVE_PAGES_UID_RULE)):
-        return -errno.EPERM
+    if not allowed:
+        return because(-errno.EPERM, *why)
+    kernel.record.note(*why)
     # ERRORS EINVAL: an attempt to migrate pages of a kernel thread
     if task.mm is None:
-        return -errno.EINVAL
+        return because(-errno.EINVAL, "move_pages.errno.EINVAL.kernel_thread")
     return task.mm, task.cpuset
 
 
+@mirrors("follow_page")
 def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> Frame | int:
     """The folio mapped at ``addr``, or the status the lookup gives (-EFAULT, -ENOENT)."""
     profile = kernel.profile
@@ -129,41 +156,60 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
         vma = mm.find_vma(addr)
     else:
         vma = mm.vma_lookup(addr)
-    # STATUS -EFAULT: the memory area is not mapped (or, moving, cannot migrate)
-    if vma is None or (for_move and not vma_migratable(kernel, vma)):
-        return -errno.EFAULT
+    # STATUS -EFAULT: the memory area is not mapped
+    if vma is None:
+        below = mm.find_vma(addr) is not None
+        hole = "move_pages.status.EFAULT.hole_below_vma" if below else ""
+        return because(-errno.EFAULT, "move_pages.status.EFAULT.unmapped", *filter(None, [hole]))
+    # STATUS -EFAULT: moving, a mapping that cannot migrate (HUGETLB_NOT_MIGRATABLE)
+    if for_move and not vma_migratable(kernel, vma):
+        return because(-errno.EFAULT, "move_pages.status.EFAULT.hugetlb")
     # STATUS -ENOENT: a hole below a VMA looked up in that VMA (HOLE_BELOW_VMA_ENOENT)
     if addr < vma.start:
-        return -errno.ENOENT
+        return because(-errno.ENOENT, "move_pages.status.ENOENT.hole_below_vma")
     frame = mm.pt.get(addr >> PAGE_SHIFT)
     # STATUS -ENOENT: not present (never-populated private anon: UNPOPULATED_ANON_EFAULT)
     if frame is None:
         anon_private = vma.anonymous and not vma.anon_shared and vma.huge != "hugetlb"
         if anon_private and profile.has(Quirk.UNPOPULATED_ANON_EFAULT):
-            return -errno.EFAULT
-        return -errno.ENOENT
+            return because(-errno.EFAULT, "move_pages.status.EFAULT.unpopulated")
+        if anon_private:
+            return because(-errno.ENOENT, "move_pages.status.ENOENT.unpopulated", *vma.why)
+        return because(-errno.ENOENT, "move_pages.status.ENOENT.unpopulated_file", *vma.why)
     if vma.prot == PROT_NONE and profile.has(Quirk.PROT_NONE_NOT_FOLLOWED):
         # STATUS -EFAULT: a PROT_NONE huge pmd is not followed: no_page_table(), which
         # FOLL_DUMP makes -EFAULT in anonymous memory (PROT_NONE_NOT_FOLLOWED)
         if frame.flags & THP and frame.order and vma.anonymous:
-            return -errno.EFAULT
+            return because(-errno.EFAULT, "move_pages.status.EFAULT.prot_none_thp")
         # STATUS -ENOENT: a PROT_NONE pte is not followed (PROT_NONE_NOT_FOLLOWED)
-        return -errno.ENOENT
+        return because(-errno.ENOENT, "move_pages.status.ENOENT.prot_none")
     # STATUS -ENOENT: swapped out (a swap entry is not an empty pte: never -EFAULT)
     if frame.flags & SWAPPED:
-        return -errno.ENOENT
+        return because(-errno.ENOENT, "move_pages.status.ENOENT.swapped")
     # STATUS -EFAULT: the zero page (-ENOENT: ZERO_PAGE_ENOENT)
     if frame.flags & ZERO:
-        return -errno.ENOENT if profile.has(Quirk.ZERO_PAGE_ENOENT) else -errno.EFAULT
+        if profile.has(Quirk.ZERO_PAGE_ENOENT):
+            return because(-errno.ENOENT, "move_pages.status.ENOENT.zero_page")
+        return because(-errno.EFAULT, "move_pages.status.EFAULT.zero_page")
     return frame
 
 
+@mirrors("do_pages_stat_array")
 def stat_one(kernel: SimKernel, mm: AddressSpace, addr: int) -> int:
     """One query entry: the page's node or the lookup's error."""
     found = resolve(kernel, mm, addr, for_move=False)
-    return found if isinstance(found, int) else found.nid
+    if isinstance(found, int):
+        return found
+    # STATUS node: the node the page resides on
+    return because(found.nid, "move_pages.status.node", *frame_why(found), *_unaligned(addr))
 
 
+def _unaligned(addr: int) -> tuple[str, ...]:
+    """An address inside a page names that page (the FIXME 'what if not aligned?')."""
+    return ("move_pages.unaligned",) if addr & (PAGE_SIZE - 1) else ()
+
+
+@mirrors("add_page_for_migration")
 def isolate_for_move(
     kernel: SimKernel, mm: AddressSpace, addr: int, node: int, move_all: bool
 ) -> Frame | int:
@@ -177,44 +223,56 @@ def isolate_for_move(
         # STATUS -EBUSY: FOLL_SPLIT's split_huge_page() failed on a pinned THP
         # (THP_SPLIT_REFUSES_PINNED): follow_page() returns ERR_PTR(-EBUSY)
         if not thp_splittable(kernel, frame):
-            return -errno.EBUSY
+            return because(-errno.EBUSY, "move_pages.status.EBUSY.pinned_thp")
         # FOLL_SPLIT: the THP becomes 512 small pages and only the named one moves
         frame = split_thp(kernel, frame, addr >> PAGE_SHIFT)[(addr >> PAGE_SHIFT) % HPAGE_NR]
     # STATUS node: already on the target node
     if frame.nid == node:
-        return node
+        return because(node, "move_pages.status.already_on_target")
     # STATUS -EACCES: mapped by several processes and no MPOL_MF_MOVE_ALL
     if frame.mapcount > 1 and not move_all:
-        return -errno.EACCES
+        shared = "move_pages.status.EACCES.cow" if frame.flags & ANON else "move_pages.status.EACCES"
+        vma = mm.vma_lookup(addr)
+        forked = vma.why if vma is not None else ()
+        return because(-errno.EACCES, shared, *forked)
     # STATUS -EACCES: a hugetlb tail page is never isolated, err keeps -EACCES (HUGETLB_TAIL_EACCES)
     tail = (addr >> PAGE_SHIFT) % HPAGE_NR
     if frame.flags & HUGETLB and tail and profile.has(Quirk.HUGETLB_TAIL_EACCES):
-        return -errno.EACCES
+        return because(-errno.EACCES, "move_pages.status.EACCES.hugetlb_tail")
     # STATUS -EBUSY: isolation failed: off the LRU already (compaction, another
     # migration, or the same folio named earlier in this call), or not on it yet: put
     # back by an earlier batch of this call into a per-CPU batch (LRU_ADD_BATCHED)
-    if frame.flags & ISOLATED or kernel.waits_for_lru(frame):
-        return -errno.EBUSY
+    if frame.flags & ISOLATED:
+        queued = frame in kernel.record.queued
+        why = "move_pages.status.EBUSY.same_page_twice" if queued else "move_pages.status.EBUSY"
+        return because(-errno.EBUSY, why)
+    if kernel.waits_for_lru(frame):
+        return because(-errno.EBUSY, "move_pages.status.EBUSY.moved_earlier")
     frame.flags |= ISOLATED
+    kernel.record.queued.add(frame)
     return frame
 
 
+@mirrors("do_pages_move")
 def _check_node(
     kernel: SimKernel, node: int, memory_nodes: frozenset[int], task_nodes: frozenset[int]
 ) -> int:
     """The per-entry node checks: 0, -ENODEV or -EACCES."""
-    # ERRORS ENODEV: node out of range or without memory (N_MEMORY)
+    # ERRORS ENODEV: node out of range (MAX_NUMNODES)
     if not 0 <= node < kernel.max_numnodes:
         if kernel.profile.has(Quirk.NODE_RANGE_UNCHECKED):
             # the old kernel read node_states[] out of bounds (CVE-2010-0415): no
             # defined result; answered as the fixed kernel does, and said so
             kernel.approximated.add("NODE_RANGE_UNCHECKED_ENODEV")
-        return -errno.ENODEV
+        return because(-errno.ENODEV, "move_pages.errno.ENODEV.out_of_range")
+    # ERRORS ENODEV: node without memory (N_MEMORY)
     if node not in memory_nodes:
-        return -errno.ENODEV
+        return because(-errno.ENODEV, "move_pages.errno.ENODEV")
     # ERRORS EACCES: node not allowed by the target's cpuset
     if node not in task_nodes:
-        return -errno.EACCES
+        return because(
+            -errno.EACCES, "move_pages.errno.EACCES", "move_pages.errno.EACCES.target_cpuset"
+        )
     return 0
 
 
@@ -228,12 +286,14 @@ def _put_each(user: AddressSpace, status: int, values: list[int]) -> bool:
 
 
 # --- query mode (nodes == NULL), after MOVE_PAGES_WHOLE_ARRAY ---------------------------
+@mirrors("do_pages_stat")
 def do_pages_stat(
     kernel: SimKernel, mm: AddressSpace, user: AddressSpace, nr_pages: int, pages: int, status: int
 ) -> int:
     """Chunks of 16: copy the pointers, look each up, copy the statuses out; a chunk
     that faults ends the call with EFAULT, earlier chunks already written."""
     group = DO_PAGES_STAT_CHUNK_NR * 256
+    record = kernel.record
     pt_get = mm.pt.get
     # the inline lookup below is only right where every present page is followed
     inline = not kernel.profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
@@ -253,20 +313,34 @@ def do_pages_stat(
                 else:
                     out.append(stat_one(kernel, mm, a))
             put_ints(user, dst, out)
+            # STATUS node: a present page's node (an entry no lookup rule answered)
+            record.store(done, out, "move_pages.status.node")
             done += n
             continue
         n = min(DO_PAGES_STAT_CHUNK_NR, nr_pages - done)
         chunk = UserArray(user, src, n, "Q").get_range(0, n) if src + 8 * n <= U64 else None
         if chunk is None:
             break
-        if not put_ints(user, dst, [stat_one(kernel, mm, a) for a in chunk]):
+        out = [stat_one(kernel, mm, a) for a in chunk]
+        if not put_ints(user, dst, out):
             break
+        record.store(done, out)
         done += n
     # ERRORS EFAULT: a chunk of pages[] or status[] could not be accessed
-    return -errno.EFAULT if done < nr_pages else 0
+    if done < nr_pages:
+        return because(-errno.EFAULT, *_array_fault(user, pages, status, done, nr_pages))
+    return because(0, "move_pages.result.zero")
+
+
+def _array_fault(user: AddressSpace, pages: int, status: int, i: int, n: int) -> tuple[str, ...]:
+    """Which array faulted at entry ``i``: pages[] (EFAULT) or status[] (EFAULT.status)."""
+    if readable(user, pages + 8 * i, 8 * min(DO_PAGES_STAT_CHUNK_NR, n - i)):
+        return ("move_pages.errno.EFAULT.status",)
+    return ("move_pages.errno.EFAULT",)
 
 
 # --- MOVE_PAGES_WHOLE_ARRAY, then MOVE_PAGES_CHUNKED ------------------------------------
+@mirrors("do_pages_move")
 def _read_entries(call: MoveCall, start: int, end: int) -> tuple[list[int], list[int]] | int:
     """Entries [start, end) copied in and validated before any of them is looked up:
     each address, then its node (none in query mode) and the node checks."""
@@ -274,35 +348,37 @@ def _read_entries(call: MoveCall, start: int, end: int) -> tuple[list[int], list
     addr_of = call.addresses()
     node_of = call.targets() if call.nodes else None
     addrs, targets = [], []
+    untouched = ("move_pages.errno.no_partial_status",) if start else ()
     for i in range(start, end):
         addr = addr_of.get(i)
         # ERRORS EFAULT: pages[] could not be read
         if addr is None:
-            return -errno.EFAULT
+            return because(-errno.EFAULT, "move_pages.errno.EFAULT", *untouched)
         addrs.append(addr)
         if node_of is not None:
             node = node_of.get(i)
             # ERRORS EFAULT: nodes[] could not be read
             if node is None:
-                return -errno.EFAULT
+                return because(-errno.EFAULT, "move_pages.errno.EFAULT", *untouched)
             # ERRORS ENODEV / EACCES: the node checks
             err = _check_node(kernel, node, memory_nodes, call.task_nodes)
             if err:
-                return err
+                return also(err, *untouched) if i > start or start else err
             targets.append(node)
     return addrs, targets
 
 
+@mirrors("sys_move_pages")
 def _whole_array(call: MoveCall) -> int:
     """The original sys_move_pages() (MOVE_PAGES_WHOLE_ARRAY): one control array."""
     kernel, nr_pages = call.kernel, call.nr_pages
     # ERRORS E2BIG: nr_pages >= ULONG_MAX / sizeof(struct page_to_node) - 1
     if nr_pages >= U64 // PAGE_TO_NODE_SIZE - 1:
-        return -errno.E2BIG
+        return because(-errno.E2BIG, "move_pages.errno.E2BIG")
     # ERRORS ENOMEM: the (nr_pages + 1)-entry control array could not be vmalloc'd
     free_bytes = sum(n.free for n in kernel.nodes.values()) << PAGE_SHIFT
     if (nr_pages + 1) * PAGE_TO_NODE_SIZE > min(VMALLOC_SPACE, free_bytes):
-        return -errno.ENOMEM
+        return because(-errno.ENOMEM, "move_pages.errno.ENOMEM")
     # ERRORS EFAULT / ENODEV / EACCES: the whole array validated first
     entries = _read_entries(call, 0, nr_pages)
     if isinstance(entries, int):
@@ -315,10 +391,16 @@ def _whole_array(call: MoveCall) -> int:
         out, err = _move_and_report(call, addrs, targets)
     if err >= 0 and not _put_each(call.user, call.status, out):
         # ERRORS EFAULT: status[] could not be written
-        err = -errno.EFAULT
-    return err
+        err = because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
+    elif err >= 0:
+        kernel.record.store(0, out)
+    # RETURN VALUE: migrate_pages()' count of pages not moved, statuses written
+    if err > 0:
+        return because(err, "move_pages.result.positive.old")
+    return because(0, "move_pages.result.zero") if err == 0 and not reasons_of(err) else err
 
 
+@mirrors("do_move_pages")
 def _move_and_report(call: MoveCall, addrs: list[int], targets: list[int]) -> tuple[list[int], int]:
     """Before MOVE_PAGES_NODE_BATCHES: look every entry up, migrate what was isolated,
     statuses per page.
@@ -340,8 +422,8 @@ def _move_and_report(call: MoveCall, addrs: list[int], targets: list[int]) -> tu
     if not queued:
         # ERRORS ENOENT: no page needed moving (MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED)
         if kernel.profile.has(Quirk.MOVE_PAGES_ENOENT_IF_NOTHING_QUEUED):
-            return out, -errno.ENOENT
-        return out, 0
+            return out, because(-errno.ENOENT, "move_pages.errno.ENOENT")
+        return out, because(0, "move_pages.result.zero", "move_pages.result.nothing_to_move")
     migration = migrate_frames(kernel, queued, [targets[i] for i in queued_at])
     for i, result in zip(queued_at, migration.results, strict=True):
         if result is not None:
@@ -349,9 +431,11 @@ def _move_and_report(call: MoveCall, addrs: list[int], targets: list[int]) -> tu
     return out, migration.rc
 
 
+@mirrors("do_pages_move")
 def _chunked(call: MoveCall) -> int:
     """do_pages_move() of MOVE_PAGES_CHUNKED: validate, migrate, report 169 entries at
     a time."""
+    not_moved = 0
     for chunk_start in range(0, call.nr_pages, CHUNK_NR_PAGES):
         chunk_end = min(call.nr_pages, chunk_start + CHUNK_NR_PAGES)
         # ERRORS EFAULT / ENODEV / EACCES: the chunk validated first
@@ -362,15 +446,20 @@ def _chunked(call: MoveCall) -> int:
         # ERRORS ENOMEM: a target page could not be allocated
         if rc < 0:
             return rc
+        not_moved += rc
         # ERRORS EFAULT: status[] could not be written
         for j, value in enumerate(out):
-            if not put_ints(call.user, call.status + 4 * (chunk_start + j), [value]):
-                return -errno.EFAULT
-    # pages that migrate_pages() could not move do not reach the return value
-    return 0
+            if not call.store(chunk_start + j, [value]):
+                return because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
+        call.kernel.record.store(chunk_start, out)
+    # RETURN VALUE: pages that migrate_pages() could not move do not reach it
+    if not_moved:
+        return because(0, "move_pages.result.positive_swallowed")
+    return because(0, "move_pages.result.zero")
 
 
 # --- MOVE_PAGES_NODE_BATCHES ------------------------------------------------------------
+@mirrors("do_pages_move")
 def _batched(call: MoveCall) -> int:
     """do_pages_move() of a49bd4d71637: runs of entries for one node form a batch."""
     kernel, mm, user, task_nodes = call.kernel, call.mm, call.user, call.task_nodes
@@ -389,10 +478,12 @@ def _batched(call: MoveCall) -> int:
         get_node = cast(Getter, (node_of.get_range(0, nr_pages) or []).__getitem__)
     pt_get = mm.pt.get
     inline = FAST_PATHS and not profile.has(Quirk.PROT_NONE_NOT_FOLLOWED)
+    record = kernel.record
     batch: list[Frame] = []
     current_node = -1
     start = 0
 
+    @mirrors("move_pages_and_store_status")
     def flush(i: int, final: bool = False) -> int:
         """move_pages_and_store_status(): migrate the batch, store its node for [start, i)."""
         nonlocal batch
@@ -400,32 +491,42 @@ def _batched(call: MoveCall) -> int:
             if already_unwritten and not final and current_node >= 0 and i > start:
                 # ALREADY_ON_TARGET_UNWRITTEN stored the run's node though nothing was queued,
                 # except at out_flush, which returned early on an empty list
-                stored = put_ints(user, status + 4 * start, [current_node] * (i - start))
-                return 0 if stored else -errno.EFAULT
+                run = [current_node] * (i - start)
+                if not call.store(start, run):
+                    return because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
+                # STATUS node: a run already on its node, stored as its batch ended
+                record.store(start, run, "move_pages.status.already_on_target_unwritten")
             return 0
         migration = migrate_frames(kernel, batch, [current_node] * len(batch))
         batch = []
         err = migration.rc
-        if err:
-            # a positive count also takes the entries never attempted (5984fabb6e82)
-            if err > 0 and profile.has(Quirk.COUNT_UNATTEMPTED):
-                err += nr_pages - i - (1 if profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE) else 0)
+        # RETURN VALUE: -ENOMEM, or the pages not migrated (their statuses unwritten)
+        if err < 0:
             return err
-        ok = put_ints(user, status + 4 * start, [current_node] * (i - start))
-        return 0 if ok else -errno.EFAULT
+        if err:
+            record.note("move_pages.status.unwritten")
+            return _not_migrated(profile, err, nr_pages - i)
+        run = [current_node] * (i - start)
+        if not call.store(start, run):
+            return because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
+        # STATUS node: the batch moved there, contents and all
+        record.store(start, run, "move_pages.status.node", "move_pages.contents")
+        return 0
 
     err = 0
     i = 0
     while i < nr_pages:
         addr = get_addr(i)
         node = get_node(i) if addr is not None else None
+        written = ("move_pages.errno.partial_status",) if i else ()
         # ERRORS EFAULT: pages[i] or nodes[i] could not be read
         if addr is None or node is None:
-            err = -errno.EFAULT
+            err = because(-errno.EFAULT, "move_pages.errno.EFAULT", *written)
             break
         if node not in ok_nodes:
             err = _check_node(kernel, node, memory_nodes, task_nodes)
             if err:
+                err = also(err, *written)
                 break  # ERRORS ENODEV / EACCES, after the pending batch is migrated
         if current_node == -1:
             current_node, start = node, i
@@ -444,6 +545,7 @@ def _batched(call: MoveCall) -> int:
             and not kernel.waits_for_lru(frame)
         ):
             frame.flags |= ISOLATED  # the common case: a private page, queued
+            record.queued.add(frame)
             batch.append(frame)
             i += 1
             continue
@@ -456,18 +558,37 @@ def _batched(call: MoveCall) -> int:
             i += 1  # ALREADY_ON_TARGET_UNWRITTEN: queued-like; written if its batch flushes
             continue
         # STATUS: the error, or the node the page already is on
-        if not put_ints(user, status + 4 * i, [found]):
-            err = -errno.EFAULT
+        if not call.store(i, [found]):
+            err = because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
             break
+        record.store(i, [found])
         err = flush(i)
         if err:
             # entry i was counted as not attempted although its status is stored
             fixed = not profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE)
             if err > 0 and fixed and profile.has(Quirk.COUNT_UNATTEMPTED):
-                err -= 1
+                err = also(because(err - 1, *reasons_of(err)), "move_pages.result.counts_entry_once")
             return err
         current_node = -1
         i += 1
     # out_flush: the pending batch still migrates; an earlier error wins
     err1 = flush(i, final=True)
-    return err if err < 0 else err1
+    if err < 0:
+        record.note("move_pages.status.unwritten")
+        return err
+    return err1 if err1 else because(0, "move_pages.result.zero")
+
+
+def _not_migrated(profile: Profile, failed: int, after: int) -> int:
+    """The positive return of a batch that did not all move: its failures, plus (since
+    COUNT_UNATTEMPTED) the ``after`` entries never attempted, one short in 5.6-6.0."""
+    # RETURN VALUE: only the failing batch's pages (before COUNT_UNATTEMPTED)
+    if not profile.has(Quirk.COUNT_UNATTEMPTED):
+        return because(failed, "move_pages.result.positive", "move_pages.result.batch_only")
+    # RETURN VALUE: one short (UNATTEMPTED_OFF_BY_ONE)
+    if profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE):
+        return because(failed + after - 1, "move_pages.result.off_by_one")
+    # RETURN VALUE: the failing batch's pages and every entry never attempted
+    return because(
+        failed + after, "move_pages.result.positive", "move_pages.result.unattempted"
+    )

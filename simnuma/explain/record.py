@@ -1,0 +1,111 @@
+"""One simulated syscall as it was decided: the answer and every status it stored,
+each with the clause and the source line that decided it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import CodeType
+
+from simnuma.explain.answers import Because
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A value and what decided it: registry clause ids and the deciding line."""
+
+    value: int
+    clauses: tuple[str, ...]
+    code: CodeType
+    line: int
+
+    @classmethod
+    def of(cls, value: int, clauses: tuple[str, ...], code: CodeType, line: int) -> Decision:
+        """``value``'s own reason if it carries one, else ``clauses`` at ``code:line``."""
+        if isinstance(value, Because):
+            return cls(int(value), value.clauses, value.code, value.line)
+        return cls(int(value), clauses, code, line)
+
+
+@dataclass(frozen=True)
+class _Store:
+    first: int  # index of values[0] in the status array
+    values: Sequence[int]
+    clauses: tuple[str, ...]  # for values that carry no reason of their own
+    code: CodeType
+    line: int
+
+
+class CallRecord:
+    """A NUMA syscall of the simulator: ``name``, its registers, the release, the
+    answer (``ret``, ``errno``) and, for move_pages, every status entry written.
+
+    The simulator fills it while the call runs (``store``, ``finish``); it keeps
+    references to the lists the call built, so recording costs one append per store.
+    """
+
+    def __init__(self, name: str, args: tuple[int, ...], release: str) -> None:
+        self.name = name
+        self.args = args
+        self.release = release
+        self.ret = 0
+        self.errno = 0
+        self.answer: Decision | None = None
+        self.path: list[Decision] = []  # what happened on the way (note())
+        self.queued: set[object] = set()  # folios this call isolated (same page twice)
+        self._stores: list[_Store] = []
+
+    def store(self, first: int, values: Sequence[int], *clauses: str) -> None:
+        """Status entries ``first, first + 1, ...`` were written with ``values``; an entry
+        that is no ``Because`` was decided by ``clauses`` at the caller's line."""
+        frame = sys._getframe(1)
+        self._stores.append(_Store(first, values, clauses, frame.f_code, frame.f_lineno))
+
+    def note(self, *clauses: str) -> None:
+        """Something on the way to the answer that the clauses name: a permission the
+        caller had, a THP split, pages left alone.  No clauses: nothing to say."""
+        if clauses:
+            frame = sys._getframe(1)
+            self.path.append(Decision(0, clauses, frame.f_code, frame.f_lineno))
+
+    def finish(self, answer: int, fallback: tuple[str, ...], code: CodeType, line: int) -> None:
+        """The syscall returned ``answer`` (as the kernel does: >= 0 or -errno)."""
+        self.answer = Decision.of(answer, fallback, code, line)
+        value = int(answer)
+        self.ret, self.errno = (-1, -value) if value < 0 else (value, 0)
+
+    def statuses(self) -> dict[int, Decision]:
+        """The decision behind each status entry the call wrote, the last write winning."""
+        out: dict[int, Decision] = {}
+        for s in self._stores:
+            for k, v in enumerate(s.values):
+                out[s.first + k] = Decision.of(v, s.clauses, s.code, s.line)
+        return out
+
+    @property
+    def clauses(self) -> set[str]:
+        """Every clause the call's answer and statuses name."""
+        named = set(self.answer.clauses if self.answer else ())
+        for d in self.path:
+            named.update(d.clauses)
+        for d in self.statuses().values():
+            named.update(d.clauses)
+        return named
+
+
+class IdleRecord(CallRecord):
+    """The record outside any syscall (world-building that reuses the syscalls' code,
+    a cpuset's memory_migrate): it keeps nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("", (), "")
+
+    def store(self, first: int, values: Sequence[int], *clauses: str) -> None:
+        pass
+
+    def note(self, *clauses: str) -> None:
+        pass
+
+
+IDLE = IdleRecord()
