@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 __all__ = [
     "IDLE",
     "Because",
-    "also",
     "CallRecord",
     "Decision",
     "IdleRecord",
+    "also",
     "because",
     "frame_why",
     "kernel_function",

@@ -38,9 +38,9 @@ from simnuma.syscalls.common import find_task, may_act_on, permission_clauses
 from simnuma.uaccess import U64, UserArray, as_s32, as_u64, put_ints, readable, writable
 
 if TYPE_CHECKING:
-    from simnuma.profiles import Profile
     from simnuma.kernel import SimKernel
     from simnuma.process import SimProcess
+    from simnuma.profiles import Profile
 
 PAGE_TO_NODE_SIZE = 24  # struct page_to_node: addr, page, node, status
 CHUNK_NR_PAGES = 4096 // PAGE_TO_NODE_SIZE - 1  # 169 (MOVE_PAGES_CHUNKED)
@@ -231,7 +231,8 @@ def isolate_for_move(
         return because(node, "move_pages.status.already_on_target")
     # STATUS -EACCES: mapped by several processes and no MPOL_MF_MOVE_ALL
     if frame.mapcount > 1 and not move_all:
-        shared = "move_pages.status.EACCES.cow" if frame.flags & ANON else "move_pages.status.EACCES"
+        cow = frame.flags & ANON
+        shared = "move_pages.status.EACCES.cow" if cow else "move_pages.status.EACCES"
         vma = mm.vma_lookup(addr)
         forked = vma.why if vma is not None else ()
         return because(-errno.EACCES, shared, *forked)
@@ -463,7 +464,7 @@ def _chunked(call: MoveCall) -> int:
 def _batched(call: MoveCall) -> int:
     """do_pages_move() of a49bd4d71637: runs of entries for one node form a batch."""
     kernel, mm, user, task_nodes = call.kernel, call.mm, call.user, call.task_nodes
-    nr_pages, pages, nodes, status = call.nr_pages, call.pages, call.nodes, call.status
+    nr_pages, pages, nodes = call.nr_pages, call.pages, call.nodes
     profile = kernel.profile
     already_unwritten = profile.has(Quirk.ALREADY_ON_TARGET_UNWRITTEN)
     memory_nodes = kernel.memory_nodes()
@@ -567,7 +568,8 @@ def _batched(call: MoveCall) -> int:
             # entry i was counted as not attempted although its status is stored
             fixed = not profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE)
             if err > 0 and fixed and profile.has(Quirk.COUNT_UNATTEMPTED):
-                err = also(because(err - 1, *reasons_of(err)), "move_pages.result.counts_entry_once")
+                once = because(err - 1, *reasons_of(err))
+                err = also(once, "move_pages.result.counts_entry_once")
             return err
         current_node = -1
         i += 1
@@ -589,6 +591,4 @@ def _not_migrated(profile: Profile, failed: int, after: int) -> int:
     if profile.has(Quirk.UNATTEMPTED_OFF_BY_ONE):
         return because(failed + after - 1, "move_pages.result.off_by_one")
     # RETURN VALUE: the failing batch's pages and every entry never attempted
-    return because(
-        failed + after, "move_pages.result.positive", "move_pages.result.unattempted"
-    )
+    return because(failed + after, "move_pages.result.positive", "move_pages.result.unattempted")
