@@ -21,7 +21,7 @@ from simnuma.abi import (
     MPOL_WEIGHTED_INTERLEAVE,
 )
 from simnuma.abi.arrays import format_nodelist
-from simnuma.frames import ANON, DIRTY, HUGETLB, PAGE_SIZE, WRITEBACK, ZERO, Frame
+from simnuma.frames import ANON, DIRTY, HUGETLB, PAGE_SIZE, SWAPPED, WRITEBACK, ZERO, Frame
 from simnuma.mempolicy import Mempolicy
 
 if TYPE_CHECKING:
@@ -193,34 +193,60 @@ def mems_allowed_lines(proc: SimProcess, max_numnodes: int) -> list[str]:
     ]
 
 
+ANON_SHARED_NAME = "/dev/zero (deleted)"  # shmem_zero_setup(): the object's file
+ANON_HUGETLB_NAME = "/anon_hugepage (deleted)"  # hugetlb_file_setup() of MAP_HUGETLB
+
+
+def seq_path_escape(path: str) -> str:
+    """A path as seq_path(m, path, "\\n\\t= ") writes it in numa_maps: newline, tab,
+    space and "=" as a backslash and three octal digits (mangle_path())."""
+    return "".join(f"\\{ord(c):03o}" if c in "\n\t =" else c for c in path)
+
+
 def numa_maps_line(proc: SimProcess, vma: VMA, name: str = "") -> str:
     """One line of /proc/PID/numa_maps (show_numa_map()): the start, the policy
     (the VMA's, else the task's), what maps it, and the pages on each node.
-    ``name`` is the file's path, "[heap]" or "[stack]" as /proc/PID/maps has it."""
+    ``name`` is the file's path, "[heap]" or "[stack]" as /proc/PID/maps has it.
+
+    A shared anonymous mapping is the shmem file "/dev/zero (deleted)", an anonymous
+    hugetlb one the hugetlbfs file "/anon_hugepage (deleted)": both show as file=.
+    A hugetlb page counts once (gather_hugetlb_stats(): nr_pages 1), a THP as its
+    512 pages.  The LRU is not modelled: every page counts as inactive, where a
+    fault or a single write(2) leaves it (folio_add_lru(); since b518154e59aa, 5.9,
+    for anonymous pages too); a real kernel shows pages it has seen accessed again
+    (a file read twice) as active."""
     assert proc.mm is not None
     policy = vma.policy
     if policy is None and vma.shmem and vma.file is not None:
         policy = vma.file.policy_at(vma.pgoff)
     text = f"{vma.start:08x} {policy_string(policy or proc.policy)}"
-    if vma.file is not None and not vma.anon_shared:
-        text += f" file={name or vma.file.name}"
+    hugetlb = vma.huge == "hugetlb"
+    path = ""
+    if vma.anon_shared:
+        path = ANON_SHARED_NAME
+    elif vma.file is not None:
+        path = name or vma.file.name
+    elif hugetlb:
+        path = ANON_HUGETLB_NAME
+    if path:
+        text += f" file={seq_path_escape(path)}"
     elif name == "[heap]":
         text += " heap"
     elif name == "[stack]":
         text += " stack"
-    if vma.huge == "hugetlb":
+    if hugetlb:
         text += " huge"
     counted: set[int] = set()
     n_pages = anon = dirty = writeback = mapmax = 0
     per_node: dict[int, int] = {}
     for vpn in proc.mm.mapped_vpns(vma.start, vma.end):
         frame = proc.mm.pt[vpn]
-        if frame.flags & ZERO:
-            continue  # vm_normal_page(): the zero page is not counted
+        if frame.flags & (ZERO | SWAPPED):
+            continue  # vm_normal_page(): no zero page; a swap entry is no page
         if frame.order and id(frame) in counted:
             continue
         counted.add(id(frame))
-        n = frame.nr_pages
+        n = 1 if hugetlb else frame.nr_pages
         n_pages += n
         anon += n if frame.flags & ANON else 0
         dirty += n if frame.flags & DIRTY else 0
@@ -237,14 +263,12 @@ def numa_maps_line(proc: SimProcess, vma: VMA, name: str = "") -> str:
         text += f" mapped={n_pages}"
     if mapmax > 1:
         text += f" mapmax={mapmax}"
-    # the LRU is not modelled: anonymous pages count as inactive (where a fresh
-    # fault puts them since b518154e59aa, 5.9), page-cache pages as active
-    if anon:
-        text += f" active={n_pages - anon}"
+    if not hugetlb:
+        text += " active=0"  # every page inactive (above); hugetlb pages are on no LRU
     if writeback:
         text += f" writeback={writeback}"
     text += "".join(f" N{nid}={count}" for nid, count in sorted(per_node.items()))
-    kb = 2048 if vma.huge == "hugetlb" else PAGE_SIZE // 1024
+    kb = 2048 if hugetlb else PAGE_SIZE // 1024
     return text + f" kernelpagesize_kB={kb}"
 
 
