@@ -6,7 +6,7 @@ text, in the kernel's format, from the simulator's state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
@@ -180,6 +180,36 @@ def node_numastat(kernel: SimKernel, nid: int) -> str:
         ("other_node", 0),
     ]
     return "".join(f"{name} {value}\n" for name, value in rows)
+
+
+def numbered_cpus(kernel: SimKernel) -> dict[int, list[int]]:
+    """CPUs for a kernel that has none by number: CPU n for each node n with CPUs, as
+    numa-run's guests have them (QEMU's vCPU i on node i; a CPU-less node's offline)."""
+    return {nid: [nid] if node.has_cpus else [] for nid, node in kernel.nodes.items()}
+
+
+def node_directory(
+    kernel: SimKernel, cpus: Mapping[int, Sequence[int]] | None = None
+) -> dict[str, str]:
+    """Every file of /sys/devices/system/node that the simulator renders, by its path
+    under that directory ("online", "node0/meminfo", ...); ``cpus`` gives each node's
+    CPUs (default numbered_cpus()).  numa-sim-run writes these, numactl reads them."""
+    cpus = numbered_cpus(kernel) if cpus is None else cpus
+    bits = max((c for cs in cpus.values() for c in cs), default=0) + 1
+    files = {name: text + "\n" for name, text in node_states(kernel).items()}
+    for nid in kernel.nodes:
+        mine = cpus.get(nid, [])
+        d = f"node{nid}"
+        files[f"{d}/cpulist"] = node_list(mine) + "\n"
+        files[f"{d}/cpumap"] = node_mask(mine, bits) + "\n"
+        files[f"{d}/distance"] = node_distance(kernel, nid) + "\n"
+        files[f"{d}/meminfo"] = node_meminfo(kernel, nid)
+        files[f"{d}/numastat"] = node_numastat(kernel, nid)
+        for kb in HUGE_PAGE_KB:
+            h = f"{d}/hugepages/hugepages-{kb}kB"
+            for name in ("nr_hugepages", "free_hugepages", "surplus_hugepages"):
+                files[f"{h}/{name}"] = "0\n"
+    return files
 
 
 # --- /proc/PID --------------------------------------------------------------------------

@@ -85,23 +85,8 @@ class NodeTree:
 
     def refresh(self) -> None:
         """Write every file as the simulated kernel's state is now."""
-        k = self.kernel
-        all_cpus = sorted(c for cpus in self.cpus.values() for c in cpus)
-        bits = max(all_cpus, default=0) + 1
-        for name, text in views.node_states(k).items():
-            self._write(name, text + "\n")
-        for nid in k.nodes:
-            cpus = self.cpus.get(nid, [])
-            d = f"node{nid}"
-            self._write(f"{d}/cpulist", views.node_list(cpus) + "\n")
-            self._write(f"{d}/cpumap", views.node_mask(cpus, bits) + "\n")
-            self._write(f"{d}/distance", views.node_distance(k, nid) + "\n")
-            self._write(f"{d}/meminfo", views.node_meminfo(k, nid))
-            self._write(f"{d}/numastat", views.node_numastat(k, nid))
-            for kb in views.HUGE_PAGE_KB:
-                h = f"{d}/hugepages/hugepages-{kb}kB"
-                for f in ("nr_hugepages", "free_hugepages", "surplus_hugepages"):
-                    self._write(f"{h}/{f}", "0\n")
+        for rel, text in views.node_directory(self.kernel, self.cpus).items():
+            self._write(rel, text)
 
 
 def status_text(real: str, proc: SimProcess, max_numnodes: int) -> str:
