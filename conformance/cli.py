@@ -76,6 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--probe", action="store_true", help="describe this host and exit")
     parser.add_argument(
+        "--explain",
+        metavar="CLAUSE",
+        help="print the clause, its documents, releases and reason, and its cases run on "
+        "the simulator with the reason for every answer, and exit",
+    )
+    parser.add_argument(
         "--clause", action="append", metavar="PREFIX", help="only clauses starting with PREFIX"
     )
     parser.add_argument("--quiet", action="store_true", help="print only problems and the summary")
@@ -127,6 +133,16 @@ def _main(
         if not text:
             parser.error(f"no clause starts with {args.clause}")
         print(text, end="")
+        return 0
+    if args.explain is not None:
+        from conformance.explain import explain_clause
+
+        try:
+            print(explain_clause(args.explain), end="")
+        except KeyError:
+            near = list_clauses([args.explain.rsplit(".", 1)[0]])
+            hint = f"; clauses near it:\n{near}" if near else ""
+            parser.error(f"--explain: no clause {args.explain!r}{hint}")
         return 0
     if args.probe:
         from realnuma.probe import describe, probe

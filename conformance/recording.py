@@ -15,6 +15,7 @@ from typing import Any
 
 from simnuma.abi import (
     BITS_PER_LONG,
+    Explained,
     Process,
     SyscallError,
     SyscallMethods,
@@ -49,6 +50,10 @@ class RecordedProcess(SyscallMethods):
 
     def fork(self) -> RecordedProcess:
         return RecordedProcess(self._inner.fork(), self._log)
+
+    def last_explained(self) -> Explained | None:
+        last = getattr(self._inner, "last_explained", None)
+        return last() if last is not None else None
 
     def syscall(self, name: str, *args: int) -> tuple[int, int]:
         ret, err = self._inner.syscall(name, *args)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simnuma.abi.quirks import Quirk
-from simnuma.explain import because, mirrors
+from simnuma.explain import because, mirrors, reasons_of
 from simnuma.frames import (
     ANON,
     DIRTY,
@@ -65,12 +65,15 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
         if not kernel.profile.has(Quirk.DIRTY_NOMIGRATE_WRITEOUT):
             return because(-errno.EBUSY, "move_pages.status.EBUSY.dirty_nomigrate")
         # fallback_migrate_folio(): a dirty page must be written out first
-        # EINVAL: writeout(): no ->writepage, permanent failure
+        # EINVAL: writeout(): no ->writepage, permanent failure (counted since node batches)
+        counted = kernel.profile.has(Quirk.MOVE_PAGES_NODE_BATCHES)
         if not mapping.fs.writepage:
-            return because(-errno.EINVAL, "move_pages.status.EINVAL")
+            einval = "move_pages.status.EINVAL.as_count" if counted else "move_pages.status.EINVAL"
+            return because(-errno.EINVAL, einval)
         # EIO: ->writepage failed
         if mapping.fs.writepage_fails:
-            return because(-errno.EIO, "move_pages.status.EIO")
+            eio = "move_pages.status.EIO.as_count" if counted else "move_pages.status.EIO"
+            return because(-errno.EIO, eio)
         frame.flags &= ~DIRTY  # written out; later passes find it clean
         done.append("move_pages.dirty_nomigrate_written_out")
     if frame.flags & WRITEBACK:
@@ -81,6 +84,7 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     if frame.pins:
         return because(-errno.EAGAIN, "move_pages.status.EAGAIN.pinned")
     kernel.memory.try_move(frame, target)
+    kernel.record.note_folio(frame, *done)
     # node: moved, its contents copied
     return because(target, "move_pages.status.node", "move_pages.contents", *done)
 
@@ -189,6 +193,7 @@ def _migrate_list(
             results[i] = outcome
         if outcome < 0:
             failed += 1
+            kernel.record.note(*reasons_of(outcome))
     return rc, failed, split
 
 

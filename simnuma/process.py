@@ -299,6 +299,10 @@ class SimProcess(SyscallMethods):
             do_migrate_pages(self.kernel, self._mm(), old, new, move_all=True)
 
     # --- the NUMA syscalls ---------------------------------------------------------------
+    def last_explained(self) -> CallRecord | None:
+        """The last NUMA syscall this process made, with the reason for each answer."""
+        return self.last_call
+
     def syscall(self, name: str, *args: int) -> tuple[int, int]:
         """The raw ABI: (return value, errno); pointers are addresses in this process."""
         from simnuma.syscalls import dispatch

@@ -80,6 +80,8 @@ from simnuma.abi.methods import (
     SyscallMethods,
 )
 from simnuma.abi.protocols import (
+    Explained,
+    ExplainedMovePages,
     Kernel,
     MovePagesResult,
     Process,
@@ -119,6 +121,8 @@ __all__ = [
     "SYSCALL_NAMES",
     "UNWRITTEN",
     "WORLD_FEATURES",
+    "Explained",
+    "ExplainedMovePages",
     "Kernel",
     "MovePagesResult",
     "Process",

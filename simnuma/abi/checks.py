@@ -228,14 +228,16 @@ class SyscallError(OSError):
     set_mempolicy, mbind) returned -1.  Still an OSError with ``.errno``; its own type
     tells the kernel's answer to the call apart from a set-up step that failed."""
 
-    def __init__(self, syscall: str, err: int) -> None:
-        super().__init__(err, f"{syscall}: {os.strerror(err)}")
+    def __init__(self, syscall: str, err: int, why: str = "") -> None:
+        because = f" (because {why})" if why else ""
+        super().__init__(err, f"{syscall}: {os.strerror(err)}{because}")
         self.syscall = syscall
+        self.why = why  # the backend's reason, if it keeps them (the simulator)
 
-    def __reduce__(self) -> tuple[type[SyscallError], tuple[str, int]]:
-        return SyscallError, (self.syscall, self.errno or 0)
+    def __reduce__(self) -> tuple[type[SyscallError], tuple[str, int, str]]:
+        return SyscallError, (self.syscall, self.errno or 0, self.why)
 
 
-def raise_syscall_error(err: int, syscall: str) -> NoReturn:
+def raise_syscall_error(err: int, syscall: str, why: str = "") -> NoReturn:
     """The Python API's answer to a NUMA syscall's -1 return: SyscallError(errno)."""
-    raise SyscallError(syscall, err)
+    raise SyscallError(syscall, err, why)

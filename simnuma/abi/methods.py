@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import NoReturn, cast
 
 from simnuma.abi.arrays import (
     default_maxnode,
@@ -15,7 +15,7 @@ from simnuma.abi.arrays import (
 )
 from simnuma.abi.checks import check_int, check_ints, check_nodes, raise_syscall_error
 from simnuma.abi.constants import GET_MEMPOLICY_MAXNODE
-from simnuma.abi.protocols import MovePagesResult, Process
+from simnuma.abi.protocols import Explained, ExplainedMovePages, MovePagesResult, Process
 
 
 class SyscallMethods:
@@ -34,9 +34,14 @@ class SyscallMethods:
         if node_list is not None and len(node_list) != len(page_list):
             raise ValueError(f"nodes has {len(node_list)} entries, pages has {len(page_list)}")
         ret, err, status = move_pages_raw(self._proc(), pid, page_list, node_list, flags)
+        why = self.last_explained()
         if ret == -1:
-            raise_syscall_error(err, "move_pages")
-        return MovePagesResult(ret, status)
+            raise_syscall_error(err, "move_pages", why.reason() if why else "")
+        if why is None:
+            return MovePagesResult(ret, status)
+        result = ExplainedMovePages(ret, status)
+        result.why, result.pages = why, page_list
+        return result
 
     def migrate_pages(
         self,
@@ -54,7 +59,7 @@ class SyscallMethods:
         check_int("maxnode", maxnode)
         ret, err, _ = migrate_pages_raw(self._proc(), pid, old, new, maxnode)
         if ret == -1:
-            raise_syscall_error(err, "migrate_pages")
+            self._raise(err, "migrate_pages")
         return ret
 
     def get_mempolicy(self, flags: int, addr: int = 0) -> tuple[int, list[int]]:
@@ -63,7 +68,7 @@ class SyscallMethods:
         check_int("addr", addr, minimum=0)
         ret, err, out = get_mempolicy_raw(self._proc(), flags, addr, GET_MEMPOLICY_MAXNODE)
         if ret == -1:
-            raise_syscall_error(err, "get_mempolicy")
+            self._raise(err, "get_mempolicy")
         return out[0], out[1:]
 
     def set_mempolicy(self, mode: int, nodes: Iterable[int]) -> None:
@@ -71,7 +76,7 @@ class SyscallMethods:
         node_list = check_nodes("nodes", nodes)
         ret, err, _ = set_mempolicy_raw(self._proc(), mode, node_list, default_maxnode(node_list))
         if ret == -1:
-            raise_syscall_error(err, "set_mempolicy")
+            self._raise(err, "set_mempolicy")
 
     def mbind(
         self, addr: int, length: int, mode: int, nodes: Iterable[int], flags: int = 0
@@ -84,7 +89,16 @@ class SyscallMethods:
         maxnode = default_maxnode(node_list)
         ret, err, _ = mbind_raw(self._proc(), addr, length, mode, node_list, maxnode, flags)
         if ret == -1:
-            raise_syscall_error(err, "mbind")
+            self._raise(err, "mbind")
+
+    def last_explained(self) -> Explained | None:
+        """Why the last NUMA syscall of this process answered as it did, where the
+        backend records it (the simulator: a ``CallRecord``); None elsewhere."""
+        return None
+
+    def _raise(self, err: int, syscall: str) -> NoReturn:
+        why = self.last_explained()
+        raise_syscall_error(err, syscall, why.reason() if why else "")
 
     def _proc(self) -> Process:
         return cast(Process, self)

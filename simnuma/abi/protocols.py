@@ -10,6 +10,14 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from simnuma.abi.constants import PROT_READ, PROT_WRITE, UNWRITTEN
 
 
+class Explained(Protocol):
+    """A backend's own account of one call (the simulator's ``CallRecord``)."""
+
+    def explain(self, pages: Sequence[int] | None = None) -> str: ...
+
+    def reason(self) -> str: ...
+
+
 class MovePagesResult(NamedTuple):
     """move_pages(2) RETURN VALUE and the *status* array exactly as written.
 
@@ -19,6 +27,25 @@ class MovePagesResult(NamedTuple):
 
     ret: int
     status: list[int]
+
+    def explain(self) -> str:
+        """Why the call answered so, value by value.  Only a backend that decides the
+        answers itself knows (the simulator); a real kernel's result says so."""
+        return (
+            f"move_pages returned {self.ret}, status {format_statuses(self.status)}\n"
+            "  not explained: the kernel that answered keeps no reasons; run the same "
+            "call on simnuma.SimKernel at its release for them"
+        )
+
+
+class ExplainedMovePages(MovePagesResult):
+    """A result whose backend recorded why (``why``): ``explain()`` tells it."""
+
+    why: Explained
+    pages: Sequence[int]
+
+    def explain(self) -> str:
+        return self.why.explain(self.pages)
 
 
 def format_status(value: int) -> str:

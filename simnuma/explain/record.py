@@ -54,6 +54,8 @@ class CallRecord:
         self.answer: Decision | None = None
         self.path: list[Decision] = []  # what happened on the way (note())
         self.queued: set[object] = set()  # folios this call isolated (same page twice)
+        # what happened to a folio on its way (split, written out, waited for), by folio
+        self.folio_notes: dict[object, tuple[str, ...]] = {}
         self._stores: list[_Store] = []
 
     def store(self, first: int, values: Sequence[int], *clauses: str) -> None:
@@ -61,6 +63,10 @@ class CallRecord:
         that is no ``Because`` was decided by ``clauses`` at the caller's line."""
         frame = sys._getframe(1)
         self._stores.append(_Store(first, values, clauses, frame.f_code, frame.f_lineno))
+
+    def note_folio(self, folio: object, *clauses: str) -> None:
+        """``clauses`` name what happened to ``folio`` (its entry's status says them)."""
+        self.folio_notes[folio] = self.folio_notes.get(folio, ()) + clauses
 
     def note(self, *clauses: str) -> None:
         """Something on the way to the answer that the clauses name: a permission the
@@ -82,6 +88,18 @@ class CallRecord:
             for k, v in enumerate(s.values):
                 out[s.first + k] = Decision.of(v, s.clauses, s.code, s.line)
         return out
+
+    def explain(self, pages: Sequence[int] | None = None) -> str:
+        """The account of the call for people (``pages``: the addresses, to show)."""
+        from simnuma.explain.render import render
+
+        return render(self, pages)
+
+    def reason(self) -> str:
+        """One line: what decided the return value (an error's reason)."""
+        from simnuma.explain.render import reason
+
+        return reason(self)
 
     @property
     def clauses(self) -> set[str]:
@@ -105,6 +123,9 @@ class IdleRecord(CallRecord):
         pass
 
     def note(self, *clauses: str) -> None:
+        pass
+
+    def note_folio(self, folio: object, *clauses: str) -> None:
         pass
 
 

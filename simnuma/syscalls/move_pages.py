@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
+from simnuma.abi import MPOL_DEFAULT, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, PROT_NONE
 from simnuma.abi.quirks import Quirk
 from simnuma.creds import CAP_SYS_NICE
 from simnuma.explain import also, because, frame_why, mirrors, reasons_of
@@ -108,6 +108,10 @@ def sys_move_pages(
     if isinstance(found, int):
         return found
     mm, task_nodes = found
+    target = find_task(kernel, current, pid)
+    if target is not None and target.policy.mode != MPOL_DEFAULT:
+        # the target's memory policy is not consulted (NOTES)
+        kernel.record.note("move_pages.ignores_mempolicy")
     user = current.mm  # the arrays live in the caller's memory
     assert user is not None
     call = MoveCall(kernel, mm, user, task_nodes, nr_pages, pages, nodes, status, move_all)
@@ -175,7 +179,11 @@ def resolve(kernel: SimKernel, mm: AddressSpace, addr: int, for_move: bool) -> F
             return because(-errno.EFAULT, "move_pages.status.EFAULT.unpopulated")
         if anon_private:
             return because(-errno.ENOENT, "move_pages.status.ENOENT.unpopulated", *vma.why)
-        return because(-errno.ENOENT, "move_pages.status.ENOENT.unpopulated_file", *vma.why)
+        cached = vma.file is not None and vma.file_index(addr >> PAGE_SHIFT) in vma.file.pages
+        unmapped = ("move_pages.status.ENOENT.page_cache_unmapped",) if cached else ()
+        return because(
+            -errno.ENOENT, "move_pages.status.ENOENT.unpopulated_file", *vma.why, *unmapped
+        )
     if vma.prot == PROT_NONE and profile.has(Quirk.PROT_NONE_NOT_FOLLOWED):
         # STATUS -EFAULT: a PROT_NONE huge pmd is not followed: no_page_table(), which
         # FOLL_DUMP makes -EFAULT in anonymous memory (PROT_NONE_NOT_FOLLOWED)
@@ -225,7 +233,10 @@ def isolate_for_move(
         if not thp_splittable(kernel, frame):
             return because(-errno.EBUSY, "move_pages.status.EBUSY.pinned_thp")
         # FOLL_SPLIT: the THP becomes 512 small pages and only the named one moves
+        pinned = frame.pins
         frame = split_thp(kernel, frame, addr >> PAGE_SHIFT)[(addr >> PAGE_SHIFT) % HPAGE_NR]
+        split = "move_pages.status.pinned_thp_split" if pinned else "move_pages.status.thp_split"
+        kernel.record.note_folio(frame, split)
     # STATUS node: already on the target node
     if frame.nid == node:
         return because(node, "move_pages.status.already_on_target")
@@ -243,6 +254,9 @@ def isolate_for_move(
     # STATUS -EBUSY: isolation failed: off the LRU already (compaction, another
     # migration, or the same folio named earlier in this call), or not on it yet: put
     # back by an earlier batch of this call into a per-CPU batch (LRU_ADD_BATCHED)
+    if frame in kernel.record.queued and not frame.flags & ISOLATED:
+        # an earlier batch of this call moved it; on the LRU again, it moves again
+        kernel.record.note_folio(frame, "move_pages.status.moved_again")
     if frame.flags & ISOLATED:
         queued = frame in kernel.record.queued
         why = "move_pages.status.EBUSY.same_page_twice" if queued else "move_pages.status.EBUSY"
@@ -251,6 +265,11 @@ def isolate_for_move(
         return because(-errno.EBUSY, "move_pages.status.EBUSY.moved_earlier")
     frame.flags |= ISOLATED
     kernel.record.queued.add(frame)
+    if frame.flags & THP:
+        kernel.record.note_folio(frame, "move_pages.status.thp_whole")
+    elif frame.flags & HUGETLB:
+        whole = "move_pages.status.hugetlb_tail" if tail else "move_pages.status.hugetlb"
+        kernel.record.note_folio(frame, whole)
     return frame
 
 
@@ -349,8 +368,8 @@ def _read_entries(call: MoveCall, start: int, end: int) -> tuple[list[int], list
     addr_of = call.addresses()
     node_of = call.targets() if call.nodes else None
     addrs, targets = [], []
-    untouched = ("move_pages.errno.no_partial_status",) if start else ()
     for i in range(start, end):
+        untouched = ("move_pages.errno.no_partial_status",) if i else ()
         addr = addr_of.get(i)
         # ERRORS EFAULT: pages[] could not be read
         if addr is None:
@@ -364,7 +383,7 @@ def _read_entries(call: MoveCall, start: int, end: int) -> tuple[list[int], list
             # ERRORS ENODEV / EACCES: the node checks
             err = _check_node(kernel, node, memory_nodes, call.task_nodes)
             if err:
-                return also(err, *untouched) if i > start or start else err
+                return also(err, *untouched)
             targets.append(node)
     return addrs, targets
 
@@ -426,9 +445,12 @@ def _move_and_report(call: MoveCall, addrs: list[int], targets: list[int]) -> tu
             return out, because(-errno.ENOENT, "move_pages.errno.ENOENT")
         return out, because(0, "move_pages.result.zero", "move_pages.result.nothing_to_move")
     migration = migrate_frames(kernel, queued, [targets[i] for i in queued_at])
-    for i, result in zip(queued_at, migration.results, strict=True):
+    for i, folio, result in zip(queued_at, queued, migration.results, strict=True):
+        more = kernel.record.folio_notes.get(folio, ())
+        if result is not None and more and not reasons_of(result):
+            result = because(result, "move_pages.status.node", "move_pages.contents")
         if result is not None:
-            out[i] = result
+            out[i] = also(result, *more)
     return out, migration.rc
 
 
@@ -499,7 +521,7 @@ def _batched(call: MoveCall) -> int:
                 record.store(start, run, "move_pages.status.already_on_target_unwritten")
             return 0
         migration = migrate_frames(kernel, batch, [current_node] * len(batch))
-        batch = []
+        moved, batch = batch, []
         err = migration.rc
         # RETURN VALUE: -ENOMEM, or the pages not migrated (their statuses unwritten)
         if err < 0:
@@ -512,6 +534,14 @@ def _batched(call: MoveCall) -> int:
             return because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
         # STATUS node: the batch moved there, contents and all
         record.store(start, run, "move_pages.status.node", "move_pages.contents")
+        if record.folio_notes and not already_unwritten:
+            # STATUS node: and what the lookup and the migration did to a folio (entry
+            # start + k queued moved[k]: an entry already in place ends the batch)
+            for k, folio in enumerate(moved):
+                more = record.folio_notes.get(folio)
+                if more:
+                    node_why = ("move_pages.status.node", "move_pages.contents", *more)
+                    record.store(start + k, [current_node], *node_why)
         return 0
 
     err = 0
@@ -578,7 +608,11 @@ def _batched(call: MoveCall) -> int:
     if err < 0:
         record.note("move_pages.status.unwritten")
         return err
-    return err1 if err1 else because(0, "move_pages.result.zero")
+    if err1:
+        return err1
+    # RETURN VALUE: 0, every page moved or already in place
+    nothing = () if record.queued else ("move_pages.result.nothing_to_move",)
+    return because(0, "move_pages.result.zero", *nothing)
 
 
 def _not_migrated(profile: Profile, failed: int, after: int) -> int:

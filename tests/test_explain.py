@@ -1,0 +1,156 @@
+"""Every answer explains itself (issue 12): each clause's case, run on the simulator at
+a release where the clause holds, makes calls whose recorded reasons name that clause;
+the reasons come from the code path that decided (``because`` at the guard), and every
+clause id the simulator names is one of the registry's."""
+
+from __future__ import annotations
+
+import ast
+import errno
+import pathlib
+
+import pytest
+
+from conformance.clauses import CLAUSES
+from conformance.explain import explain_clause, profile_for, run_explained
+from conformance.registry import Case, all_cases
+from conformance.runner import Outcome
+from simnuma import SimKernel
+from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, SyscallError
+
+# Cases whose calls do not name their clause yet, each with the reason; the test fails
+# when one of them starts to (remove it here) or another stops.
+NOT_YET_NAMED: dict[str, str] = {}
+_NOT_YET = {
+    "placement at fault time is not recorded": [
+        "mempolicy.shmem.interleave_by_inode::shmem_by_inode",
+        "mempolicy.shmem.interleave_by_index::shmem_by_index",
+        "mempolicy.shmem.copy_by_inode::copies_by_inode",
+        "mempolicy.shmem.copy_by_offset::copies_by_offset",
+        "mempolicy.interleave.offset_low_32_bits::interleave_low_32_bits",
+        "mempolicy.interleave.offset_whole::interleave_whole_offset",
+        "mempolicy.interleave.thp_by_huge_offset::thp_interleave_by_huge_offset",
+        "mempolicy.interleave.file_copy_by_offset::file_copies_by_offset",
+    ],
+    "checks contents after writes: no NUMA call": [
+        "fork.hugetlb_private_copy_on_write::hugetlb_private_written_after_fork",
+    ],
+    "a write's effect on a pinned page: no call": [
+        "move_pages.pinned_page_written_in_place::pinned_page_written_stays_pinned",
+    ],
+    "set_cpuset() records no reasons": [
+        "cpuset.memory_migrate::memory_migrate",
+        "cpuset.memory_migrate::no_memory_migrate",
+    ],
+    "set_cpuset() is world-building and records no reasons": [
+        "cpuset.rebinds_policy::policy_follows_cpuset",
+    ],
+    "about libnuma's wrapper, seen only on host:libnuma": [
+        "move_pages.wrapper_errors::wrapper_reports_errno",
+    ],
+    "the parent's moved page takes the inline path": [
+        "fork.shared_not_copied::parent_moves_shared_page_child_never_touched",
+    ],
+    "the child's copied private page takes the inline path": [
+        "fork.anon_vma_copies_every_entry::written_private_file_copied_whole",
+    ],
+    "the second move takes the inline path": [
+        "move_pages.status.moved_again::moved_then_moved_back",
+    ],
+    "an mlocked page takes the inline path": [
+        "move_pages.status.EPERM.mlocked::mlocked_page_moves",
+    ],
+    "a PROT_NONE page takes the inline path": [
+        "move_pages.status.prot_none::prot_none_after_touch",
+    ],
+    "an mbind() policy is not looked at by move_pages": [
+        "move_pages.ignores_mempolicy::move_outside_bind_policy",
+    ],
+    "the page's node is not compared with the cpuset": [
+        "move_pages.cpuset_excludes_page_node::page_outside_own_cpuset",
+    ],
+    "the run store of 4.17-5.4 is not noted": [
+        "move_pages.status.already_on_target_unwritten::already_on_target_unwritten",
+    ],
+}
+for _why, _ids in _NOT_YET.items():
+    NOT_YET_NAMED.update(dict.fromkeys(_ids, _why))
+
+
+def _cases() -> list[Case]:
+    return [c for c in all_cases() if profile_for(c.clause) is not None]
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c.id)
+def test_case_calls_name_their_clause(case: Case) -> None:
+    profile = profile_for(case.clause)
+    assert profile is not None
+    result, log = run_explained(case, profile)
+    assert result.outcome == Outcome.PASS, result.detail
+    named = set().union(*(r.clauses for r in log))
+    if case.id in NOT_YET_NAMED:
+        assert case.clause.id not in named, "named now: remove it from NOT_YET_NAMED"
+    else:
+        assert case.clause.id in named, f"{len(log)} calls named {sorted(named)}"
+
+
+def _named_in_source() -> set[str]:
+    """Every string literal of the simulator that looks like a clause id."""
+    root = pathlib.Path(__file__).resolve().parent.parent / "simnuma"
+    prefixes = tuple({cid.split(".")[0] + "." for cid in CLAUSES})
+    found = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if text.startswith(prefixes) and " " not in text and text.count(".") >= 2:
+                    found.add(text)
+    return found
+
+
+def test_every_clause_the_simulator_names_exists() -> None:
+    named = _named_in_source()
+    assert len(named) > 100
+    assert sorted(named - set(CLAUSES)) == []
+
+
+def test_move_pages_explains_each_status() -> None:
+    k = SimKernel(nodes=4, profile="6.1")
+    p = k.spawn()
+    a = p.mmap(4 * k.page_size)
+    p.touch(a, 3 * k.page_size)
+    r = p.move_pages(0, [a, a + 4096, a + 8192, a + 12288, 0], [1, 1, 2, 1, 1], MPOL_MF_MOVE)
+    assert r.status == [1, 1, 2, -errno.EFAULT, -errno.EFAULT]
+    text = r.explain()
+    assert "status[0..1] (page " in text and "status[2] (page " in text
+    assert "move_pages.status.EFAULT.unpopulated" in text  # 6.1: untouched is -EFAULT
+    assert "move_pages.status.EFAULT.unmapped" in text
+    assert "decided in follow_page() at simnuma/syscalls/move_pages.py:" in text
+    assert "check: STATUS -EFAULT: not present" not in text  # each status its own check
+
+
+def test_the_oserror_carries_the_reason() -> None:
+    k = SimKernel(nodes=2)
+    p = k.spawn(uid=1000)
+    a = p.mmap(4096)
+    with pytest.raises(SyscallError) as info:
+        p.move_pages(0, [a], [1], MPOL_MF_MOVE_ALL)
+    assert info.value.errno == errno.EPERM
+    assert "MPOL_MF_MOVE_ALL without CAP_SYS_NICE" in str(info.value)
+    assert "move_pages.errno.EPERM.move_all" in info.value.why
+
+
+def test_a_real_kernel_result_says_it_is_not_explained() -> None:
+    from simnuma.abi import MovePagesResult
+
+    assert "not explained" in MovePagesResult(0, [0]).explain()
+
+
+def test_explain_clause_prints_documents_releases_and_the_case() -> None:
+    text = explain_clause("move_pages.errno.EPERM.ptrace_rule")
+    assert "holds in: 4.13+" in text and "197e7e521384" in text
+    assert "def cap_sys_nice_not_enough" in text
+    assert "on the simulator at 6.16+: pass" in text
+    assert "decided in find_mm_struct()" in text
+    with pytest.raises(KeyError):
+        explain_clause("move_pages.no.such.clause")
