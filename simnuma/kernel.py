@@ -208,7 +208,9 @@ class SimKernel:
             owner = mm.vma_lookup(vpn << PAGE_SHIFT)
             assert owner is not None
             if not (owner.anon_vma or (owner.huge == "hugetlb" and copies_hugetlb)):
+                _say(frame, owner.why)
                 continue  # a fault in the child maps the page again
+            _say(frame, owner.why)
             child_mm.pt[vpn] = frame
             if frame.flags & ZERO or id(frame) in seen:
                 continue
@@ -370,6 +372,7 @@ class SimKernel:
             raise_errno(errno.EFAULT, f"addr {addr:#x}: vmsplice")
         frame.pins += 1
         self.pinned[id(frame)] = frame
+        _say(frame, ("move_pages.pinned_page_written_in_place",))
         if frame.flags & THP:
             self.thp_pin_pages.setdefault(id(frame), []).append((addr >> PAGE_SHIFT) % HPAGE_NR)
 
@@ -518,6 +521,12 @@ class SimKernel:
         for nid, node in self.nodes.items():
             if node.used != used[nid]:
                 raise AssertionError(f"node {nid}: used={node.used}, frames say {used[nid]}")
+
+
+def _say(frame: Frame, clauses: tuple[str, ...]) -> None:
+    """Add ``clauses`` to what is said of ``frame`` (not of the shared zero page)."""
+    if not frame.flags & ZERO and not set(clauses) <= set(frame.why):
+        frame.why = (*frame.why, *(c for c in clauses if c not in frame.why))
 
 
 def _fork_clauses(vma: VMA, copies_hugetlb: bool) -> tuple[str, ...]:

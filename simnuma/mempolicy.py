@@ -8,7 +8,7 @@ policies that may fall back, every other allowed node by distance.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
@@ -38,6 +38,8 @@ class Mempolicy:
     flags: int = 0
     user_nodes: frozenset[int] = frozenset()  # as given (MPOL_F_STATIC/RELATIVE_NODES)
     mems: frozenset[int] = frozenset()  # the cpuset's mems when the nodes were set
+    # the clauses of how it came to be so (a cpuset change rebound it)
+    why: tuple[str, ...] = field(default=(), compare=False)
 
 
 DEFAULT_POLICY = Mempolicy(MPOL_DEFAULT)
@@ -76,7 +78,7 @@ def rebind(policy: Mempolicy, mems: frozenset[int]) -> Mempolicy:
         nodes = relative_nodemask(policy.user_nodes, mems)
     else:
         nodes = nodes_remap(policy.nodes, policy.mems, mems)
-    return replace(policy, nodes=nodes or mems, mems=mems)
+    return replace(policy, nodes=nodes or mems, mems=mems, why=("cpuset.rebinds_policy",))
 
 
 def by_distance(kernel: SimKernel, origin: int, nids: set[int] | frozenset[int]) -> list[int]:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from simnuma.abi import (
+    MPOL_INTERLEAVE,
+    MPOL_WEIGHTED_INTERLEAVE,
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
@@ -25,7 +27,7 @@ from simnuma.abi.quirks import Quirk
 from simnuma.creds import SUID_DUMP_USER, Credentials, setresuid
 from simnuma.explain import CallRecord
 from simnuma.files import SimFile
-from simnuma.frames import ANON, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, Frame
+from simnuma.frames import ANON, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, ZERO, Frame
 from simnuma.mempolicy import (
     DEFAULT_POLICY,
     Mempolicy,
@@ -113,9 +115,11 @@ class SimProcess(SyscallMethods):
             index = self.il_next
             self.il_next += 1
         nodes = candidate_nodes(self.kernel, policy, self.cpu_node, self.cpuset, index)
-        return self.kernel.memory.alloc(
+        frame = self.kernel.memory.alloc(
             [n for n in nodes if self.kernel.nodes[n].has_memory], flags, order
         )
+        frame.why = placed_by(self.kernel, vma, policy, flags, order, addr)
+        return frame
 
     def _alloc_run(self, vma: VMA, vpn: int, count: int, flags: int) -> list[Frame]:
         """_alloc() of small pages for ``count`` fresh pages of a private anonymous VMA
@@ -134,7 +138,11 @@ class SimProcess(SyscallMethods):
         # places the page after it (INTERLEAVE_OFFSET_32BIT)
         if self.kernel.profile.has(Quirk.INTERLEAVE_OFFSET_32BIT):
             count = min(count, (1 << 32) - first)
-        return self.kernel.memory.alloc_run(lists, first, count, flags)
+        frames = self.kernel.memory.alloc_run(lists, first, count, flags)
+        why = placed_by(self.kernel, vma, policy, flags, 0, vpn << PAGE_SHIFT)
+        for frame in frames:
+            frame.why = why
+        return frames
 
     # --- memory set-up (the process acting on itself) --------------------------------
     def mmap(
@@ -204,6 +212,9 @@ class SimProcess(SyscallMethods):
         mm.split(end)
         for vma in mm.vmas_in(start, end):
             vma.prot = prot
+        if prot == PROT_NONE:
+            # a page that stays mapped PROT_NONE is still a page of its node
+            _mark(mm, start, end, "move_pages.status.prot_none")
 
     def touch(self, addr: int, length: int) -> None:
         """Write-fault every page of the range (allocates per the memory policy)."""
@@ -258,6 +269,8 @@ class SimProcess(SyscallMethods):
                 continue
             write = bool(vma.prot & PROT_WRITE) and not vma.shared
             mm.access_range(first, last - first, write=write)
+        # mlock keeps a page in memory, not on its node
+        _mark(mm, start, end, "move_pages.status.EPERM.mlocked")
 
     def fork(self) -> SimProcess:
         return self.kernel.fork(self)
@@ -293,10 +306,14 @@ class SimProcess(SyscallMethods):
         for vma in self._mm().vmas:
             if vma.policy is not None:
                 vma.policy = rebind(vma.policy, new)
+        left = [f for f in self._mm().pt.values() if f.nid in old - new]
         if memory_migrate and old != new:
             from simnuma.migrate import do_migrate_pages
 
             do_migrate_pages(self.kernel, self._mm(), old, new, move_all=True)
+        for frame in left:  # moved with the cpuset, or left behind without memory_migrate
+            if "cpuset.memory_migrate" not in frame.why:
+                frame.why = (*frame.why, "cpuset.memory_migrate")
 
     # --- the NUMA syscalls ---------------------------------------------------------------
     def last_explained(self) -> CallRecord | None:
@@ -313,3 +330,46 @@ class SimProcess(SyscallMethods):
             check_int(f"args[{i}]", a)
         self._mm()  # an exited process or a kernel thread makes no syscalls here
         return dispatch(self.kernel, self, name, args)
+
+
+def _mark(mm: AddressSpace, start: int, end: int, clause: str) -> None:
+    """Add ``clause`` to what is said of each page mapped in [start, end)."""
+    for vpn in mm.mapped_vpns(start, end):
+        frame = mm.pt[vpn]
+        if clause not in frame.why and not frame.flags & ZERO:
+            frame.why = (*frame.why, clause)
+
+
+def placed_by(
+    kernel: SimKernel, vma: VMA, policy: Mempolicy, flags: int, order: int, addr: int
+) -> tuple[str, ...]:
+    """The clauses that name how a new page of ``vma`` at ``addr`` was placed."""
+    profile = kernel.profile
+    shared = None
+    if vma.shmem and vma.file is not None:
+        shared = vma.file.policy_at(vma.file_index(addr >> PAGE_SHIFT))
+    if shared is not None:
+        base = "mbind.shmem.shared_policy"
+    elif vma.policy is not None:
+        base = "mbind.placement"
+    else:
+        base = "set_mempolicy.placement"
+    if policy.mode not in (MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE):
+        return (base,)
+    if vma.shmem and flags & ANON:
+        if profile.has(Quirk.SHMEM_COPY_INTERLEAVE_BY_INODE):
+            return (base, "mempolicy.shmem.copy_by_inode")
+        return (base, "mempolicy.shmem.copy_by_offset")
+    if vma.shmem:
+        if profile.has(Quirk.SHMEM_INTERLEAVE_BY_INODE):
+            return (base, "mempolicy.shmem.interleave_by_inode")
+        return (base, "mempolicy.shmem.interleave_by_index")
+    if vma.file is not None and flags & ANON:
+        return (base, "mempolicy.interleave.file_copy_by_offset")
+    if order:
+        return (base, "mempolicy.interleave.thp_by_huge_offset")
+    if not vma.anonymous:
+        return (base,)
+    if profile.has(Quirk.INTERLEAVE_OFFSET_32BIT):
+        return (base, "mempolicy.interleave.offset_low_32_bits")
+    return (base, "mempolicy.interleave.offset_whole")

@@ -116,6 +116,14 @@ def numactl_hardware_from_files(files: Mapping[str, str], *, version: str = "2.0
     return "\n".join(out) + "\n"
 
 
+def _check_kernel(kernel: object) -> SimKernel:
+    from simnuma.kernel import SimKernel
+
+    if not isinstance(kernel, SimKernel):
+        raise TypeError(f"kernel must be a SimKernel, not {type(kernel).__name__}")
+    return kernel
+
+
 def numactl_hardware(
     kernel: SimKernel,
     *,
@@ -125,7 +133,8 @@ def numactl_hardware(
     """``numactl -H`` on a simulated machine: its nodes, each node's CPUs (``cpus``,
     by default views.numbered_cpus(): CPU n on node n), size and free memory in MB
     (MemTotal, MemFree of its meminfo), and the distance table."""
-    return numactl_hardware_from_files(views.node_directory(kernel, cpus), version=version)
+    files = views.node_directory(_check_kernel(kernel), cpus)
+    return numactl_hardware_from_files(files, version=version)
 
 
 # --- numastat's tables ----------------------------------------------------------------
@@ -337,6 +346,7 @@ def numastat(
     The simulator keeps no allocation counters: numa_hit and local_node are the pages
     on the node now (views.node_numastat), numa_miss, numa_foreign, interleave_hit
     and other_node are 0.  With ``strict`` those four raise NotImplementedError."""
+    _check_kernel(kernel)
     if strict:
         raise NotImplementedError(
             f"numastat: {', '.join(NOT_MODELLED)} are not modelled (the simulator keeps "

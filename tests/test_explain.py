@@ -18,59 +18,15 @@ from conformance.runner import Outcome
 from simnuma import SimKernel
 from simnuma.abi import MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, SyscallError
 
-# Cases whose calls do not name their clause yet, each with the reason; the test fails
-# when one of them starts to (remove it here) or another stops.
+# Cases whose calls cannot name their clause, with the reason; the test fails when one
+# of them starts to (remove it here) or another stops.
 NOT_YET_NAMED: dict[str, str] = {}
 _NOT_YET = {
-    "placement at fault time is not recorded": [
-        "mempolicy.shmem.interleave_by_inode::shmem_by_inode",
-        "mempolicy.shmem.interleave_by_index::shmem_by_index",
-        "mempolicy.shmem.copy_by_inode::copies_by_inode",
-        "mempolicy.shmem.copy_by_offset::copies_by_offset",
-        "mempolicy.interleave.offset_low_32_bits::interleave_low_32_bits",
-        "mempolicy.interleave.offset_whole::interleave_whole_offset",
-        "mempolicy.interleave.thp_by_huge_offset::thp_interleave_by_huge_offset",
-        "mempolicy.interleave.file_copy_by_offset::file_copies_by_offset",
-    ],
-    "checks contents after writes: no NUMA call": [
+    "it checks contents after writes and makes no NUMA call": [
         "fork.hugetlb_private_copy_on_write::hugetlb_private_written_after_fork",
     ],
-    "a write's effect on a pinned page: no call": [
-        "move_pages.pinned_page_written_in_place::pinned_page_written_stays_pinned",
-    ],
-    "set_cpuset() records no reasons": [
-        "cpuset.memory_migrate::memory_migrate",
-        "cpuset.memory_migrate::no_memory_migrate",
-    ],
-    "set_cpuset() is world-building and records no reasons": [
-        "cpuset.rebinds_policy::policy_follows_cpuset",
-    ],
-    "about libnuma's wrapper, seen only on host:libnuma": [
+    "it is about libnuma's wrapper: the simulator is called through the raw ABI": [
         "move_pages.wrapper_errors::wrapper_reports_errno",
-    ],
-    "the parent's moved page takes the inline path": [
-        "fork.shared_not_copied::parent_moves_shared_page_child_never_touched",
-    ],
-    "the child's copied private page takes the inline path": [
-        "fork.anon_vma_copies_every_entry::written_private_file_copied_whole",
-    ],
-    "the second move takes the inline path": [
-        "move_pages.status.moved_again::moved_then_moved_back",
-    ],
-    "an mlocked page takes the inline path": [
-        "move_pages.status.EPERM.mlocked::mlocked_page_moves",
-    ],
-    "a PROT_NONE page takes the inline path": [
-        "move_pages.status.prot_none::prot_none_after_touch",
-    ],
-    "an mbind() policy is not looked at by move_pages": [
-        "move_pages.ignores_mempolicy::move_outside_bind_policy",
-    ],
-    "the page's node is not compared with the cpuset": [
-        "move_pages.cpuset_excludes_page_node::page_outside_own_cpuset",
-    ],
-    "the run store of 4.17-5.4 is not noted": [
-        "move_pages.status.already_on_target_unwritten::already_on_target_unwritten",
     ],
 }
 for _why, _ids in _NOT_YET.items():

@@ -35,6 +35,7 @@ class _Store:
     clauses: tuple[str, ...]  # for values that carry no reason of their own
     code: CodeType
     line: int
+    pages: Sequence[tuple[str, ...]] | None  # what is said of each entry's page, if any
 
 
 class CallRecord:
@@ -58,11 +59,18 @@ class CallRecord:
         self.folio_notes: dict[object, tuple[str, ...]] = {}
         self._stores: list[_Store] = []
 
-    def store(self, first: int, values: Sequence[int], *clauses: str) -> None:
+    def store(
+        self,
+        first: int,
+        values: Sequence[int],
+        *clauses: str,
+        pages: Sequence[tuple[str, ...]] | None = None,
+    ) -> None:
         """Status entries ``first, first + 1, ...`` were written with ``values``; an entry
-        that is no ``Because`` was decided by ``clauses`` at the caller's line."""
+        that is no ``Because`` was decided by ``clauses`` at the caller's line; ``pages``:
+        the clauses said of each entry's page (``Frame.why``: how it was placed)."""
         frame = sys._getframe(1)
-        self._stores.append(_Store(first, values, clauses, frame.f_code, frame.f_lineno))
+        self._stores.append(_Store(first, values, clauses, frame.f_code, frame.f_lineno, pages))
 
     def note_folio(self, folio: object, *clauses: str) -> None:
         """``clauses`` name what happened to ``folio`` (its entry's status says them)."""
@@ -86,7 +94,10 @@ class CallRecord:
         out: dict[int, Decision] = {}
         for s in self._stores:
             for k, v in enumerate(s.values):
-                out[s.first + k] = Decision.of(v, s.clauses, s.code, s.line)
+                d = Decision.of(v, s.clauses, s.code, s.line)
+                if s.pages is not None and s.pages[k]:
+                    d = Decision(d.value, d.clauses + s.pages[k], d.code, d.line)
+                out[s.first + k] = d
         return out
 
     def explain(self, pages: Sequence[int] | None = None) -> str:
@@ -119,7 +130,13 @@ class IdleRecord(CallRecord):
     def __init__(self) -> None:
         super().__init__("", (), "")
 
-    def store(self, first: int, values: Sequence[int], *clauses: str) -> None:
+    def store(
+        self,
+        first: int,
+        values: Sequence[int],
+        *clauses: str,
+        pages: Sequence[tuple[str, ...]] | None = None,
+    ) -> None:
         pass
 
     def note(self, *clauses: str) -> None:

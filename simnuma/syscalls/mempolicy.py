@@ -179,6 +179,7 @@ def sys_get_mempolicy(
         return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.addr_without_flag")
     if pol is None:
         pol = Mempolicy(MPOL_DEFAULT)
+    kernel.record.note(*pol.why)
     if flags & MPOL_F_NODE:
         if flags & MPOL_F_ADDR:
             # lookup_node(): get_user_pages_fast() read-faults the page in

@@ -109,8 +109,9 @@ def sys_move_pages(
         return found
     mm, task_nodes = found
     target = find_task(kernel, current, pid)
-    if target is not None and target.policy.mode != MPOL_DEFAULT:
-        # the target's memory policy is not consulted (NOTES)
+    policies = target is not None and target.policy.mode != MPOL_DEFAULT
+    if policies or any(v.policy is not None for v in mm.vmas):
+        # the target's memory policies are not consulted (NOTES)
         kernel.record.note("move_pages.ignores_mempolicy")
     user = current.mm  # the arrays live in the caller's memory
     assert user is not None
@@ -326,15 +327,18 @@ def do_pages_stat(
             # no fault anywhere in this run of chunks: handle it in one go
             addrs = UserArray(user, src, n, "Q").get_range(0, n) or []
             out = []
+            placed: list[tuple[str, ...]] = []
             for a in addrs:
                 frame = pt_get(a >> PAGE_SHIFT)
-                if inline and frame is not None and not frame.flags & (ZERO | SWAPPED):
+                if inline and not a & 0xFFF and frame and not frame.flags & (ZERO | SWAPPED):
                     out.append(frame.nid)
+                    placed.append(frame.why)
                 else:
                     out.append(stat_one(kernel, mm, a))
+                    placed.append(())
             put_ints(user, dst, out)
             # STATUS node: a present page's node (an entry no lookup rule answered)
-            record.store(done, out, "move_pages.status.node")
+            record.store(done, out, "move_pages.status.node", pages=placed)
             done += n
             continue
         n = min(DO_PAGES_STAT_CHUNK_NR, nr_pages - done)
@@ -533,7 +537,8 @@ def _batched(call: MoveCall) -> int:
         if not call.store(start, run):
             return because(-errno.EFAULT, "move_pages.errno.EFAULT.status")
         # STATUS node: the batch moved there, contents and all
-        record.store(start, run, "move_pages.status.node", "move_pages.contents")
+        said = [f.why for f in moved] if not already_unwritten else None
+        record.store(start, run, "move_pages.status.node", "move_pages.contents", pages=said)
         if record.folio_notes and not already_unwritten:
             # STATUS node: and what the lookup and the migration did to a folio (entry
             # start + k queued moved[k]: an entry already in place ends the batch)
@@ -576,6 +581,10 @@ def _batched(call: MoveCall) -> int:
             and not kernel.waits_for_lru(frame)
         ):
             frame.flags |= ISOLATED  # the common case: a private page, queued
+            if frame in record.queued:  # an earlier batch of this call moved it
+                record.note_folio(frame, "move_pages.status.moved_again")
+            if frame.nid not in task_nodes:  # a cpuset no longer allowing the page's node
+                record.note_folio(frame, "move_pages.cpuset_excludes_page_node")
             record.queued.add(frame)
             batch.append(frame)
             i += 1
@@ -586,6 +595,7 @@ def _batched(call: MoveCall) -> int:
             i += 1
             continue
         if found == node and already_unwritten:
+            record.note("move_pages.status.already_on_target_unwritten")
             i += 1  # ALREADY_ON_TARGET_UNWRITTEN: queued-like; written if its batch flushes
             continue
         # STATUS: the error, or the node the page already is on
