@@ -47,7 +47,7 @@ class Migration:
     why: tuple[str, ...] = ()  # clauses of what happened to the list as a whole
 
 
-@mirrors("migrate_pages")
+@mirrors("unmap_and_move")
 def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     """One folio through all passes: its new node, or the error of its last attempt."""
     node = kernel.nodes[target]
@@ -89,6 +89,7 @@ def migrate_one(kernel: SimKernel, frame: Frame, target: int) -> int:
     return because(target, "move_pages.status.node", "move_pages.contents", *done)
 
 
+@mirrors("migrate_pages")
 def migrate_frames(kernel: SimKernel, frames: list[Frame], targets: list[int]) -> Migration:
     """migrate_pages(): move each isolated folio to its target; put every folio back.
 

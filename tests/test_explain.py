@@ -110,3 +110,38 @@ def test_explain_clause_prints_documents_releases_and_the_case() -> None:
     assert "decided in find_mm_struct()" in text
     with pytest.raises(KeyError):
         explain_clause("move_pages.no.such.clause")
+
+
+def test_trace_walks_the_guards_in_order() -> None:
+    from simnuma.explain import trace
+    from simnuma.syscalls import move_pages
+
+    k = SimKernel(nodes=2, profile="6.12")
+    p = k.spawn()
+    a = p.mmap(2 * k.page_size)
+    p.touch(a, k.page_size)
+    result, steps = trace(lambda: p.move_pages(0, [a, a + 4096, 0], None, 0))
+    assert result is not None and result.status == [0, -errno.ENOENT, -errno.EFAULT]
+    text = str(steps)
+    checks = steps.checks
+    # the unmapped address: the first check of the lookup decides it
+    unmapped = "[x] STATUS -EFAULT: the memory area is not mapped -- `vma is None`: yes"
+    assert any(c.startswith(unmapped) for c in checks)
+    # 6.12: an untouched private page is -ENOENT, decided after the earlier checks passed
+    absent = [c for c in checks if "not present" in c]
+    assert absent[-1].startswith("[x]") and "(frame=None)" in absent[-1]
+    assert "=> -2: move_pages.status.ENOENT.unpopulated" in text
+    assert "=> -14: move_pages.status.EFAULT.unmapped" in text
+    assert text.index("do_pages_stat()") < text.index("follow_page()")
+    assert move_pages.FAST_PATHS  # restored
+
+
+def test_trace_keeps_the_steps_of_a_call_that_raised() -> None:
+    from simnuma.explain import trace
+
+    k = SimKernel(nodes=2)
+    p = k.spawn(uid=1000)
+    with pytest.raises(SyscallError) as info:
+        trace(lambda: p.move_pages(0, [0], [1], MPOL_MF_MOVE_ALL))
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "[x] ERRORS EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE" in notes

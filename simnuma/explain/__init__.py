@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from simnuma.explain.answers import Because, also, because, kernel_function, mirrors, reasons_of
 from simnuma.explain.record import IDLE, CallRecord, Decision, IdleRecord
+from simnuma.explain.trace import Trace, trace
 
 if TYPE_CHECKING:
     from simnuma.frames import Frame
@@ -19,12 +20,14 @@ __all__ = [
     "CallRecord",
     "Decision",
     "IdleRecord",
+    "Trace",
     "also",
     "because",
     "frame_why",
     "kernel_function",
     "mirrors",
     "reasons_of",
+    "trace",
 ]
 
 

@@ -33,6 +33,11 @@ def mirrors(kernel_function: str) -> Callable[[F], F]:
     return register
 
 
+def is_mirrored(code: CodeType) -> bool:
+    """Whether ``code`` is a simulator function named after a kernel function."""
+    return code in _MIRRORS
+
+
 def kernel_function(code: CodeType) -> str:
     """The kernel function ``code`` mirrors: its ``@mirrors`` name, else its own name."""
     return _MIRRORS.get(code, code.co_name)

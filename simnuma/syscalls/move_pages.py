@@ -98,8 +98,8 @@ def sys_move_pages(
     # ERRORS EINVAL: flags other than MPOL_MF_MOVE and MPOL_MF_MOVE_ALL
     if flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL):
         return because(-errno.EINVAL, "move_pages.errno.EINVAL.flags")
-    # ERRORS EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE (checked before the pid)
     move_all = bool(flags & MPOL_MF_MOVE_ALL)
+    # ERRORS EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE (checked before the pid)
     if move_all and not current.creds.capable(CAP_SYS_NICE):
         no_pid = find_task(kernel, current, pid) is None
         before_esrch = ("move_pages.errno.EPERM.move_all_before_ESRCH",) if no_pid else ()
