@@ -111,11 +111,16 @@ def _comment_above(filename: str, line: int) -> str:
         text = linecache.getline(filename, n).strip()
         if text.startswith("#"):
             lines.insert(0, text.lstrip("# "))
-        elif lines or not text or text.startswith(("if ", "elif ", "return", "def ", "for ")):
-            break
-        elif text.endswith((":", ")", "(")) and "=" not in text:
+        elif lines or not _sets_up(text):
             break
     return " ".join(lines)
+
+
+def _sets_up(text: str) -> bool:
+    """A plain statement between a check's comment and its ``if``: an assignment."""
+    if not text or text.startswith(("if ", "elif ", "else", "return", "def ", "for ")):
+        return False
+    return "=" in text or not text.endswith((":", ")", "("))
 
 
 def _read_names(test: ast.expr) -> tuple[str, ...]:
