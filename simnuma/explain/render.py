@@ -53,19 +53,18 @@ def _calls_in(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
 
 
 def check_text(code: CodeType, line: int) -> str:
-    """The comment that names the check deciding at ``line``: on that line, or the
-    comment block just above its guard."""
+    """The comment that names the check deciding at ``line``: on that line, above it,
+    or above the innermost guard around it that has one."""
+    from simnuma.explain.trace import comment_above, guards
+
     text = linecache.getline(code.co_filename, line)
     if "#" in text and not text.strip().startswith("#"):
         return text.split("#", 1)[1].strip()
-    lines: list[str] = []
-    for n in range(line - 1, max(code.co_firstlineno, line - 8), -1):
-        stripped = linecache.getline(code.co_filename, n).strip()
-        if stripped.startswith("#"):
-            lines.insert(0, stripped.lstrip("# "))
-        elif lines or any(f"{s}(" in stripped for s in _SITES):
-            break
-    return " ".join(lines)
+    above = comment_above(code.co_filename, line)
+    if above:
+        return above
+    around = [g for g in guards(code.co_filename).values() if line in g.body and g.check]
+    return max(around, key=lambda g: g.line).check if around else ""
 
 
 def where(d: Decision) -> str:

@@ -72,7 +72,7 @@ class Trace:
 
 
 @functools.cache
-def _guards(filename: str) -> dict[int, Guard]:
+def guards(filename: str) -> dict[int, Guard]:
     """Every guard of a module, by the line it starts on: an ``if`` with a comment just
     above, or one whose body decides an answer (``because``)."""
     source = "".join(linecache.getlines(filename))
@@ -80,7 +80,7 @@ def _guards(filename: str) -> dict[int, Guard]:
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.If):
             continue
-        comment = _comment_above(filename, node.lineno)
+        comment = comment_above(filename, node.lineno)
         if not comment and not _decides(node):
             continue
         first, last = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
@@ -103,7 +103,7 @@ def _decides(node: ast.If) -> bool:
     )
 
 
-def _comment_above(filename: str, line: int) -> str:
+def comment_above(filename: str, line: int) -> str:
     """The comment block above ``line``, across plain statements that set it up (an
     assignment), never across another check."""
     lines: list[str] = []
@@ -205,7 +205,7 @@ class _Tracer:
             guard, seen = pending
             self.out.steps.append(Step(depth, f"[ ] {guard.check}: {seen}"))
         if event == "line":
-            reached = _guards(frame.f_code.co_filename).get(frame.f_lineno)
+            reached = guards(frame.f_code.co_filename).get(frame.f_lineno)
             if reached is not None:
                 values = [f"{n}={v}" for n in reached.names if (v := _value(frame, n))]
                 self.pending[frame] = (reached, f" ({', '.join(values)})" if values else "")

@@ -353,6 +353,7 @@ def do_pages_stat(
     # ERRORS EFAULT: a chunk of pages[] or status[] could not be accessed
     if done < nr_pages:
         return because(-errno.EFAULT, *_array_fault(user, pages, status, done, nr_pages))
+    # RETURN VALUE: 0, every status written
     return because(0, "move_pages.result.zero")
 
 
