@@ -145,3 +145,33 @@ def test_trace_keeps_the_steps_of_a_call_that_raised() -> None:
         trace(lambda: p.move_pages(0, [0], [1], MPOL_MF_MOVE_ALL))
     notes = "\n".join(getattr(info.value, "__notes__", []))
     assert "[x] ERRORS EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE" in notes
+
+
+def test_bad_input_is_refused_naming_the_argument() -> None:
+    from simnuma.explain import trace
+
+    with pytest.raises(TypeError, match="call must be callable"):
+        trace(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        trace(lambda: None, limit=0)
+
+
+def test_the_reason_survives_pickling() -> None:
+    import pickle
+
+    err = SyscallError("move_pages", errno.EPERM, "EPERM: why [move_pages.errno.EPERM]")
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.errno, again.why, str(again)) == (err.errno, err.why, str(err))
+
+
+def test_cli_explain_names_an_unknown_clause(capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--explain", "move_pages.errno.EPERM.nonesuch"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "no clause 'move_pages.errno.EPERM.nonesuch'" in err
+    assert "move_pages.errno.EPERM.move_all" in err  # the clauses near it
+    assert main(["--explain", "move_pages.errno.ESRCH"]) == 0
+    assert "decided in find_mm_struct()" in capsys.readouterr().out

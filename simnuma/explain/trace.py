@@ -233,8 +233,12 @@ def trace(call: Callable[[], T], limit: int = 4000) -> tuple[T | None, Trace]:
     """Run ``call`` (a simulated syscall, through the Python API or the raw ABI) and
     return its result, or None if it raised (the error is re-raised after the trace
     is kept in ``error.trace``), and its step-through."""
+    from simnuma.abi import check_int
     from simnuma.syscalls import move_pages
 
+    if not callable(call):
+        raise TypeError(f"call must be callable, not {type(call).__name__}")
+    check_int("limit", limit, minimum=1)
     out = Trace(limit=limit)
     tracer = _Tracer(out)
     fast, move_pages.FAST_PATHS = move_pages.FAST_PATHS, False
