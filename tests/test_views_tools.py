@@ -249,6 +249,29 @@ def test_numastat_p_compressed() -> None:
     )
 
 
+def test_numastat_folds_only_past_the_width() -> None:
+    """Four nodes of plain numastat fill 80 columns exactly: no fold at 80, one at 79."""
+    k = SimKernel(4)
+    assert tools.numastat(k, width=80) == tools.numastat(k)
+    folded = tools.numastat(k, width=79).split("\n\n")
+    assert [part.splitlines()[0].split() for part in folded] == [
+        ["node0", "node1", "node2"],
+        ["node3"],
+    ]
+
+
+def test_numastat_p_reads_categories_as_prefixes() -> None:
+    """A token beginning with "stack" is a stack (before 4.5 thread stacks were
+    "stack:TID"); a huge page's N count is in 2 MiB pages."""
+    maps = "1000 default stack:4242 anon=256 N1=256\n2000 default huge N0=3\n3000 default N0=512\n"
+    text = tools.numastat_p_from_files([0, 1], [(7, "t", maps)], compress=True)
+    assert text.splitlines()[4:7] == [
+        "Huge          6      0     6",
+        "Heap          0      0     0",
+        "Stack         0      1     1",
+    ]
+
+
 # --- numa_maps as 6.12 writes it --------------------------------------------------------
 def test_numa_maps_names_what_backs_a_mapping_and_counts_a_hugetlb_page_once() -> None:
     k = SimKernel(2)
@@ -554,9 +577,10 @@ def sleepers() -> Iterator[list[int]]:
         (["-c"], {}, {"compress": True}),
         (["-z"], {}, {"hide_zeros": True}),
         ([], {"NUMASTAT_WIDTH": "40"}, {"width": 40}),
+        ([], {"NUMASTAT_WIDTH": "49"}, {"width": 49}),  # one node and Total: 49 exactly
         (["-v"], {}, {"verbose": True}),
     ],
-    ids=["plain", "-c", "-z", "NUMASTAT_WIDTH=40", "-v"],
+    ids=["plain", "-c", "-z", "NUMASTAT_WIDTH=40", "NUMASTAT_WIDTH=49", "-v"],
 )
 @pytest.mark.parametrize("count", [1, 2], ids=["one-pid", "two-pids"])
 def test_numastat_p_of_real_processes_is_numastat_p(
