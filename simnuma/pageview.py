@@ -206,6 +206,7 @@ def page_map_picture(
     rows = _rows(proc, pages)
     marks = [_mark(p) for p in pages]
     kernel = proc.kernel
+    wide = max(3, *(len(label) for label, _ in rows))  # "N0 ", "N127"
 
     def cell(page: PageRun | None) -> str:
         if page is None:
@@ -217,14 +218,14 @@ def page_map_picture(
     for first in range(0, len(pages), columns):
         block = range(first, min(first + columns, len(pages)))
         start, end = pages[first].start, pages[block[-1]].end
-        out.append(f"     {start:08x}-{end:08x} ({len(block)} pages)")
+        out.append(" " * (wide + 2) + f"{start:08x}-{end:08x} ({len(block)} pages)")
         for label, cells in rows:
             note = ""
             if label.startswith("N") and not kernel.nodes[int(label[1:])].has_memory:
                 note = "  (no memory)"
-            out.append(f"{label:<3} |" + "".join(cell(cells[i]) for i in block) + "|" + note)
+            out.append(f"{label:<{wide}} |" + "".join(cell(cells[i]) for i in block) + "|" + note)
         if any(m != " " for m in marks[first : block[-1] + 1]):
-            out.append("!   |" + "".join(marks[i] for i in block) + "|")
+            out.append(f"{'!':<{wide}} |" + "".join(marks[i] for i in block) + "|")
         out.append("")
     seen = {p.kind for p in pages}
     legend = [f"{KINDS[k][0]} {k}" for k in KINDS if k in seen and k != "unmapped"]
