@@ -9,8 +9,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from simnuma.abi import MPOL_INTERLEAVE, MPOL_MF_MOVE
 
@@ -19,6 +20,7 @@ HUGE = 2 << 20
 BASE = 0x6000_0000_0000  # the mmap hints: a range no program here uses, 2 MiB aligned
 NODE_DIR = Path("/sys/devices/system/node")
 NODE_FILES = ("cpumap", "meminfo", "distance", "numastat")
+T = TypeVar("T")
 
 
 def build(kernel: Any, proc: Any) -> dict[str, int]:
@@ -83,8 +85,8 @@ def _out(argv: list[str]) -> str:
 
 
 def _settled(
-    read: Any, run: list[str], same: Any, tries: int = 5
-) -> tuple[Any, str, bool]:  # fmt: skip
+    read: Callable[[], T], run: list[str], same: Callable[[T, T], bool], tries: int = 5
+) -> tuple[T, str, bool]:
     """``run``'s output with what it read: ``read()`` before and after it, until the
     two are the ``same`` (at most ``tries`` times); whether they were."""
     for _ in range(tries):
