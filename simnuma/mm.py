@@ -301,8 +301,11 @@ class AddressSpace:
             if frame is not None and frame.mapcount > 1 and not vma.shared:
                 # hugetlb_wp(): a private huge page shared by fork is copied for the
                 # writer
-                return self._cow_huge(vma, vpn, frame, HUGETLB | ANON)
-            return frame or self._fault_hugetlb(vma, vpn)
+                return self._cow_huge(vma, vpn, frame, HUGETLB | ANON | DIRTY)
+            huge = frame or self._fault_hugetlb(vma, vpn)
+            # hugetlb_fault() makes the PTE of a write dirty (numa_maps: dirty=1)
+            huge.flags |= DIRTY
+            return huge
         if not vma.anonymous or vma.anon_shared:
             return self._fault_file(vma, vpn, write, frame)
         return self._fault_anon(vma, addr, vpn, write, frame)

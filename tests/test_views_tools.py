@@ -283,7 +283,7 @@ def test_numa_maps_names_what_backs_a_mapping_and_counts_a_hugetlb_page_once() -
         p.touch(addr, length)
     assert views.numa_maps(p, [(f, "/tmp/a b=c\td")]).splitlines() == [
         f"{s:08x} default file=/dev/zero\\040(deleted) dirty=2 active=0 N0=2 kernelpagesize_kB=4",
-        f"{h:08x} default file=/anon_hugepage\\040(deleted) huge anon=1 N0=1"
+        f"{h:08x} default file=/anon_hugepage\\040(deleted) huge anon=1 dirty=1 N0=1"
         " kernelpagesize_kB=2048",
         f"{f:08x} default file=/tmp/a\\040b\\075c\\011d dirty=1 active=0 N0=1 kernelpagesize_kB=4",
     ]
@@ -363,7 +363,7 @@ def test_page_map_text_has_a_line_per_run_of_pages_alike() -> None:
             ],
         ),
         ("thp", 0, 512, ["600001400000-600001600000   512 N2  THP          dirty"]),
-        ("hugetlb", 0, 512, ["600001800000-600001a00000   512 N0  hugetlb"]),
+        ("hugetlb", 0, 512, ["600001800000-600001a00000   512 N0  hugetlb      dirty"]),
         (
             "file",
             0,
@@ -745,13 +745,7 @@ VM_ARGS = [
 ]
 # where the simulator knowingly differs from 6.12 in a numa_maps line: the text the
 # real line has and ours lacks, and why (a marker that no longer differs fails: STALE)
-KNOWN = {
-    "hugetlb": (
-        " dirty=1",
-        "the simulator keeps no dirty bit for hugetlb pages (mm.py: a write fault on a "
-        "hugetlb page sets no DIRTY, where hugetlb_fault() makes the PTE dirty)",
-    ),
-}
+KNOWN: dict[str, tuple[str, str]] = {}
 
 
 @pytest.fixture(scope="module")
