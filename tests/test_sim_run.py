@@ -476,3 +476,19 @@ def test_ctrl_c_ends_the_run_with_130(tmp_path: Path) -> None:
     while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{child}").exists()
+
+
+def test_explain_prints_why_each_call_was_answered_so(pages: dict[str, str]) -> None:
+    r = sim_run(["--nodes", "2", "--profile", "6.1", "--explain", "--", pages["dynamic"], "2", "1"])
+    assert r.returncode == 0, r.stderr
+    assert statuses(r.stdout, "move") == [1, 1]
+    err = r.stderr
+    # the program's query, then its move: each call with its return value's clause and
+    # each status's, the check that decided it and the kernel function it mirrors
+    assert re.search(r"\] move_pages\(0, 2, 0x[0-9a-f]+, 0, 0x[0-9a-f]+, 0\) on simulated", err)
+    assert re.search(r"\] move_pages\(0, 2, 0x[0-9a-f]+, 0x[0-9a-f]+, 0x[0-9a-f]+, 0\) on", err)
+    assert re.search(r"\]   status\[0\.\.1\] \(page 0x[0-9a-f]+\) = 1$", err, re.M), err
+    assert "move_pages.status.node: status holds the node" in err
+    assert "move_pages.contents: migration keeps every page's contents" in err
+    assert "decided in move_pages_and_store_status() at simnuma/syscalls/" in err
+    assert "move_pages.result.zero" in err

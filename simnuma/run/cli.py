@@ -65,6 +65,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trace", action="store_true", help="print each call the simulator answered on stderr"
     )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="print why the simulator answered each call so (clause, releases, check) on stderr",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
@@ -102,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.inject_file) as f:
                 rules += load_rules(f)
         kernel = SimKernel(topology=topology(args), profile=args.profile)
-        sup = Supervisor(kernel, rules, warn=not args.quiet, trace=args.trace)
+        sup = Supervisor(kernel, rules, warn=not args.quiet, trace=args.trace, explain=args.explain)
     except (ValueError, OSError) as exc:
         p.error(str(exc))
     except Unsupported as exc:

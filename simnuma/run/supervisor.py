@@ -43,6 +43,8 @@ PR_SET_DUMPABLE = 4
 _NARGS = {"move_pages": 6, "migrate_pages": 4, "mbind": 6, "set_mempolicy": 3, "get_mempolicy": 5}
 AT_FDCWD = -100
 _WRITE_ACCESS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# move_pages() calls longer than this are explained without their addresses
+_EXPLAINED_PAGES = 4096
 
 
 class ProgramError(Exception):
@@ -76,6 +78,7 @@ class Supervisor:
         *,
         warn: bool = True,
         trace: bool = False,
+        explain: bool = False,
     ) -> None:
         if not isinstance(kernel, SimKernel):
             raise TypeError(f"kernel must be SimKernel, not {type(kernel).__name__}")
@@ -94,6 +97,7 @@ class Supervisor:
         self.listener: seccomp.Listener | None = None
         self.calls: list[tuple[int, str, int, int]] = []  # (pid, call, ret, errno)
         self.trace = trace
+        self.explain = explain  # each answer's reasons on stderr
 
     # --- starting and ending -----------------------------------------------------------
     def run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
@@ -234,6 +238,13 @@ class Supervisor:
             shown = ", ".join(hex(a) if a > 4096 else str(a) for a in args[: _NARGS[name]])
             result = f"-1 {errno.errorcode.get(err, err)}" if err else str(ret)
             print(f"numa-sim-run: [{proc.pid}] {name}({shown}) = {result}", file=sys.stderr)
+        if self.explain and proc.last_call is not None:
+            pages = None
+            if name == "move_pages" and 0 < args[1] <= _EXPLAINED_PAGES:
+                raw = remote.read_memory(notif.pid, args[2], 8 * args[1])
+                pages = list(struct.unpack(f"={len(raw) // 8}Q", raw[: len(raw) // 8 * 8]))
+            for line in proc.last_call.explain(pages).splitlines():
+                print(f"numa-sim-run: [{proc.pid}] {line}", file=sys.stderr)
         if self.listener.valid(notif):
             self.listener.answer(notif, ret, err)
 
@@ -364,9 +375,12 @@ def run(
     kernel: SimKernel | None = None,
     inject: Sequence[Injection] = (),
     env: dict[str, str] | None = None,
+    *,
+    explain: bool = False,
 ) -> int:
-    """Run ``argv`` on ``kernel`` (a 2-node SimKernel by default); its exit status."""
-    sup = Supervisor(kernel or SimKernel(2), inject)
+    """Run ``argv`` on ``kernel`` (a 2-node SimKernel by default); its exit status.
+    ``explain``: print why each NUMA call was answered so, on stderr."""
+    sup = Supervisor(kernel or SimKernel(2), inject, explain=explain)
     return sup.run(argv, env)
 
 
