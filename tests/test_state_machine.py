@@ -48,6 +48,7 @@ from simnuma.abi import (
     UNWRITTEN,
     format_status,
 )
+from conformance.clauses import CLAUSES
 from simnuma.abi.quirks import Quirk
 from simnuma.frames import ANON, HUGETLB, ISOLATED, SWAPPED, ZERO, OutOfNodeMemory
 from simnuma.mm import Segfault
@@ -502,10 +503,12 @@ class World(RuleBasedStateMachine):
         except OSError as exc:
             assert exc.errno in MOVE_PAGES_ERRNOS, exc
             seen(f"move_pages {errno.errorcode[exc.errno or 0]}")
+            _check_explained(caller, None)
             return
         except (OutOfNodeMemory, NotImplementedError) as exc:
             refused(exc)
             return  # (the API's own arrays need memory too: a full node OOM-kills)
+        _check_explained(caller, status)
         profile = self.k.profile
         if query:
             assert ret == 0, ret
@@ -532,11 +535,13 @@ class World(RuleBasedStateMachine):
         except OSError as exc:
             assert exc.errno in MIGRATE_PAGES_ERRNOS, exc
             seen(f"migrate_pages {errno.errorcode[exc.errno or 0]}")
+            _check_explained(caller, None)
             return
         except (OutOfNodeMemory, NotImplementedError) as exc:
             refused(exc)
             return
         assert ret >= 0
+        _check_explained(caller, None)
         seen("migrate_pages ok" if ret == 0 else "migrate_pages > 0")
 
     # --- invariants ---------------------------------------------------------------------------
@@ -567,6 +572,33 @@ class World(RuleBasedStateMachine):
             self.k.close()
             self.k.check_consistency()
             assert not any(p.mm and p.mm.pt for p in self.k.tasks.values())
+
+
+def _check_explained(caller: SimProcess, status: list[int] | None) -> None:
+    """The call's record explains it: its answer and every status written name clauses of
+    the registry that speak of that very value, and the record holds what memory holds."""
+    rec = caller.last_call
+    assert rec is not None and rec.answer is not None
+    assert rec.answer.clauses, f"{rec.name} answered {rec.ret}/{rec.errno} with no clause"
+    if rec.errno:
+        name = errno.errorcode[rec.errno]
+        assert any(name in c for c in rec.answer.clauses), (name, rec.answer.clauses)
+    decided = rec.statuses()
+    named = set(rec.answer.clauses).union(*(d.clauses for d in decided.values()))
+    assert named <= set(CLAUSES), sorted(named - set(CLAUSES))
+    if status is None:
+        return
+    for n, value in enumerate(status):
+        d = decided.get(n)
+        if d is None:
+            assert value == UNWRITTEN, (n, value)
+            continue
+        assert d.value == value and d.clauses, (n, value, d)
+        if value < 0:
+            name = errno.errorcode[-value]
+            assert name in d.clauses[0], (n, name, d.clauses)
+        else:
+            assert "status.node" in d.clauses[0] or "already_on_target" in d.clauses[0], d
 
 
 MOVE_PAGES_ERRNOS = {errno.EACCES, errno.ENODEV, errno.EPERM, errno.ESRCH, errno.EINVAL,

@@ -451,11 +451,13 @@ def _move_and_report(call: MoveCall, addrs: list[int], targets: list[int]) -> tu
         return out, because(0, "move_pages.result.zero", "move_pages.result.nothing_to_move")
     migration = migrate_frames(kernel, queued, [targets[i] for i in queued_at])
     for i, folio, result in zip(queued_at, queued, migration.results, strict=True):
-        more = kernel.record.folio_notes.get(folio, ())
-        if result is not None and more and not reasons_of(result):
+        if result is None:
+            continue
+        if not reasons_of(result):
+            # STATUS node: moved by the common path of migrate_pages(), contents and all
             result = because(result, "move_pages.status.node", "move_pages.contents")
-        if result is not None:
-            out[i] = also(result, *more)
+        more = kernel.record.folio_notes.get(folio, ()) + folio.why
+        out[i] = also(result, *more)
     return out, migration.rc
 
 
