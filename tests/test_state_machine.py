@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from conformance.clauses import CLAUSES
 from simnuma import SimKernel, Topology, named_profiles
 from simnuma.abi import (
     MPOL_BIND,
@@ -48,7 +49,6 @@ from simnuma.abi import (
     UNWRITTEN,
     format_status,
 )
-from conformance.clauses import CLAUSES
 from simnuma.abi.quirks import Quirk
 from simnuma.frames import ANON, HUGETLB, ISOLATED, SWAPPED, ZERO, OutOfNodeMemory
 from simnuma.mm import Segfault
