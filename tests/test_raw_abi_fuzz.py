@@ -67,6 +67,12 @@ def test_random_registers(
         assert isinstance(ret, int) and isinstance(err, int)
         assert (ret == -1) == (err != 0), (name, ret, err)
         assert err == 0 or err in errno.errorcode
+        if name in ("move_pages", "migrate_pages"):
+            # every answer explains itself, the errno by a clause that names it
+            rec = p.last_call
+            assert rec is not None and rec.answer is not None and rec.answer.clauses, rec
+            assert not err or any(errno.errorcode[err] in c for c in rec.answer.clauses), rec
+            assert all(d.clauses for d in rec.statuses().values()), rec.statuses()
         k.check_consistency()
     assert q.read_bytes(base, 8 * PAGE) == PATTERN * 8
     assert q.read_bytes(shared, 2 * PAGE) == PATTERN * 2
