@@ -51,6 +51,7 @@ class Frame:
         order: int = 0,
         mapping: SimFile | None = None,
         index: int = 0,
+        why: tuple[str, ...] = (),
     ) -> None:
         self.nid = nid
         self.mapcount = 0
@@ -61,7 +62,7 @@ class Frame:
         self.index = index
         self.order = order
         # the clauses of how it came to be on its node (the policy that placed it)
-        self.why: tuple[str, ...] = ()
+        self.why = why
 
     @property
     def nr_pages(self) -> int:
@@ -136,7 +137,12 @@ class NodeMemory:
         raise OutOfNodeMemory(f"no room for {need} page(s) on nodes {candidates}")
 
     def alloc_run(
-        self, candidates: list[list[int]], first: int, count: int, flags: int
+        self,
+        candidates: list[list[int]],
+        first: int,
+        count: int,
+        flags: int,
+        why: tuple[str, ...] = (),
     ) -> list[Frame]:
         """``count`` small pages, one after another as alloc() would place them: page
         ``i`` from ``candidates[(first + i) % len(candidates)]``.  Stops at the first
@@ -151,14 +157,14 @@ class NodeMemory:
                 take = min(node.capacity - node.used, count - len(frames))
                 if take > 0:
                     node.used += take
-                    frames += [Frame(nid, flags) for _ in range(take)]
+                    frames += [Frame(nid, flags, why=why) for _ in range(take)]
             return frames
         for i in range(first, first + count):
             for nid in candidates[i % period]:
                 node = nodes[nid]
                 if node.used < node.capacity:
                     node.used += 1
-                    frames.append(Frame(nid, flags))
+                    frames.append(Frame(nid, flags, why=why))
                     break
             else:
                 break

@@ -90,6 +90,7 @@ class SimKernel:
         # pages migration put back into this CPU's LRU add batch, not on a list yet
         # (LRU_ADD_BATCHED; move_pages() drains it when it starts)
         self.lru_batch: list[Frame] = []
+        self.lru_batched = self.profile.has(Quirk.LRU_ADD_BATCHED)  # asked once per page
         # the 4 KiB page of a THP each of its pins was taken on (a split hands it there)
         self.thp_pin_pages: dict[int, list[int]] = {}
         # names from simnuma.approximations.APPROXIMATIONS this kernel answered with
@@ -272,7 +273,7 @@ class SimKernel:
     def back_to_lru(self, frame: Frame) -> None:
         """putback_lru_page(): through this CPU's batch of PAGEVEC_SIZE pages before
         lru_cache_disable() (LRU_ADD_BATCHED), a full batch or a huge page draining it."""
-        if not self.profile.has(Quirk.LRU_ADD_BATCHED):
+        if not self.lru_batched:
             return
         self.lru_batch.append(frame)
         if len(self.lru_batch) == PAGEVEC_SIZE or frame.order:
@@ -280,7 +281,7 @@ class SimKernel:
 
     def waits_for_lru(self, frame: Frame) -> bool:
         """Whether ``frame`` is in the LRU add batch: isolate_lru_page() fails on it."""
-        return any(f is frame for f in self.lru_batch)
+        return bool(self.lru_batch) and any(f is frame for f in self.lru_batch)
 
     def new_ino(self) -> int:
         """get_next_ino(): the next planned number (plan_inodes), else the next one."""

@@ -138,11 +138,8 @@ class SimProcess(SyscallMethods):
         # places the page after it (INTERLEAVE_OFFSET_32BIT)
         if self.kernel.profile.has(Quirk.INTERLEAVE_OFFSET_32BIT):
             count = min(count, (1 << 32) - first)
-        frames = self.kernel.memory.alloc_run(lists, first, count, flags)
         why = placed_by(self.kernel, vma, policy, flags, 0, vpn << PAGE_SHIFT)
-        for frame in frames:
-            frame.why = why
-        return frames
+        return self.kernel.memory.alloc_run(lists, first, count, flags, why)
 
     # --- memory set-up (the process acting on itself) --------------------------------
     def mmap(

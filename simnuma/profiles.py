@@ -9,7 +9,7 @@ new quirk can never leave a profile half-described.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from simnuma.abi.quirks import (
@@ -39,9 +39,14 @@ class Profile:
 
     name: str  # the interval it belongs to, e.g. "4.5–4.12"
     release: Release
+    # every row that holds in the release, worked out once: has() runs per page
+    held: frozenset[Quirk] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "held", frozenset(q for q in Quirk if q.holds_in(self.release)))
 
     def has(self, quirk: Quirk) -> bool:
-        return quirk.holds_in(self.release)
+        return quirk in self.held
 
     @property
     def quirks(self) -> frozenset[Quirk]:

@@ -557,15 +557,14 @@ def _batched(call: MoveCall) -> int:
     while i < nr_pages:
         addr = get_addr(i)
         node = get_node(i) if addr is not None else None
-        written = ("move_pages.errno.partial_status",) if i else ()
         # ERRORS EFAULT: pages[i] or nodes[i] could not be read
         if addr is None or node is None:
-            err = because(-errno.EFAULT, "move_pages.errno.EFAULT", *written)
+            err = because(-errno.EFAULT, "move_pages.errno.EFAULT", *_written_before(i))
             break
         if node not in ok_nodes:
             err = _check_node(kernel, node, memory_nodes, task_nodes)
             if err:
-                err = also(err, *written)
+                err = also(err, *_written_before(i))
                 break  # ERRORS ENODEV / EACCES, after the pending batch is migrated
         if current_node == -1:
             current_node, start = node, i
@@ -626,6 +625,11 @@ def _batched(call: MoveCall) -> int:
     # RETURN VALUE: 0, every page moved or already in place
     nothing = () if record.queued else ("move_pages.result.nothing_to_move",)
     return because(0, "move_pages.result.zero", *nothing)
+
+
+def _written_before(i: int) -> tuple[str, ...]:
+    """An error at entry ``i`` > 0: the statuses before it are written (4.17+)."""
+    return ("move_pages.errno.partial_status",) if i else ()
 
 
 def _not_migrated(profile: Profile, failed: int, after: int) -> int:
