@@ -326,16 +326,17 @@ def do_pages_stat(
         if run and readable(user, src, 8 * n) and writable(user, dst, 4 * n):
             # no fault anywhere in this run of chunks: handle it in one go
             addrs = UserArray(user, src, n, "Q").get_range(0, n) or []
-            out = []
+            out: list[int] = []
             placed: list[tuple[str, ...]] = []
+            answer, say = out.append, placed.append
             for a in addrs:
                 frame = pt_get(a >> PAGE_SHIFT)
                 if inline and not a & 0xFFF and frame and not frame.flags & (ZERO | SWAPPED):
-                    out.append(frame.nid)
-                    placed.append(frame.why)
+                    answer(frame.nid)
+                    say(frame.why)
                 else:
-                    out.append(stat_one(kernel, mm, a))
-                    placed.append(())
+                    answer(stat_one(kernel, mm, a))
+                    say(())
             put_ints(user, dst, out)
             # STATUS node: a present page's node (an entry no lookup rule answered)
             record.store(done, out, "move_pages.status.node", pages=placed)
