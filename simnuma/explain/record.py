@@ -93,10 +93,15 @@ class CallRecord:
         """The decision behind each status entry the call wrote, the last write winning."""
         out: dict[int, Decision] = {}
         for s in self._stores:
+            alike: dict[tuple[int, tuple[str, ...]], Decision] = {}  # one per kind of entry
             for k, v in enumerate(s.values):
-                d = Decision.of(v, s.clauses, s.code, s.line)
-                if s.pages is not None and s.pages[k]:
-                    d = Decision(d.value, d.clauses + s.pages[k], d.code, d.line)
+                said = s.pages[k] if s.pages is not None else ()
+                if isinstance(v, Because):
+                    d = Decision(int(v), v.clauses + said, v.code, v.line)
+                else:
+                    d = alike.get((v, said)) or alike.setdefault(
+                        (v, said), Decision(v, s.clauses + said, s.code, s.line)
+                    )
                 out[s.first + k] = d
         return out
 
