@@ -7,7 +7,7 @@ a capability dropped); every syscall result is computed from that state.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableSequence, Sequence
 from dataclasses import replace
 
 from simnuma.abi import (
@@ -97,8 +97,8 @@ class SimKernel:
         self.approximated: set[str] = set()
         self.current: SimProcess | None = None  # the task in a syscall (None: a kworker)
         self.record: CallRecord = IDLE  # the syscall running: its answers' reasons
-        # every call's record, oldest first, when a list is put here (None: not kept)
-        self.call_log: list[CallRecord] | None = None
+        # every call's record, oldest first, when a list (or a bounded deque) is put here
+        self.call_log: MutableSequence[CallRecord] | None = None
         self.tasks: dict[int, SimProcess] = {}
         self._next_pid = FIRST_USER_PID
         kthreadd = SimProcess(

@@ -40,17 +40,21 @@ Marker arguments (all keywords, all optional):
   path K (``numa-run``, whose flags these are), with ``--numa-backend host``; its exit
   status is this run's.
 
+On the simulator a failing test's report has a section saying why the kernel answered
+its last three NUMA calls as it did (``CallRecord.explain()``: clause, releases, check).
+
 Importing this module loads neither the simulator nor ``realnuma``: they are imported
 when a test asks for a kernel, and ``realnuma`` only for the host and vm backends.
 """
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -459,6 +463,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("numa_profile", profiles, ids=[profile_id(p) for p in profiles])
 
 
+# a failing test's report shows why the simulator answered its last calls so
+EXPLAINED_CALLS = 3
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    kernel = getattr(item, "funcargs", {}).get("numa_kernel")
+    log = getattr(kernel, "call_log", None)
+    if report.when == "call" and report.failed and log:
+        text = "\n\n".join(record.explain() for record in log)
+        report.sections.append(("simnuma: why the last NUMA calls were answered so", text))
+
+
 @pytest.fixture
 def numa_profile(request: pytest.FixtureRequest) -> str | None:
     """The kernel release ``numa_kernel`` simulates (None: the newest); parametrized by
@@ -498,6 +519,7 @@ def _sim_kernel(numa: NumaRequest, spec: BackendSpec, profile: str | None) -> Ke
         }
     )
     kernel = SimKernel(topology=topology, profile=profile, max_numnodes=numa.max_numnodes)
+    kernel.call_log = collections.deque(maxlen=EXPLAINED_CALLS)  # said when a test fails
     missing = numa.features - kernel.features
     if missing:
         pytest.skip(f"{', '.join(sorted(missing))} not available on {kernel.release}")

@@ -664,3 +664,33 @@ def all_clauses() -> list[Any]:
     from conformance.clauses import CLAUSES
 
     return list(CLAUSES.values())
+
+
+def test_a_failing_test_is_told_why_its_last_calls_were_answered_so(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from simnuma.abi import MPOL_MF_MOVE
+
+        @pytest.mark.numa(nodes=2, profiles=["6.1"])
+        def test_untouched(numa_kernel):
+            p = numa_kernel.spawn()
+            a = p.mmap(4096)
+            r = p.move_pages(0, [a], None, 0)
+            assert r.status == [-2]  # wrong on 6.1: an untouched page is -EFAULT there
+
+        @pytest.mark.numa(nodes=2)
+        def test_passes(numa_kernel):
+            p = numa_kernel.spawn()
+            assert p.move_pages(0, [0], None, 0).status == [-14]
+        """
+    )
+    result = run(pytester, "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    out = "\n".join(result.outlines)
+    assert "simnuma: why the last NUMA calls were answered so" in out
+    assert "move_pages.status.EFAULT.unpopulated: a never-touched private anonymous page" in out
+    assert "holds in 4.3 – before 6.12" in out
+    assert out.count("simnuma: why the last NUMA calls") == 1  # the passing test says nothing
