@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def pythonpath() -> str:
@@ -32,3 +33,22 @@ def python_output(script: str) -> str:
         cwd="/",
         env={**os.environ, "PYTHONPATH": pythonpath()},
     ).stdout
+
+
+def run_capture(sup: Any, argv: list[str]) -> str:
+    """Run ``argv`` under a numa-sim-run ``Supervisor`` with stdout to a file (the child
+    writes it, not pytest); its output, after asserting it exited 0."""
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+") as f:
+        saved = os.dup(1)
+        os.dup2(f.fileno(), 1)
+        try:
+            rc = sup.run(argv)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        f.seek(0)
+        out = f.read()
+    assert rc == 0, out
+    return out

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from subprocs import pythonpath
+from subprocs import pythonpath, run_capture
 
 from simnuma import SimKernel
 from simnuma.abi import UNWRITTEN
@@ -185,29 +185,11 @@ def test_numa_maps_and_mems_allowed_show_the_simulated_task() -> None:
 def test_a_static_binarys_move_pages_gets_simulated_statuses(pages: dict[str, str]) -> None:
     k = SimKernel(3)
     sup = Supervisor(k)
-    out = _run_capture(sup, [pages["static"], "4", "2"])
+    out = run_capture(sup, [pages["static"], "4", "2"])
     assert statuses(out, "where") == [0, 0, 0, 0]
     assert statuses(out, "move") == [2, 2, 2, 2]
     assert statuses(out, "after") == [2, 2, 2, 2]
     assert [c[1] for c in sup.calls] == ["move_pages"] * 3
-
-
-def _run_capture(sup: Supervisor, argv: list[str], tmp: Path | None = None) -> str:
-    """Run under ``sup`` with stdout to a file (the child writes it, not pytest)."""
-    import tempfile
-
-    with tempfile.TemporaryFile(mode="w+") as f:
-        saved = os.dup(1)
-        os.dup2(f.fileno(), 1)
-        try:
-            rc = sup.run(argv)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        f.seek(0)
-        out = f.read()
-    assert rc == 0, out
-    return out
 
 
 @pytest.mark.parametrize(
@@ -221,13 +203,13 @@ def test_injected_world_state_reaches_the_programs_error_paths(
     pages: dict[str, str], rule: str, moved: list[int]
 ) -> None:
     sup = Supervisor(SimKernel(2), [Injection.parse(rule)])
-    out = _run_capture(sup, [pages["static"], "3", "1"])
+    out = run_capture(sup, [pages["static"], "3", "1"])
     assert statuses(out, "move") == moved
 
 
 def test_a_full_node_fails_the_move(pages: dict[str, str]) -> None:
     sup = Supervisor(SimKernel(2), [Injection.parse("full:node=1")])
-    out = _run_capture(sup, [pages["static"], "3", "1"])
+    out = run_capture(sup, [pages["static"], "3", "1"])
     assert f"move rc=-1 errno={-ENOMEM}" in out
 
 
@@ -236,7 +218,7 @@ def test_a_pinned_page_answers_as_in_process(pages: dict[str, str], profile: str
     """The pin is state: the program sees what the simulated kernel gives a pinned
     page in a move in-process (SimKernel.pin), release by release."""
     sup = Supervisor(SimKernel(2, profile=profile), [Injection.parse("pinned:page=0")])
-    out = _run_capture(sup, [pages["static"], "2", "1"])
+    out = run_capture(sup, [pages["static"], "2", "1"])
     ref = SimKernel(2, profile=profile)
     p = ref.spawn()
     addr = p.mmap(2 * 4096)
@@ -249,7 +231,7 @@ def test_a_pinned_page_answers_as_in_process(pages: dict[str, str], profile: str
 
 def test_a_memoryless_target_node_fails_the_call(pages: dict[str, str]) -> None:
     topo = Topology({0: NodeSpec(GIB), 1: NodeSpec(0)})
-    out = _run_capture(Supervisor(SimKernel(topology=topo)), [pages["static"], "2", "1"])
+    out = run_capture(Supervisor(SimKernel(topology=topo)), [pages["static"], "2", "1"])
     assert f"move rc=-1 errno={ENODEV}" in out
 
 
@@ -259,7 +241,7 @@ def test_the_profile_decides_the_answer(profile: str, answer: int) -> None:
     """The same program on two profiles: libnuma probes MPOL_PREFERRED_MANY (5.15+)
     with a set_mempolicy() at start-up."""
     sup = Supervisor(SimKernel(2, profile=profile))
-    _run_capture(sup, ["numactl", "-H"])
+    run_capture(sup, ["numactl", "-H"])
     probe = next(c for c in sup.calls if c[1] == "set_mempolicy")
     assert probe[3] == answer
 
@@ -428,7 +410,7 @@ def test_a_pid_outside_the_program_is_the_simulators_to_answer(pages: dict[str, 
         "    print(pid, r, errno.errorcode.get(ctypes.get_errno(), 0) if r else 0)\n"
     )
     sup = Supervisor(k)
-    out = _run_capture(sup, [sys.executable, "-c", libc_prog])
+    out = run_capture(sup, [sys.executable, "-c", libc_prog])
     assert out.split("\n")[:2] == ["2 -1 EINVAL", f"{os.getpid()} -1 ESRCH"], out
     assert all(p == 2 or t.mm is None for p, t in k.tasks.items())
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from subprocs import pythonpath
+from subprocs import pythonpath, run_capture
 from views_world import build
 
 from simnuma import SimKernel, pageview, png, show, tools, views
@@ -617,24 +617,6 @@ def _supervise() -> Any:
     return Supervisor
 
 
-def _run_capture(sup: Any, argv: list[str]) -> str:
-    """Run under ``sup`` with stdout to a file (the child writes it, not pytest)."""
-    import tempfile
-
-    with tempfile.TemporaryFile(mode="w+") as f:
-        saved = os.dup(1)
-        os.dup2(f.fileno(), 1)
-        try:
-            rc = sup.run(argv)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        f.seek(0)
-        out = f.read()
-    assert rc == 0, out
-    return out
-
-
 def _snapshots(
     monkeypatch: pytest.MonkeyPatch, render: Callable[[SimKernel, Any], str]
 ) -> list[str]:
@@ -689,7 +671,7 @@ def test_numactl_H_under_numa_sim_run_is_our_rendering(
         topology = cli.topology(cli.parser().parse_args([*topology, "--", "true"]))
     sup = _supervise()(SimKernel(topology=topology))
     seen = _snapshots(monkeypatch, lambda k, cpus: tools.numactl_hardware(k, cpus=cpus))
-    real = _run_capture(sup, ["numactl", "-H"])
+    real = run_capture(sup, ["numactl", "-H"])
     _each_line_seen(real, seen)
     assert "node 3 size: 0 MB" in real or "node 5 cpus: " in real
 
@@ -699,7 +681,7 @@ def test_numastat_under_numa_sim_run_is_our_rendering(monkeypatch: pytest.Monkey
     sup = _supervise()(SimKernel(3))
     for args, kw in (([], {}), (["-n"], {"mb": True})):
         seen = _snapshots(monkeypatch, lambda k, cpus, kw=kw: tools.numastat(k, **kw))
-        _each_line_seen(_run_capture(sup, ["numastat", *args]), seen)
+        _each_line_seen(run_capture(sup, ["numastat", *args]), seen)
 
 
 @needs_numactl
@@ -717,7 +699,7 @@ def test_numastat_p_under_numa_sim_run_is_our_rendering(monkeypatch: pytest.Monk
         return original(proc, names)
 
     monkeypatch.setattr(supervisor, "numa_maps", spy)
-    real = _run_capture(sup, ["sh", "-c", "exec 2>&1; numastat -p $$"])
+    real = run_capture(sup, ["sh", "-c", "exec 2>&1; numastat -p $$"])
     assert real in seen
     assert re.search(r"^Private +\d+\.\d\d +0\.00 +\d+\.\d\d$", real, re.M), real
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import CodeType
+from typing import Any
 
 from simnuma.explain.answers import Because
 
@@ -135,20 +136,10 @@ class IdleRecord(CallRecord):
     def __init__(self) -> None:
         super().__init__("", (), "")
 
-    def store(
-        self,
-        first: int,
-        values: Sequence[int],
-        *clauses: str,
-        pages: Sequence[tuple[str, ...]] | None = None,
-    ) -> None:
+    def _keep_nothing(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def note(self, *clauses: str) -> None:
-        pass
-
-    def note_folio(self, folio: object, *clauses: str) -> None:
-        pass
+    store = note = note_folio = _keep_nothing
 
 
 IDLE = IdleRecord()
