@@ -89,6 +89,9 @@ class CallRecord:
         self.answer = Decision.of(answer, fallback, code, line)
         value = int(answer)
         self.ret, self.errno = (-1, -value) if value < 0 else (value, 0)
+        # the call's scratch holds its folios: a record kept after it must not
+        self.queued = set()
+        self.folio_notes = {}
 
     def statuses(self) -> dict[int, Decision]:
         """The decision behind each status entry the call wrote, the last write winning."""
