@@ -25,6 +25,17 @@ from simnuma.abi import (
 )
 
 Call = tuple[object, ...]  # (name, ret, errno, output array as a tuple, or None)
+Reasons = tuple[str, ...]  # the clauses a call's answers named (the simulator's)
+
+
+def reasons(record: Explained | None) -> Reasons:
+    """The clauses behind a call: its answer's first, then its statuses', each once."""
+    answer = getattr(record, "answer", None)
+    first = tuple(getattr(answer, "clauses", ()))
+    statuses = getattr(record, "statuses", None)
+    rest = [c for d in (statuses() if statuses else {}).values() for c in d.clauses]
+    return tuple(dict.fromkeys([*first, *rest]))
+
 
 # Output arrays longer than this are not read back (a case asking for E2BIG passes
 # counts no memory could hold).
@@ -32,11 +43,14 @@ _MAX_OUT = 1 << 16
 
 
 class RecordedProcess(SyscallMethods):
-    """A process whose raw syscalls are logged; everything else is the process's own."""
+    """A process whose raw syscalls are logged; everything else is the process's own.
+    ``why``, where given, gets each call's reasons beside it, where the backend keeps
+    them (the simulator's clauses: the answer's, then the statuses')."""
 
-    def __init__(self, inner: Process, log: list[Call]) -> None:
+    def __init__(self, inner: Process, log: list[Call], why: list[Reasons] | None = None) -> None:
         self._inner = inner
         self._log = log
+        self._why = why
 
     @property
     def pid(self) -> int:
@@ -49,7 +63,7 @@ class RecordedProcess(SyscallMethods):
         return f"Recorded({self._inner!r})"
 
     def fork(self) -> RecordedProcess:
-        return RecordedProcess(self._inner.fork(), self._log)
+        return RecordedProcess(self._inner.fork(), self._log, self._why)
 
     def last_explained(self) -> Explained | None:
         last = getattr(self._inner, "last_explained", None)
@@ -58,6 +72,8 @@ class RecordedProcess(SyscallMethods):
     def syscall(self, name: str, *args: int) -> tuple[int, int]:
         ret, err = self._inner.syscall(name, *args)
         self._log.append((name, ret, err, self._output(name, args)))
+        if self._why is not None:
+            self._why.append(reasons(self.last_explained()))
         return ret, err
 
     def _output(self, name: str, args: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -88,17 +104,19 @@ def unwrap(value: Any) -> Any:
 
 
 class RecordedKernel:
-    """A kernel whose processes record their syscalls into ``log``."""
+    """A kernel whose processes record their syscalls into ``log`` (and their reasons
+    into ``why``)."""
 
-    def __init__(self, inner: Any, log: list[Call]) -> None:
+    def __init__(self, inner: Any, log: list[Call], why: list[Reasons] | None = None) -> None:
         self._inner = inner
         self.log = log
+        self.why = why
 
     def spawn(self, **kwargs: Any) -> RecordedProcess:
-        return RecordedProcess(self._inner.spawn(**kwargs), self.log)
+        return RecordedProcess(self._inner.spawn(**kwargs), self.log, self.why)
 
     def spawn_kernel_thread(self) -> RecordedProcess:
-        return RecordedProcess(self._inner.spawn_kernel_thread(), self.log)
+        return RecordedProcess(self._inner.spawn_kernel_thread(), self.log, self.why)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)

@@ -7,12 +7,14 @@ JSON, ``schema_version`` 1::
      "backends": [{"label", "kind", "release", "facts"}],
      "summary": {"pass": n, "FAIL": n, "ERROR": n, "skip": n, "n/a": n},
      "results": [{"case", "clause", "name", "backend", "outcome", "detail",
-                  "calls": [{"name", "ret", "errno", "errno_name", "out"}]}],
+                  "calls": [{"name", "ret", "errno", "errno_name", "out", "why"}]}],
      "differential": null | [{"real", "simulator", "compared", "unexpected", "known",
                               "stale"}]}
 
 ``out`` is what the call wrote to the caller's arrays (move_pages' status, get_mempolicy's
-mode then mask nodes), ``null`` where it could not be read.
+mode then mask nodes), ``null`` where it could not be read; ``why`` the clauses the
+simulator named for the call's answers (its return value's first), ``null`` for a real
+kernel, which keeps no reasons.
 
 JUnit: one ``<testsuite>`` per backend, a ``<testcase classname="<clause>" name="<case>
 [<backend>]">`` per case; FAIL is a ``<failure>``, ERROR an ``<error>``, skip and n/a
@@ -80,7 +82,7 @@ def backend_facts(backend: object) -> dict[str, Any]:
     }
 
 
-def _call(call: tuple[object, ...]) -> dict[str, Any]:
+def _call(call: tuple[object, ...], why: tuple[str, ...] | None) -> dict[str, Any]:
     name, ret, err, out = call
     return {
         "name": name,
@@ -88,6 +90,7 @@ def _call(call: tuple[object, ...]) -> dict[str, Any]:
         "errno": err,
         "errno_name": errno_name(err) if isinstance(err, int) and err else None,
         "out": list(out) if isinstance(out, tuple) else None,
+        "why": list(why) if why else None,  # the simulator's clauses; None elsewhere
     }
 
 
@@ -114,7 +117,9 @@ def to_json(
                 "outcome": r.outcome.value,
                 "detail": r.detail,
                 "seconds": round(r.seconds, 6),
-                "calls": [_call(c) for c in r.calls],
+                "calls": [
+                    _call(c, r.why[i] if i < len(r.why) else None) for i, c in enumerate(r.calls)
+                ],
             }
             for r in results
         ],

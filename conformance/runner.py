@@ -37,6 +37,8 @@ class Result:
     detail: str = ""
     calls: tuple[tuple[object, ...], ...] = ()  # every raw call's (name, ret, errno, out)
     seconds: float = 0.0  # wall time of the case, set-up and clean-up included
+    # per call, the clauses behind its answers where the backend keeps them (the simulator)
+    why: tuple[tuple[str, ...], ...] = ()
 
 
 def run_case(case: Case, backend: Backend) -> Result:
@@ -53,26 +55,28 @@ def _run_case(case: Case, backend: Backend) -> Result:
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     calls: list[tuple[object, ...]] = []
+    why: list[tuple[str, ...]] = []
     try:
-        case.fn(Env(RecordedKernel(kernel, calls), backend.release, case.needs))
+        case.fn(Env(RecordedKernel(kernel, calls, why), backend.release, case.needs))
     except Skip as skip:
         return Result(case, backend.label, Outcome.SKIP, str(skip))
     except CaseFailed as failed:
         detail = f"{failed} ({location(case, failed)})"
-        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
+        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls), why=tuple(why))
     except SyscallError as exc:  # the call under test answered an errno the case did not expect
         err = exc.errno or 0
+        because = f"; because {exc.why}" if exc.why else ""
         detail = (
-            f"{exc.syscall}: unexpected {errno_name(err)} ({os.strerror(err)}) "
+            f"{exc.syscall}: unexpected {errno_name(err)} ({os.strerror(err)}{because}) "
             f"({location(case, exc)})"
         )
-        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls))
+        return Result(case, backend.label, Outcome.FAIL, detail, tuple(calls), why=tuple(why))
     except Exception as exc:  # set-up broke: report it, never as a pass
         detail = f"{type(exc).__name__}: {exc} ({location(case, exc)})"
-        return Result(case, backend.label, Outcome.ERROR, detail, tuple(calls))
+        return Result(case, backend.label, Outcome.ERROR, detail, tuple(calls), why=tuple(why))
     finally:
         kernel.close()
-    return Result(case, backend.label, Outcome.PASS, "", tuple(calls))
+    return Result(case, backend.label, Outcome.PASS, "", tuple(calls), why=tuple(why))
 
 
 def location(case: Case, exc: BaseException) -> str:
@@ -151,7 +155,12 @@ def _mismatch(r: Result, twin: Result | None) -> str | None:
         return f"{r.case.id}: ran on {r.backend}, not on the simulator ({twin and twin.detail})"
     for i, (a, b) in enumerate(zip(r.calls, twin.calls, strict=False)):
         if a != b:
-            return f"{r.case.id}: call {i}: {r.backend} {_show(a)} != {twin.backend} {_show(b)}"
+            said = twin.why[i] if i < len(twin.why) else ()
+            because = f" (because {', '.join(said)})" if said else ""
+            return (
+                f"{r.case.id}: call {i}: {r.backend} {_show(a)} != "
+                f"{twin.backend} {_show(b)}{because}"
+            )
     if len(r.calls) != len(twin.calls):
         return (
             f"{r.case.id}: {len(r.calls)} calls on {r.backend}, {len(twin.calls)} on {twin.backend}"

@@ -175,3 +175,22 @@ def test_cli_explain_names_an_unknown_clause(capsys: pytest.CaptureFixture[str])
     assert "move_pages.errno.EPERM.move_all" in err  # the clauses near it
     assert main(["--explain", "move_pages.errno.ESRCH"]) == 0
     assert "decided in find_mm_struct()" in capsys.readouterr().out
+
+
+def test_a_difference_from_a_real_kernel_says_why_the_simulator_answered_so() -> None:
+    from conformance.runner import Result, differential
+
+    case = next(c for c in all_cases() if c.clause.id == "move_pages.status.ENOENT.unpopulated")
+    real = Result(case, "vm:6.12", Outcome.PASS, calls=(("move_pages", 0, 0, (-2,)),))
+    sim = Result(
+        case,
+        "sim(vm:6.12)",
+        Outcome.PASS,
+        calls=(("move_pages", 0, 0, (-14,)),),
+        why=(("move_pages.result.zero", "move_pages.status.EFAULT.unpopulated"),),
+    )
+    (line,) = differential([real], [sim]).unexpected
+    assert line.endswith(
+        "sim(vm:6.12) move_pages -> ret=0 errno=0 [-EFAULT] "
+        "(because move_pages.result.zero, move_pages.status.EFAULT.unpopulated)"
+    ), line

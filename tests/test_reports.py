@@ -114,8 +114,16 @@ def test_json_results_carry_outcome_detail_and_raw_calls(reports: dict[str, Any]
     assert failed["detail"].startswith("injected: the page is not where the clause says")
     assert "tests/test_reports.py:" in failed["detail"]
     # the one query the case made, as the kernel answered it: ret 0, status [node 0]
+    # and why the simulator answered so: the return value's clause first, then the status's
     assert failed["calls"] == [
-        {"name": "move_pages", "ret": 0, "errno": 0, "errno_name": None, "out": [0]}
+        {
+            "name": "move_pages",
+            "ret": 0,
+            "errno": 0,
+            "errno_name": None,
+            "out": [0],
+            "why": ["move_pages.result.zero", "move_pages.status.node", "set_mempolicy.placement"],
+        }
     ]
     broken = by[("sim:4.5–4.12", "_breaks")]
     assert broken["outcome"] == "ERROR" and "RuntimeError: injected" in broken["detail"]
