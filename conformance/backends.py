@@ -237,7 +237,9 @@ class VmBackend:
             if r is None:
                 results.append(Result(case, self.label, Outcome.ERROR, "no result from the guest"))
                 continue
-            calls = tuple((c[0], c[1], c[2], tuple(c[3])) for c in r["calls"])
+            calls = tuple(
+                (c[0], c[1], c[2], None if c[3] is None else tuple(c[3])) for c in r["calls"]
+            )
             seconds = float(r.get("seconds", 0.0))  # the time the case took in the guest
             outcome = Outcome(r["outcome"])
             results.append(Result(case, self.label, outcome, r["detail"], calls, seconds))

@@ -904,6 +904,67 @@ _ALL = [
         KERNEL,
     ),
     _c(
+        "set_mempolicy.errno.EINVAL.static_and_relative",
+        "EINVAL: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES together",
+        KERNEL,
+        note="sanitize_mpol_flags()",
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.empty_nodes",
+        "EINVAL: MPOL_BIND or MPOL_INTERLEAVE with an empty nodemask",
+        KERNEL,
+        note="mpol_new()",
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.no_memory_node",
+        "EINVAL: no node of the nodemask both has memory and is allowed by the cpuset "
+        "(a memoryless node alone)",
+        KERNEL,
+        note="mpol_set_nodemask(): the mask is cut to cpuset mems with N_MEMORY first",
+    ),
+    _c(
+        "set_mempolicy.errno.EINVAL.local_static",
+        "EINVAL: MPOL_PREFERRED with no node (local) and MPOL_F_STATIC_NODES or "
+        "MPOL_F_RELATIVE_NODES",
+        KERNEL,
+        note="mpol_new(): a local preference cannot be static or relative",
+    ),
+    _c(
+        "mempolicy.errno.EINVAL.maxnode",
+        "EINVAL: set_mempolicy() and mbind() with a nodemask of more than a page of bits",
+        KERNEL,
+        note="get_nodes()",
+    ),
+    _c(
+        "mempolicy.errno.EINVAL.node_id",
+        "EINVAL: set_mempolicy() and mbind() with a nodemask bit at or beyond MAX_NUMNODES",
+        KERNEL,
+        note="get_nodes()",
+    ),
+    _c(
+        "mempolicy.errno.EFAULT.nodemask",
+        "EFAULT: set_mempolicy() and mbind() with a nodemask that cannot be read",
+        KERNEL,
+        note="get_nodes()",
+    ),
+    _c(
+        "get_mempolicy.errno.EFAULT.policy",
+        "EFAULT: the mode cannot be written to policy",
+        KERNEL,
+    ),
+    _c(
+        "get_mempolicy.errno.EFAULT.nmask",
+        "EFAULT: the nodemask cannot be written to nmask",
+        KERNEL,
+        note="copy_nodes_to_user()",
+    ),
+    _c(
+        "get_mempolicy.errno.EINVAL.mask_over_page",
+        "EINVAL: nmask with maxnode of more than a page of bits",
+        KERNEL,
+        note="copy_nodes_to_user()",
+    ),
+    _c(
         "set_mempolicy.mode.local",
         "MPOL_LOCAL is a mode of its own: accepted without nodes",
         KERNEL,
@@ -1048,6 +1109,28 @@ _ALL = [
         "set: the range keeps its old one",
         KERNEL,
         note="queue_pages_range() fails, do_mbind() skips mbind_range()",
+    ),
+    _c(
+        "mbind.errno.EINVAL.flags",
+        "EINVAL: flags other than MPOL_MF_STRICT, MPOL_MF_MOVE and MPOL_MF_MOVE_ALL",
+        KERNEL,
+    ),
+    _c("mbind.errno.EINVAL.unaligned", "EINVAL: start is not page aligned", KERNEL),
+    _c(
+        "mbind.errno.EINVAL.wraps",
+        "EINVAL: start + len, rounded up to a page, wraps around the address space",
+        KERNEL,
+    ),
+    _c(
+        "mbind.result.empty_range",
+        "a len of 0 does nothing and returns 0, even over unmapped memory",
+        KERNEL,
+    ),
+    _c(
+        "mbind.errno.EFAULT.hole",
+        "EFAULT: the range is not all mapped (MPOL_DEFAULT: maps nothing at all)",
+        KERNEL,
+        note="a policy other than MPOL_DEFAULT needs every page mapped",
     ),
     _c(
         "cpuset.rebinds_policy",

@@ -54,8 +54,8 @@ def run(clauses: list[str]) -> dict[str, Any]:
 
 def _jsonable(call: tuple[object, ...]) -> list[object]:
     name, ret, err, out = call
-    assert isinstance(out, tuple)
-    return [name, ret, err, list(out)]
+    assert out is None or isinstance(out, tuple)
+    return [name, ret, err, None if out is None else list(out)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ is read back with a move_pages() query.
 from __future__ import annotations
 
 import errno
+from functools import partial
 
 from conformance.env import Env, Needs, Skip, expect, expect_errno, expect_raw, fail
 from conformance.registry import case
@@ -17,6 +18,7 @@ from simnuma.abi import (
     MPOL_F_ADDR,
     MPOL_F_MEMS_ALLOWED,
     MPOL_F_NODE,
+    MPOL_F_RELATIVE_NODES,
     MPOL_F_STATIC_NODES,
     MPOL_INTERLEAVE,
     MPOL_MF_MOVE,
@@ -25,6 +27,8 @@ from simnuma.abi import (
     MPOL_PREFERRED,
     Process,
     get_mempolicy_raw,
+    mbind_raw,
+    set_mempolicy_raw,
 )
 
 TWO = Needs(memory_nodes=2)
@@ -536,4 +540,177 @@ def move_all_unprivileged_one_node(env: Env) -> None:
         lambda: p.mbind(a, env.page_size, MPOL_BIND, [n0], MPOL_MF_MOVE_ALL),
         errno.EPERM,
         "MPOL_MF_MOVE_ALL",
+    )
+
+
+# ---------------------------------------------------------------- the EINVALs and EFAULTs of
+# set_mempolicy(2), mbind(2) and get_mempolicy(2), as LTP's set_mempolicy, mbind02 and
+# get_mempolicy02 tables ask them
+@case("set_mempolicy.errno.EINVAL.static_and_relative")
+def static_and_relative(env: Env) -> None:
+    """MPOL_F_STATIC_NODES with MPOL_F_RELATIVE_NODES: EINVAL; either alone is a policy."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    both = MPOL_BIND | MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES
+    expect_errno(lambda: p.set_mempolicy(both, [n0]), errno.EINVAL, "both flags")
+    p.set_mempolicy(MPOL_BIND | MPOL_F_RELATIVE_NODES, [0])
+    expect(p.get_mempolicy(0)[0], MPOL_BIND | MPOL_F_RELATIVE_NODES, "MPOL_F_RELATIVE_NODES")
+
+
+@case("set_mempolicy.errno.EINVAL.empty_nodes")
+def empty_nodes(env: Env) -> None:
+    """MPOL_BIND and MPOL_INTERLEAVE with no node: EINVAL, set_mempolicy and mbind alike."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    for mode in (MPOL_BIND, MPOL_INTERLEAVE):
+        expect_errno(partial(p.set_mempolicy, mode, []), errno.EINVAL, f"set_mempolicy {mode}")
+        expect_errno(partial(p.mbind, a, env.page_size, mode, []), errno.EINVAL, f"mbind {mode}")
+    expect(p.get_mempolicy(0), (MPOL_DEFAULT, []), "the policy unchanged")
+
+
+@case("set_mempolicy.errno.EINVAL.no_memory_node", needs=Needs(memoryless_node=True))
+def memoryless_node_alone(env: Env) -> None:
+    """MPOL_BIND to a memoryless node alone: EINVAL; with a memory node beside it, bound."""
+    n0, m = env.memory_nodes[0], env.memoryless_nodes[0]
+    p = env.spawn()
+    expect_errno(lambda: p.set_mempolicy(MPOL_BIND, [m]), errno.EINVAL, "the memoryless node")
+    p.set_mempolicy(MPOL_BIND, [n0, m])
+    expect(p.get_mempolicy(0), (MPOL_BIND, [n0]), "a memory node beside it")
+
+
+@case("set_mempolicy.errno.EINVAL.local_static")
+def local_static(env: Env) -> None:
+    """MPOL_PREFERRED with no node and MPOL_F_STATIC_NODES (or RELATIVE): EINVAL."""
+    p = env.spawn()
+    for flag in (MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES):
+        mode = MPOL_PREFERRED | flag
+        expect_errno(partial(p.set_mempolicy, mode, []), errno.EINVAL, f"mode {mode:#x}")
+
+
+@case("mempolicy.errno.EINVAL.maxnode")
+def nodemask_over_a_page(env: Env) -> None:
+    """maxnode - 1 above PAGE_SIZE*8 bits: EINVAL, set_mempolicy and mbind; one bit less
+    is read."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    big = env.page_size * 8 + 2
+    expect_raw(set_mempolicy_raw(p, MPOL_BIND, [n0], big), -1, errno.EINVAL, "set_mempolicy")
+    expect_raw(mbind_raw(p, a, env.page_size, MPOL_BIND, [n0], big, 0), -1, errno.EINVAL, "mbind")
+    expect_raw(set_mempolicy_raw(p, MPOL_BIND, [n0], big - 1), 0, 0, "PAGE_SIZE*8 + 1")
+
+
+@case("mempolicy.errno.EINVAL.node_id")
+def nodemask_bit_beyond_max_numnodes(env: Env) -> None:
+    """A bit set at PAGE_SIZE*8 - 2, beyond any MAX_NUMNODES: EINVAL, set_mempolicy and
+    mbind; the policy is not changed."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    maxnode = env.page_size * 8
+    bit = maxnode - 2
+    expect_raw(set_mempolicy_raw(p, MPOL_BIND, [n0, bit], maxnode), -1, errno.EINVAL, "set")
+    expect_raw(
+        mbind_raw(p, a, env.page_size, MPOL_BIND, [bit], maxnode, 0), -1, errno.EINVAL, "mbind"
+    )
+    expect(p.get_mempolicy(0), (MPOL_DEFAULT, []), "the policy unchanged")
+
+
+@case("mempolicy.errno.EFAULT.nodemask")
+def nodemask_unreadable(env: Env) -> None:
+    """A nodemask in unmapped memory: EFAULT, set_mempolicy and mbind."""
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    bad = env.unmapped
+    expect(p.syscall("set_mempolicy", MPOL_BIND, bad, 65), (-1, errno.EFAULT), "set_mempolicy")
+    got = p.syscall("mbind", a, env.page_size, MPOL_BIND, bad, 65, 0)
+    expect(got, (-1, errno.EFAULT), "mbind")
+
+
+@case("get_mempolicy.errno.EFAULT.policy")
+def policy_unwritable(env: Env) -> None:
+    """policy in unmapped memory: EFAULT; policy NULL: nothing is written, 0."""
+    p = env.spawn()
+    expect(p.syscall("get_mempolicy", env.unmapped, 0, 0, 0, 0), (-1, errno.EFAULT), "policy")
+    expect(p.syscall("get_mempolicy", 0, 0, 0, 0, 0), (0, 0), "policy NULL")
+
+
+@case("get_mempolicy.errno.EFAULT.nmask")
+def nmask_unwritable(env: Env) -> None:
+    """nmask in unmapped memory: EFAULT."""
+    p = env.spawn()
+    got = p.syscall("get_mempolicy", 0, env.unmapped, 1024, 0, 0)
+    expect(got, (-1, errno.EFAULT), "nmask")
+
+
+@case("get_mempolicy.errno.EINVAL.mask_over_page")
+def nmask_over_a_page(env: Env) -> None:
+    """nmask with maxnode - 1 above PAGE_SIZE*8 bits: EINVAL; PAGE_SIZE*8 + 1 is read back."""
+    p = env.spawn()
+    bits = env.page_size * 8
+    expect_raw(get_mempolicy_raw(p, 0, 0, bits + 2), -1, errno.EINVAL, "PAGE_SIZE*8 + 2")
+    expect_raw(get_mempolicy_raw(p, 0, 0, bits + 1), 0, 0, "PAGE_SIZE*8 + 1")
+
+
+@case("mbind.errno.EINVAL.flags")
+def mbind_unknown_flags(env: Env) -> None:
+    """flags with a bit beyond MPOL_MF_STRICT|MPOL_MF_MOVE|MPOL_MF_MOVE_ALL: EINVAL."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    for flags in (1 << 3, 1 << 31):
+        call = partial(p.mbind, a, env.page_size, MPOL_BIND, [n0], flags)
+        expect_errno(call, errno.EINVAL, f"flags {flags:#x}")
+
+
+@case("mbind.errno.EINVAL.unaligned")
+def mbind_unaligned(env: Env) -> None:
+    """start one byte into a page: EINVAL; the page itself is bound."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    expect_errno(lambda: p.mbind(a + 1, 1, MPOL_BIND, [n0]), errno.EINVAL, "start + 1")
+    p.mbind(a, 1, MPOL_BIND, [n0])
+    expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_BIND, [n0]), "start aligned, len 1")
+
+
+@case("mbind.errno.EINVAL.wraps")
+def mbind_wraps(env: Env) -> None:
+    """A len that carries start past the top of the address space: EINVAL."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    huge = 2**64 - a
+    expect_raw(mbind_raw(p, a, huge, MPOL_BIND, [n0], 65, 0), -1, errno.EINVAL, "len 2**64 - start")
+
+
+@case("mbind.result.empty_range")
+def mbind_empty_range(env: Env) -> None:
+    """len 0: 0, over a mapping or over nothing at all; so is a len that PAGE_ALIGN()
+    rounds to 0 (within a page of 2**64); no policy is set."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    (a,) = env.pages(p, 1, touch=False)
+    p.mbind(a, 0, MPOL_BIND, [n0])
+    expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_DEFAULT, []), "over a mapping")
+    p.mbind(env.unmapped, 0, MPOL_BIND, [n0])
+    wrapped = 2**64 - env.page_size + 1
+    expect_raw(mbind_raw(p, a, wrapped, MPOL_BIND, [n0], 65, 0), 0, 0, "len 2**64 - 4095")
+    expect(p.get_mempolicy(MPOL_F_ADDR, a), (MPOL_DEFAULT, []), "still nothing bound")
+
+
+@case("mbind.errno.EFAULT.hole")
+def mbind_over_a_hole(env: Env) -> None:
+    """MPOL_BIND over pages around an unmapped one: EFAULT, and no page bound;
+    MPOL_DEFAULT over nothing mapped: EFAULT."""
+    n0 = env.memory_nodes[0]
+    p = env.spawn()
+    first, hole, last = env.pages(p, 3, touch=False)
+    p.munmap(hole, env.page_size)
+    span = 3 * env.page_size
+    expect_errno(lambda: p.mbind(first, span, MPOL_BIND, [n0]), errno.EFAULT, "MPOL_BIND")
+    expect(p.get_mempolicy(MPOL_F_ADDR, first), (MPOL_DEFAULT, []), "nothing bound")
+    expect(p.get_mempolicy(MPOL_F_ADDR, last), (MPOL_DEFAULT, []), "nothing bound after")
+    expect_errno(
+        lambda: p.mbind(hole, env.page_size, MPOL_DEFAULT, []), errno.EFAULT, "MPOL_DEFAULT"
     )

@@ -94,12 +94,19 @@ def permission_clauses(
 
 
 # get_nodes()' errors as the clauses of each syscall name them
+_MEMPOLICY_NODEMASK = {
+    "maxnode": "mempolicy.errno.EINVAL.maxnode",
+    "node_id": "mempolicy.errno.EINVAL.node_id",
+    "fault": "mempolicy.errno.EFAULT.nodemask",
+}
 _NODEMASK_CLAUSES = {
     "migrate_pages": {
         "maxnode": "migrate_pages.errno.EINVAL.maxnode",
         "node_id": "migrate_pages.errno.EINVAL.node_id",
         "fault": "migrate_pages.errno.EFAULT",
     },
+    "set_mempolicy": _MEMPOLICY_NODEMASK,
+    "mbind": _MEMPOLICY_NODEMASK,
 }
 
 

@@ -77,7 +77,7 @@ def sanitize_mpol_flags(kernel: SimKernel, mode: int) -> tuple[int, int] | int:
         return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode", *filter(None, [later]))
     # EINVAL: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES together
     if flags & MPOL_F_STATIC_NODES and flags & MPOL_F_RELATIVE_NODES:
-        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode")
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.static_and_relative")
     # EINVAL: MPOL_F_NUMA_BALANCING with a mode other than MPOL_BIND
     if flags & MPOL_F_NUMA_BALANCING and mode not in (MPOL_BIND, MPOL_PREFERRED_MANY):
         return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.mode")
@@ -110,7 +110,7 @@ def mpol_new(
     if mode == MPOL_PREFERRED and not nodes:
         # EINVAL: local preference cannot be static or relative
         if flags & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES):
-            return because(-errno.EINVAL)
+            return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.local_static")
         mode = MPOL_LOCAL if kernel.profile.has(Quirk.MPOL_LOCAL_MODE) else MPOL_PREFERRED
         return Mempolicy(mode, frozenset(), flags)
     if mode == MPOL_LOCAL:
@@ -121,7 +121,7 @@ def mpol_new(
         return Mempolicy(MPOL_LOCAL, frozenset(), flags)
     # EINVAL: the other modes need a non-empty nodemask
     if not nodes:
-        return because(-errno.EINVAL)
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.empty_nodes")
     allowed = current.cpuset & kernel.memory_nodes()
     if flags & MPOL_F_RELATIVE_NODES:
         effective = relative_nodemask(nodes, allowed)
@@ -129,7 +129,7 @@ def mpol_new(
         effective = nodes & allowed
     # EINVAL: none of the nodes is allowed by the cpuset (or has memory)
     if not effective:
-        return because(-errno.EINVAL)
+        return because(-errno.EINVAL, "set_mempolicy.errno.EINVAL.no_memory_node")
     kernel.record.note(*filter(None, [_MODE_CLAUSES.get(mode)]))
     if mode == MPOL_PREFERRED:
         effective = frozenset({min(effective)})
@@ -240,7 +240,7 @@ def _copy_out(
 ) -> int:
     # EFAULT: policy not writable
     if policy and mm.copy_to_user(policy, pack_ints([value])) != 4:
-        return because(-errno.EFAULT)
+        return because(-errno.EFAULT, "get_mempolicy.errno.EFAULT.policy")
     if not nmask:
         return because(0)
     copy = ((maxnode - 1 + 63) // 64) * 8
@@ -248,10 +248,10 @@ def _copy_out(
     if copy > nbytes:
         # EINVAL: a mask of more than a page
         if copy > PAGE_SIZE:
-            return because(-errno.EINVAL)
+            return because(-errno.EINVAL, "get_mempolicy.errno.EINVAL.mask_over_page")
         # EFAULT: the mask's tail could not be cleared
         if mm.copy_to_user(nmask + nbytes, bytes(copy - nbytes)) != copy - nbytes:
-            return because(-errno.EFAULT)
+            return because(-errno.EFAULT, "get_mempolicy.errno.EFAULT.nmask")
         copy = nbytes
     # only the first ``copy`` bytes of the nodemask go out: a user nodemask kept for
     # MPOL_F_STATIC/RELATIVE_NODES may name nodes beyond nr_node_ids (up to
@@ -260,7 +260,7 @@ def _copy_out(
     data = pack_ulongs(nodemask_words(sorted(n for n in nodes if n < bits), bits))[:copy]
     # EFAULT: nmask not writable
     if mm.copy_to_user(nmask, data) != len(data):
-        return because(-errno.EFAULT)
+        return because(-errno.EFAULT, "get_mempolicy.errno.EFAULT.nmask")
     return because(0)
 
 
@@ -314,29 +314,31 @@ def sys_mbind(
         return nodes
     # EINVAL: unknown flags
     if flags & ~MPOL_MF_VALID:
-        return because(-errno.EINVAL)
+        return because(-errno.EINVAL, "mbind.errno.EINVAL.flags")
     # EPERM: MPOL_MF_MOVE_ALL without CAP_SYS_NICE
     if flags & MPOL_MF_MOVE_ALL and not current.creds.capable(CAP_SYS_NICE):
         return because(-errno.EPERM, "mbind.errno.EPERM.move_all")
     # EINVAL: start not page aligned
     if start & (PAGE_SIZE - 1):
-        return because(-errno.EINVAL)
+        return because(-errno.EINVAL, "mbind.errno.EINVAL.unaligned")
     if lmode == MPOL_DEFAULT:
         flags &= ~MPOL_MF_STRICT
-    end = start + ((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+    # PAGE_ALIGN(len) and start + len in unsigned long: a len within a page of 2**64
+    # rounds to 0, and a range reaching 2**64 ends at 0
+    end = as_u64(start + as_u64((length + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
     # EINVAL: the range wraps
-    if end < start or end > (1 << 64):
-        return because(-errno.EINVAL)
+    if end < start:
+        return because(-errno.EINVAL, "mbind.errno.EINVAL.wraps")
     # an empty range: nothing to do
     if end == start:
-        return because(0)
+        return because(0, "mbind.result.empty_range")
     new = mpol_new(kernel, current, lmode, mode_flags, nodes)
     if isinstance(new, int):
         return new
     # EFAULT: the range has unmapped holes (any hole for a non-default policy)
     covered = sum(min(v.end, end) - max(v.start, start) for v in mm.vmas_in(start, end))
     if covered == 0 or (new is not None and covered != end - start):
-        return because(-errno.EFAULT)
+        return because(-errno.EFAULT, "mbind.errno.EFAULT.hole")
     # EINVAL: a hugetlb VMA split off a huge page boundary (hugetlb_vm_op_split())
     err = mm.split_errno(start, end)
     if err:
