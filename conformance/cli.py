@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -140,9 +141,11 @@ def _main(
         try:
             print(explain_clause(args.explain), end="")
         except KeyError:
-            near = list_clauses([args.explain.rsplit(".", 1)[0]])
-            hint = f"; clauses near it:\n{near}" if near else ""
-            parser.error(f"--explain: no clause {args.explain!r}{hint}")
+            from conformance.clauses import CLAUSES
+
+            near = difflib.get_close_matches(args.explain, list(CLAUSES), n=8, cutoff=0.6)
+            hint = "; clauses near it: " + ", ".join(near) if near else ""
+            parser.error(f"--explain: no clause {args.explain!r}{hint} (--list-clauses)")
         return 0
     if args.probe:
         from realnuma.probe import describe, probe
