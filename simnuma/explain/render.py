@@ -16,6 +16,7 @@ from types import CodeType
 from simnuma.abi import format_status
 from simnuma.explain.answers import kernel_function
 from simnuma.explain.record import CallRecord, Decision
+from simnuma.explain.trace import comment_above, guards
 
 # the calls in the simulator's source that decide an answer, in the kernel's order
 _SITES = frozenset({"because", "also", "note", "store"})
@@ -55,8 +56,6 @@ def _calls_in(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
 def check_text(code: CodeType, line: int) -> str:
     """The comment that names the check deciding at ``line``: on that line, above it,
     or above the innermost guard around it that has one."""
-    from simnuma.explain.trace import comment_above, guards
-
     text = linecache.getline(code.co_filename, line)
     if "#" in text and not text.strip().startswith("#"):
         return text.split("#", 1)[1].strip()
